@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GqlAuthtokenConfig(AppConfig):
+    name = "gql_authtoken"
+    label = "gql_authtoken"
+    verbose_name = _("Token authentication")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

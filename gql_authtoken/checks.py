@@ -1,0 +1,90 @@
+"""System checks for misconfiguration, reported by ``manage.py check`` at start-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, IMPORT_STRINGS, auth_settings
+
+MIDDLEWARE_PATH = "gql_authtoken.middleware.TokenAuthenticationMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+DURATION_SETTINGS = ("DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME", "LAST_USED_UPDATE_INTERVAL",
+                     "REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY")
+OPTIONAL_DURATIONS = {"DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME"}
+
+
+def _error(message: str, id: int, hint: str | None = None) -> Error:
+    return Error(message, hint=hint, id=f"gql_authtoken.E{id:03d}")
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    errors: list[Any] = []
+    user = auth_settings.user_settings()
+    if not isinstance(user, dict):
+        return [_error("GQL_AUTHTOKEN must be a dict.", 1)]
+    for name in sorted(set(user) - set(DEFAULTS)):
+        errors.append(_error(f"GQL_AUTHTOKEN has an unknown setting {name!r}.", 2,
+                             hint="See the settings reference in the docs for the valid names."))
+    for name in DURATION_SETTINGS:
+        value = getattr(auth_settings, name)
+        if value is None and name in OPTIONAL_DURATIONS:
+            continue
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a non-negative timedelta.", 3))
+    length = auth_settings.TOKEN_CHARACTER_LENGTH
+    if not isinstance(length, int) or not 32 <= length <= 256:
+        errors.append(_error("GQL_AUTHTOKEN['TOKEN_CHARACTER_LENGTH'] must be an int from 32 to 256.", 4,
+                             hint="Shorter tokens are guessable; 64 is the default."))
+    prefix = auth_settings.TOKEN_PREFIX
+    if not isinstance(prefix, str) or not all(c.isalnum() or c in "_-" for c in prefix) or len(prefix) > 32:
+        errors.append(_error("GQL_AUTHTOKEN['TOKEN_PREFIX'] must be up to 32 letters, digits, '_' or '-'.", 5))
+    prefixes = auth_settings.AUTH_HEADER_PREFIXES
+    if (isinstance(prefixes, str) or not prefixes
+            or not all(isinstance(p, str) and p and " " not in p for p in prefixes)):
+        errors.append(_error("GQL_AUTHTOKEN['AUTH_HEADER_PREFIXES'] must be a non-empty list of words.", 6,
+                             hint='For example ("Token", "Bearer").'))
+    timeout = auth_settings.TOKEN_CACHE_TIMEOUT
+    if not isinstance(timeout, int) or timeout < 0:
+        errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_TIMEOUT'] must be a non-negative int.", 7))
+    if auth_settings.TOKEN_CACHE_ALIAS not in settings.CACHES:
+        errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] names no entry of CACHES.", 8))
+    for name in sorted(IMPORT_STRINGS):
+        value = getattr(auth_settings, name)
+        if isinstance(value, str):
+            try:
+                import_string(value)
+            except ImportError as exc:
+                errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] cannot be imported: {exc}", 9))
+    return errors
+
+
+@register()
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        return [_error(f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.", 10,
+                       hint=f"Add it after {AUTH_MIDDLEWARE_PATH}.")]
+    if AUTH_MIDDLEWARE_PATH in middleware and middleware.index(AUTH_MIDDLEWARE_PATH) > middleware.index(
+        MIDDLEWARE_PATH
+    ):
+        return [_error(f"{MIDDLEWARE_PATH} must come after {AUTH_MIDDLEWARE_PATH}.", 11,
+                       hint="Otherwise the session user replaces the token user.")]
+    return []
+
+
+@register()
+def check_api_access(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if auth_settings.API_ACCESS_RESPONSE_INCLUDE_TOKEN:
+        return [Warning(
+            "GQL_AUTHTOKEN['API_ACCESS_RESPONSE_INCLUDE_TOKEN'] has no effect: only token digests are "
+            "stored, so an API key can be shown only when it is created.",
+            id="gql_authtoken.W001",
+        )]
+    return []

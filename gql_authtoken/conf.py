@@ -1,0 +1,66 @@
+"""The ``GQL_AUTHTOKEN`` settings, read from ``django.conf.settings`` on every access.
+
+Nothing is cached, so ``override_settings(GQL_AUTHTOKEN=...)`` takes effect at
+once without any reload call. A user dict only needs the keys it changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    "DEFAULT_TOKEN_TTL": timedelta(days=1),
+    "MAX_TOKEN_LIFETIME": None,
+    "TOKEN_CHARACTER_LENGTH": 64,
+    "TOKEN_PREFIX": "",
+    "AUTH_HEADER_PREFIXES": ("Token", "Bearer"),
+    "USER_SERIALIZER": None,
+    "EXPIRY_DATETIME_FORMAT": None,  # None: DRF's DATETIME_FORMAT
+    "TOKEN_CACHE_TIMEOUT": 60,
+    "TOKEN_CACHE_ALIAS": "default",
+    "AUTHTOKEN_SELECT_RELATED_LIST": ["user", "client"],
+    "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=1),
+    "API_ACCESS_CLIENT_NAME": None,
+    "API_ACCESS_EXCLUDE_FROM_SESSIONS": False,
+    "API_ACCESS_RESPONSE_INCLUDE_TOKEN": False,
+    "LOGIN_THROTTLE_RATE": "10/min",
+    "ACCOUNT_THROTTLE_RATE": "30/hour",
+    "REGISTRATION_ENABLED": False,
+    "REGISTRATION_EMAIL_CONFIRM": False,
+    "REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": None,
+    "REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY": timedelta(days=1),
+    "REGISTRATION_EMAIL": {},
+    "REGISTRATION_CONFIRM_URL": None,
+    "REGISTRATION_CONFIRM_REDIRECT_PATH": "/",
+    "REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH": None,
+}
+
+# Settings that hold a dotted path; ``import_setting`` turns them into objects.
+IMPORT_STRINGS = frozenset({"USER_SERIALIZER"})
+
+
+class AuthTokenSettings:
+    """Attribute access to ``settings.GQL_AUTHTOKEN`` with package defaults."""
+
+    setting_name = "GQL_AUTHTOKEN"
+
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(django_settings, self.setting_name, None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid {self.setting_name} setting: {name!r}")
+        return self.user_settings().get(name, DEFAULTS[name])
+
+    def import_setting(self, name: str) -> Any:
+        """The object named by an import-string setting, or None when unset."""
+        assert name in IMPORT_STRINGS, name
+        value = getattr(self, name)
+        return import_string(value) if isinstance(value, str) else value
+
+
+auth_settings = AuthTokenSettings()

@@ -1,0 +1,88 @@
+"""One hierarchy of expected failures, each with a stable ``code``.
+
+The core raises these; the GraphQL and REST adapters translate them, each in
+one place (``graphql/errors.py``, ``rest/errors.py``). Messages never contain a
+token or any other secret.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+class AuthTokenError(Exception):
+    code: str = "error"
+    default_message = _("The request could not be completed.")
+
+    def __init__(self, message: str | None = None, *, field: str | None = None):
+        self.message = message if message is not None else self.default_message
+        self.field = field
+        super().__init__(str(self.message))
+
+
+class InvalidCredentials(AuthTokenError):
+    code = "invalid_credentials"
+    default_message = _("Unable to log in with provided credentials.")
+
+
+class InactiveUser(AuthTokenError):
+    code = "inactive_user"
+    default_message = _("User account is disabled.")
+
+
+class NotAuthenticated(AuthTokenError):
+    code = "not_authenticated"
+    default_message = _("Authentication credentials were not provided.")
+
+
+class InvalidToken(NotAuthenticated):
+    code = "invalid_token"
+    default_message = _("Invalid token.")
+
+
+class TokenExpired(InvalidToken):
+    code = "token_expired"
+    default_message = _("Token has expired.")
+
+
+class InvalidTokenHeader(InvalidToken):
+    """A malformed ``Authorization`` header; the message says what is wrong (as DRF)."""
+
+
+class UnknownClient(AuthTokenError):
+    code = "unknown_client"
+    default_message = _("Unknown client.")
+
+
+class SessionNotFound(AuthTokenError):
+    code = "session_not_found"
+    default_message = _("Session not found.")
+
+
+class PermissionDenied(AuthTokenError):
+    code = "permission_denied"
+    default_message = _("You do not have permission to perform this action.")
+
+
+class RegistrationDisabled(AuthTokenError):
+    code = "registration_disabled"
+    default_message = _("Registration is disabled.")
+
+
+class InvalidConfirmationToken(AuthTokenError):
+    code = "invalid_confirmation_token"
+    default_message = _("The confirmation link is invalid or has expired.")
+
+
+class Throttled(AuthTokenError):
+    code = "throttled"
+    default_message = _("Too many attempts.")
+
+    def __init__(self, wait: float | None = None):
+        self.wait = wait
+        if wait is None:
+            message = self.default_message
+        else:
+            seconds = max(1, int(wait + 0.999))
+            message = _("Too many attempts. Try again in %(seconds)d seconds.") % {"seconds": seconds}
+        super().__init__(message)

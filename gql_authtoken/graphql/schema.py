@@ -1,0 +1,125 @@
+"""``AuthQuery`` and ``AuthMutation``: thin resolvers over the core services.
+
+No ``from __future__ import annotations`` here: the types are built inside
+``make_auth_types`` and Strawberry must see the real classes, not names.
+"""
+
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+import strawberry_django
+from strawberry.types import Info
+from strawberry_django.fields.types import OperationInfo
+from strawberry_django.utils.requests import get_request
+
+from .. import services
+from ..exceptions import AuthTokenError
+from .context import request_token, request_user
+from .errors import as_operation_info, graphql_error
+from .types import LogoutResult, RefreshResult, Session, User
+
+
+@dataclass(frozen=True)
+class AuthTypes:
+    query: type
+    mutation: type
+
+
+def make_auth_types(*, user_type: type = User) -> AuthTypes:
+    """Build ``AuthQuery`` / ``AuthMutation`` whose ``User`` is ``user_type``.
+
+    ``user_type`` is any Strawberry type (strawberry-django's or plain) that
+    resolves fields from a user model instance.
+    """
+
+    @strawberry.type
+    class LoginResult:
+        token: str
+        expiry: datetime | None
+        user: user_type  # type: ignore[valid-type]
+        session: Session
+
+    LoginPayload = Annotated[LoginResult | OperationInfo, strawberry.union("LoginPayload")]
+    LogoutPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutPayload")]
+    LogoutAllPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutAllPayload")]
+    RevokeSessionPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("RevokeSessionPayload")]
+    RefreshPayload = Annotated[RefreshResult | OperationInfo, strawberry.union("RefreshPayload")]
+
+    @strawberry.type
+    class AuthQuery:
+        @strawberry_django.field(description="The authenticated user, or null.")
+        def me(self, info: Info) -> user_type | None:  # type: ignore[valid-type]
+            try:
+                user, _ = request_user(info)
+            except AuthTokenError:
+                return None
+            return user
+
+        @strawberry_django.field(description="The session of this request's token, or null.")
+        def current_session(self, info: Info) -> Session | None:
+            try:
+                token = request_token(info)
+            except AuthTokenError:
+                return None
+            return Session.from_core(services.Session.from_token(token, current=token))
+
+        @strawberry_django.field(description="The user's active sessions, newest first.")
+        def sessions(self, info: Info) -> list[Session]:
+            try:
+                user, token = request_user(info)
+            except AuthTokenError as error:
+                raise graphql_error(error) from error
+            return [Session.from_core(s) for s in services.list_sessions(user, current=token)]
+
+    @strawberry.type
+    class AuthMutation:
+        @strawberry_django.mutation(description="Log in and receive a new token.")
+        @as_operation_info
+        def login(
+            self, info: Info, username: str, password: str, client: str | None = None
+        ) -> LoginPayload:  # type: ignore[valid-type]
+            issued = services.login(
+                get_request(info), username=username, password=password, client=services.get_client(client)
+            )
+            session = services.Session.from_token(issued.instance, current=issued.instance)
+            return LoginResult(
+                token=issued.token,
+                expiry=issued.expiry,
+                user=issued.instance.user,
+                session=Session.from_core(session),
+            )
+
+        @strawberry_django.mutation(description="Revoke this request's token.")
+        @as_operation_info
+        def logout(self, info: Info) -> LogoutPayload:  # type: ignore[valid-type]
+            return LogoutResult(revoked_sessions=services.logout(get_request(info), request_token(info)))
+
+        @strawberry_django.mutation(description="Revoke every token of the user.")
+        @as_operation_info
+        def logout_all(self, info: Info) -> LogoutAllPayload:  # type: ignore[valid-type]
+            user, _ = request_user(info)
+            return LogoutResult(revoked_sessions=services.logout_all(get_request(info), user))
+
+        @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
+        @as_operation_info
+        def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:  # type: ignore[valid-type]
+            user, _ = request_user(info)
+            return LogoutResult(revoked_sessions=services.revoke_session(user, id))
+
+        @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
+        @as_operation_info
+        def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:  # type: ignore[valid-type]
+            token = request_token(info)
+            expiry = services.refresh_token(token)
+            new_token = services.rotate_token(token).token if rotate else None
+            return RefreshResult(expiry=expiry, token=new_token)
+
+    return AuthTypes(query=AuthQuery, mutation=AuthMutation)
+
+
+_default = make_auth_types()
+AuthQuery: Any = _default.query
+AuthMutation: Any = _default.mutation

@@ -1,0 +1,162 @@
+"""``request.user`` / ``request.auser()`` / ``request.auth`` from the ``Authorization`` header.
+
+The token is looked up at most once per request, lazily, and the result is
+kept on the request so the GraphQL resolvers and the DRF authentication
+classes reuse it instead of querying again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils.functional import SimpleLazyObject
+
+from . import services
+from .exceptions import AuthTokenError
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from .models import AuthToken
+
+_RESULT_ATTR = "_gql_authtoken_result"
+_NO_TOKEN = object()
+
+# Content types an HTML form can send cross-site without a CORS preflight.
+FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+
+
+@dataclass(frozen=True)
+class TokenAuthResult:
+    """What the token of one request resolved to: a live token, or why not."""
+
+    token: AuthToken | None = None
+    error: AuthTokenError | None = None
+
+    @property
+    def user(self) -> Any:
+        return self.token.user if self.token is not None else AnonymousUser()
+
+
+def authorization_header(request: HttpRequest) -> str:
+    return request.META.get("HTTP_AUTHORIZATION", "")
+
+
+def has_token_header(request: HttpRequest) -> bool:
+    """Whether the request names one of our keywords (no database access)."""
+    try:
+        return services.parse_authorization_header(authorization_header(request)) is not None
+    except AuthTokenError:
+        return True  # ours, but malformed: it authenticates nobody
+
+
+def get_token_auth(request: HttpRequest) -> TokenAuthResult | None:
+    """The request's token result, looked up once; None without a token header."""
+    result = request.__dict__.get(_RESULT_ATTR)
+    if result is None:
+        result = _resolve(request)
+        request.__dict__[_RESULT_ATTR] = result
+    return None if result is _NO_TOKEN else result
+
+
+async def aget_token_auth(request: HttpRequest) -> TokenAuthResult | None:
+    if _RESULT_ATTR in request.__dict__:
+        return get_token_auth(request)
+    return await sync_to_async(get_token_auth)(request)
+
+
+def _resolve(request: HttpRequest) -> Any:
+    try:
+        token = services.parse_authorization_header(authorization_header(request))
+        if token is None:
+            return _NO_TOKEN
+        return TokenAuthResult(token=services.authenticate_token(token))
+    except AuthTokenError as error:
+        return TokenAuthResult(error=error)
+
+
+def _auth(request: HttpRequest) -> AuthToken | None:
+    result = get_token_auth(request)
+    return result.token if result is not None else None
+
+
+_request_classes: dict[type, type] = {}
+
+
+def _add_auth_property(request: HttpRequest) -> None:
+    """Give this request a lazy ``auth`` attribute.
+
+    ``request.auth`` must be the ``AuthToken`` or None (so ``is None`` works),
+    which a lazy proxy object cannot be; a property on a per-class subclass is
+    evaluated on first access instead. ``await request.auser()`` resolves it
+    for async code, after which reading ``request.auth`` needs no query.
+    """
+    cls = request.__class__
+    if "auth" in getattr(cls, "__dict__", {}):
+        return
+    subclass = _request_classes.get(cls)
+    if subclass is None:
+        subclass = type(cls.__name__, (cls,), {"auth": property(_auth), "__module__": cls.__module__})
+        _request_classes[cls] = subclass
+    request.__class__ = subclass
+
+
+def csrf_exempt_request(request: HttpRequest) -> bool:
+    """Whether no browser could have been tricked into sending this request.
+
+    Browsers cannot add an ``Authorization`` header cross-site without a CORS
+    preflight, and a request with no session cookie and a non-form body (JSON
+    from a mobile app or CLI) carries no ambient credential to abuse. Anything
+    else (a session cookie without a token, or a form-encoded, multipart or
+    text/plain body) keeps Django's CSRF protection.
+    """
+    if has_token_header(request):
+        return True
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return False
+    content_type = (getattr(request, "content_type", "") or "").lower()
+    return bool(content_type) and content_type not in FORM_CONTENT_TYPES
+
+
+class TokenAuthenticationMiddleware:
+    """Authenticate requests that carry ``Authorization: Token <token>``.
+
+    Put it after ``django.contrib.auth.middleware.AuthenticationMiddleware``. A
+    request with a token header is the token's user, or anonymous when the
+    token is invalid, revoked or expired (the session cookie is then ignored).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        self.process_request(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        self.process_request(request)
+        return await self.get_response(request)
+
+    def process_request(self, request: HttpRequest) -> None:
+        _add_auth_property(request)
+        if csrf_exempt_request(request):
+            request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        if not has_token_header(request):
+            return
+        request.user = SimpleLazyObject(lambda: get_token_auth(request).user)  # type: ignore[union-attr]
+
+        async def auser() -> Any:
+            return (await aget_token_auth(request)).user  # type: ignore[union-attr]
+
+        request.auser = auser  # type: ignore[attr-defined]

@@ -1,0 +1,106 @@
+"""Clients, hashed tokens and email confirmation tokens. No plaintext column anywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Client(models.Model):
+    """An API client (``web``, ``ios``, ``cli``...) with its own token TTL and rate."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    token_ttl = models.DurationField(
+        _("token TTL"),
+        null=True,
+        blank=True,
+        help_text=_("How long a token of this client lives; empty means it never expires."),
+    )
+    throttle_rate = models.CharField(
+        _("throttle rate"),
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text=_("A DRF rate such as '1000/hour'; empty means no per-client limit."),
+    )
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuthTokenQuerySet(models.QuerySet):
+    def active(self, now: datetime) -> AuthTokenQuerySet:
+        return self.filter(Q(expiry__isnull=True) | Q(expiry__gt=now))
+
+    def expired(self, now: datetime) -> AuthTokenQuerySet:
+        return self.filter(expiry__lte=now)
+
+
+class AuthToken(models.Model):
+    """One login: a user's session. Only the SHA-512 digest of the token is kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="auth_tokens",
+        verbose_name=_("user"),
+    )
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="auth_tokens",
+        verbose_name=_("client"),
+    )
+    digest = models.CharField(_("digest"), max_length=128, unique=True)
+    created = models.DateTimeField(_("created"))
+    expiry = models.DateTimeField(_("expiry"), null=True, blank=True, db_index=True)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AuthTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("token")
+        verbose_name_plural = _("tokens")
+        indexes = [models.Index(fields=["user", "-created"], name="gql_authtok_user_created")]
+
+    def __str__(self) -> str:
+        # Never the digest: it is not a token, and must not look like one.
+        client = self.client.name if self.client_id else "-"
+        return f"{self.user} ({client}, {self.created:%Y-%m-%d %H:%M})"
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expiry is not None and self.expiry <= now
+
+
+class EmailConfirmationToken(models.Model):
+    """A single-use email confirmation link, stored as a digest, bound to one address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="email_confirmation_tokens",
+        verbose_name=_("user"),
+    )
+    email = models.EmailField(_("email"))
+    digest = models.CharField(_("digest"), max_length=128, unique=True)
+    created = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("email confirmation token")
+        verbose_name_plural = _("email confirmation tokens")
+
+    def __str__(self) -> str:
+        return f"{self.user} <{self.email}>"

@@ -1,0 +1,36 @@
+"""Core errors to DRF exceptions, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+
+from .. import exceptions as core
+
+_NON_FIELD = "non_field_errors"
+
+
+def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
+    message, code = error.message, error.code
+    if isinstance(error, core.Throttled):
+        return exceptions.Throttled(wait=error.wait, detail=message, code=code)
+    if isinstance(error, core.NotAuthenticated):
+        # DRF answers 401 with WWW-Authenticate when the view has a token authenticator.
+        return exceptions.AuthenticationFailed(message, code=code)
+    if isinstance(error, core.PermissionDenied):
+        return exceptions.PermissionDenied(message, code=code)
+    if isinstance(error, (core.SessionNotFound, core.RegistrationDisabled)):
+        return exceptions.NotFound(message, code=code)
+    if isinstance(error, core.UnknownClient):
+        return exceptions.ValidationError({"client": [message]}, code=code)
+    return exceptions.ValidationError({error.field or _NON_FIELD: [message]}, code=code)
+
+
+class CoreErrorsMixin:
+    """APIView mixin: the core's expected errors become DRF responses."""
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, core.AuthTokenError):
+            exc = api_exception(exc)
+        return super().handle_exception(exc)  # type: ignore[misc]

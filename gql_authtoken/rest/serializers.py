@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(label=_("Username"), max_length=254)
+    password = serializers.CharField(label=_("Password"), max_length=4096, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    client = serializers.CharField(label=_("Client"), max_length=64, required=False, allow_blank=True,
+                                   allow_null=True)
+
+
+class SessionSerializer(serializers.Serializer):
+    """A core ``Session``; the same fields as the GraphQL ``Session`` type, snake_case."""
+
+    id = serializers.CharField()
+    client = serializers.CharField(allow_null=True)
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(allow_null=True)
+    last_used = serializers.DateTimeField(allow_null=True)
+    user_agent = serializers.CharField(allow_null=True)
+    ip_address = serializers.CharField(allow_null=True)
+    is_current = serializers.BooleanField()

@@ -1,0 +1,127 @@
+"""REST endpoints: parse input, call the core, write output. No rules here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..conf import auth_settings
+from ..models import AuthToken, Client
+from .authentication import TokenAuthentication
+from .errors import CoreErrorsMixin
+from .serializers import LoginSerializer, SessionSerializer
+
+
+def format_expiry(expiry: datetime | None) -> Any:
+    """``expiry`` as ``EXPIRY_DATETIME_FORMAT`` (default: DRF's ``DATETIME_FORMAT``)."""
+    if expiry is None:
+        return None
+    fmt = auth_settings.EXPIRY_DATETIME_FORMAT
+    field = serializers.DateTimeField() if fmt is None else serializers.DateTimeField(format=fmt)
+    return field.to_representation(expiry)
+
+
+class TokenView(CoreErrorsMixin, APIView):
+    """Base for the endpoints that act on the request's own token."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @property
+    def token(self) -> AuthToken:
+        return self.request.auth  # type: ignore[return-value]
+
+
+class LoginView(CoreErrorsMixin, APIView):
+    """POST username, password and optional client; 200 ``{"token", "expiry"}``.
+
+    Override points as in django-rest-durin: ``get_client_obj``,
+    ``get_post_response_data`` and ``format_expiry_datetime``.
+    """
+
+    # A stale token header must not stop anyone from logging in again.
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = LoginSerializer
+
+    def get_client_obj(self, request: Request) -> Client | None:
+        return services.get_client(request.data.get("client") or None)
+
+    def format_expiry_datetime(self, expiry: datetime | None) -> Any:
+        return format_expiry(expiry)
+
+    def get_post_response_data(self, request: Request, token: str, instance: AuthToken) -> dict[str, Any]:
+        data = {"token": token, "expiry": self.format_expiry_datetime(instance.expiry)}
+        user_serializer = auth_settings.import_setting("USER_SERIALIZER")
+        if user_serializer is not None:
+            data["user"] = user_serializer(instance.user, context={"request": request, "view": self}).data
+        return data
+
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.login(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            client=self.get_client_obj(request),
+        )
+        return Response(self.get_post_response_data(request, issued.token, issued.instance))
+
+
+class LogoutView(TokenView):
+    """POST or DELETE: revoke the request's token; 204."""
+
+    def post(self, request: Request) -> Response:
+        services.logout(request._request, self.token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    delete = post
+
+
+class LogoutAllView(TokenView):
+    """POST: revoke every token of the user; 204."""
+
+    def post(self, request: Request) -> Response:
+        services.logout_all(request._request, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RefreshView(TokenView):
+    """POST: extend the token by its client's TTL; 200 ``{"expiry"}``."""
+
+    def post(self, request: Request) -> Response:
+        return Response({"expiry": format_expiry(services.refresh_token(self.token))})
+
+
+class TokenCheckView(TokenView):
+    """GET: 200 while the token is valid (401 otherwise). PUT: rotate; 200 ``{"token"}``."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"expiry": format_expiry(self.token.expiry)})
+
+    def put(self, request: Request) -> Response:
+        return Response({"token": services.rotate_token(self.token).token})
+
+
+class SessionListView(TokenView):
+    """GET: the user's active sessions, newest first."""
+
+    def get(self, request: Request) -> Response:
+        sessions = services.list_sessions(request.user, current=self.token)
+        return Response(SessionSerializer(sessions, many=True).data)
+
+
+class SessionView(TokenView):
+    """DELETE: revoke one of the user's sessions; 204, or 404 for anyone else's."""
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.revoke_session(request.user, session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

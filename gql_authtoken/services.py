@@ -1,0 +1,369 @@
+"""The core: the only code that writes tokens, sends signals and decides.
+
+Plain Python and the Django ORM; no GraphQL or DRF import. Every entry point
+used by a resolver has an async twin (``a``-prefixed) that runs the same sync
+code through ``sync_to_async``, so each rule exists once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto, signals
+from .conf import auth_settings
+from .exceptions import (
+    InactiveUser,
+    InvalidCredentials,
+    InvalidToken,
+    InvalidTokenHeader,
+    NotAuthenticated,
+    PermissionDenied,
+    SessionNotFound,
+    TokenExpired,
+    UnknownClient,
+)
+from .models import AuthToken, Client
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
+
+
+def now() -> datetime:
+    """The current time; the one seam tests move the clock with."""
+    return timezone.now()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued or rotated token: the only place the plaintext exists."""
+
+    token: str
+    instance: AuthToken
+
+    @property
+    def expiry(self) -> datetime | None:
+        return self.instance.expiry
+
+
+@dataclass(frozen=True)
+class Session:
+    """An active token as its user sees it, the same in GraphQL and REST."""
+
+    id: str
+    client: str | None
+    created: datetime
+    expiry: datetime | None
+    last_used: datetime | None
+    user_agent: str
+    ip_address: str | None
+    is_current: bool
+
+    @classmethod
+    def from_token(cls, token: AuthToken, *, current: AuthToken | None = None) -> Session:
+        return cls(
+            id=str(token.pk),
+            client=token.client.name if token.client_id else None,
+            created=token.created,
+            expiry=token.expiry,
+            last_used=token.last_used,
+            user_agent=token.user_agent,
+            ip_address=token.ip_address,
+            is_current=current is not None and current.pk == token.pk,
+        )
+
+
+# --- request metadata ---------------------------------------------------------
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The caller's IP address from ``REMOTE_ADDR``, or None when it is not one."""
+    value = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def user_agent(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    return str(request.META.get("HTTP_USER_AGENT", ""))[: AuthToken._meta.get_field("user_agent").max_length]
+
+
+# --- clients and expiry -------------------------------------------------------
+
+
+def get_client(name: str | None) -> Client | None:
+    """The ``Client`` called ``name``; None for no name. Clients never come from input."""
+    if not name:
+        return None
+    try:
+        return Client.objects.get(name=name)
+    except Client.DoesNotExist:
+        raise UnknownClient() from None
+
+
+def token_ttl(client: Client | None) -> timedelta | None:
+    """How long a token of ``client`` lives (None: forever)."""
+    return client.token_ttl if client is not None else auth_settings.DEFAULT_TOKEN_TTL
+
+
+def compute_expiry(*, created: datetime, start: datetime, client: Client | None) -> datetime | None:
+    """``start`` plus the client's TTL, never past ``created + MAX_TOKEN_LIFETIME``."""
+    ttl = token_ttl(client)
+    expiry = None if ttl is None else start + ttl
+    cap = auth_settings.MAX_TOKEN_LIFETIME
+    if cap is not None:
+        limit = created + cap
+        expiry = limit if expiry is None else min(expiry, limit)
+    return expiry
+
+
+# --- issuing ------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return crypto.generate_token(
+        length=auth_settings.TOKEN_CHARACTER_LENGTH, prefix=auth_settings.TOKEN_PREFIX
+    )
+
+
+def issue_token(
+    user: AbstractBaseUser, *, client: Client | None = None, request: HttpRequest | None = None
+) -> IssuedToken:
+    """Create a session for ``user`` and return its token (shown once, stored hashed)."""
+    token = new_token()
+    created = now()
+    instance = AuthToken.objects.create(
+        user=user,
+        client=client,
+        digest=crypto.hash_token(token),
+        created=created,
+        expiry=compute_expiry(created=created, start=created, client=client),
+        last_used=created,
+        user_agent=user_agent(request),
+        ip_address=client_ip(request),
+    )
+    return IssuedToken(token=token, instance=instance)
+
+
+def login(
+    request: HttpRequest | None, *, username: str, password: str, client: Client | None = None
+) -> IssuedToken:
+    """Check credentials with Django's backends and issue a token (``get_client`` first)."""
+    # Sends ``user_login_failed`` itself when every backend refuses.
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        _raise_login_failure(username, password)
+    if not getattr(user, "is_active", True):  # a backend that lets inactive users through
+        raise InactiveUser()
+    issued = issue_token(user, client=client, request=request)
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return issued
+
+
+def _raise_login_failure(username: str, password: str) -> None:
+    """Say ``inactive_user`` only when the password of an inactive user matched.
+
+    Django's ModelBackend refuses inactive users without saying why, so the
+    password is checked once more here. Every failure pays for this second
+    hash (a throwaway one when there is no inactive user to check), so the
+    response time does not tell an inactive account from a wrong password or
+    an unknown user; compare ModelBackend, which hashes for unknown users.
+    """
+    model = get_user_model()
+    try:
+        candidate = model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        candidate = None
+    if candidate is not None and not getattr(candidate, "is_active", True):
+        if candidate.check_password(password):
+            raise InactiveUser()
+    else:
+        make_password(password)
+    raise InvalidCredentials()
+
+
+# --- authenticating -----------------------------------------------------------
+
+
+def parse_authorization_header(value: str | bytes) -> str | None:
+    """The token in an ``Authorization`` header, None when it is not ours.
+
+    Follows DRF's TokenAuthentication: the keyword (one of
+    ``AUTH_HEADER_PREFIXES``) matches case-insensitively, and malformed values
+    raise ``InvalidTokenHeader`` with DRF's own messages.
+    """
+    if isinstance(value, str):
+        try:
+            value = value.encode("iso-8859-1")  # the HTTP header encoding, as DRF
+        except UnicodeEncodeError:
+            raise InvalidTokenHeader(
+                _("Invalid token header. Token string should not contain invalid characters.")
+            ) from None
+    parts = value.split()
+    keywords = {prefix.lower().encode() for prefix in auth_settings.AUTH_HEADER_PREFIXES}
+    if not parts or parts[0].lower() not in keywords:
+        return None
+    if len(parts) == 1:
+        raise InvalidTokenHeader(_("Invalid token header. No credentials provided."))
+    if len(parts) > 2:
+        raise InvalidTokenHeader(_("Invalid token header. Token string should not contain spaces."))
+    try:
+        token = parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        token = None
+    if token is None or not token.isprintable():
+        raise InvalidTokenHeader(
+            _("Invalid token header. Token string should not contain invalid characters.")
+        )
+    return token
+
+
+def authenticate_token(token: str) -> AuthToken:
+    """The live ``AuthToken`` for ``token``, with its user and client, in one query.
+
+    The lookup is by digest through a unique index, so its timing depends on
+    the digest, never on how much of a real token an attacker guessed.
+    """
+    if len(token) > crypto.MAX_TOKEN_LENGTH:
+        raise InvalidToken()
+    try:
+        instance = AuthToken.objects.select_related(
+            *auth_settings.AUTHTOKEN_SELECT_RELATED_LIST
+        ).get(digest=crypto.hash_token(token))
+    except AuthToken.DoesNotExist:
+        raise InvalidToken() from None
+    current = now()
+    if instance.is_expired(current):
+        AuthToken.objects.filter(pk=instance.pk).delete()
+        signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
+        raise TokenExpired()
+    if not getattr(instance.user, "is_active", True):
+        raise InactiveUser(_("User inactive or deleted."))
+    touch(instance, current)
+    return instance
+
+
+def touch(instance: AuthToken, when: datetime) -> None:
+    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``."""
+    interval = auth_settings.LAST_USED_UPDATE_INTERVAL
+    if instance.last_used is None or when - instance.last_used >= interval:
+        AuthToken.objects.filter(pk=instance.pk).update(last_used=when)
+        instance.last_used = when
+
+
+def check_client(
+    token: AuthToken | None,
+    *,
+    allowed: tuple[str, ...] | None = None,
+    denied: tuple[str, ...] = (),
+) -> None:
+    """Refuse a token whose client is not in ``allowed`` or is in ``denied``."""
+    if token is None:
+        raise NotAuthenticated()
+    name = token.client.name if token.client_id else None
+    if (allowed is not None and name not in allowed) or (name is not None and name in denied):
+        raise PermissionDenied()
+
+
+# --- refreshing, rotating, revoking ---------------------------------------------
+
+
+def refresh_token(instance: AuthToken) -> datetime | None:
+    """Extend the token by its client's TTL (capped by ``MAX_TOKEN_LIFETIME``)."""
+    expiry = compute_expiry(created=instance.created, start=now(), client=instance.client)
+    if instance.expiry is not None and expiry is not None and expiry < instance.expiry:
+        expiry = instance.expiry  # a refresh never shortens a token
+    if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
+        raise InvalidToken()  # revoked while this request ran
+    instance.expiry = expiry
+    signals.token_renewed.send(sender=AuthToken, instance=instance, user=instance.user, expiry=expiry)
+    return expiry
+
+
+def rotate_token(instance: AuthToken) -> IssuedToken:
+    """Give the session a new token; the old one stops working at once."""
+    token = new_token()
+    digest = crypto.hash_token(token)
+    # Matching the old digest makes two concurrent rotations of one token
+    # produce one winner; the loser's token is already dead.
+    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
+        raise InvalidToken()
+    instance.digest = digest
+    return IssuedToken(token=token, instance=instance)
+
+
+def _revoke(user: AbstractBaseUser, tokens: Any) -> int:
+    pks = list(tokens.values_list("pk", flat=True))
+    count, _ = AuthToken.objects.filter(pk__in=pks).delete()
+    if count:
+        session_ids = [str(pk) for pk in pks]
+        signals.token_revoked.send(sender=AuthToken, user=user, session_ids=session_ids)
+    return count
+
+
+def logout(request: HttpRequest | None, token: AuthToken | None) -> int:
+    """Revoke the request's token."""
+    if token is None:
+        raise NotAuthenticated()
+    count = _revoke(token.user, AuthToken.objects.filter(pk=token.pk))
+    user_logged_out.send(sender=token.user.__class__, request=request, user=token.user)
+    return count
+
+
+def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
+    """Revoke every token of ``user``."""
+    count = revoke_all_tokens(user)
+    user_logged_out.send(sender=user.__class__, request=request, user=user)
+    return count
+
+
+def revoke_all_tokens(user: AbstractBaseUser) -> int:
+    return _revoke(user, AuthToken.objects.filter(user=user))
+
+
+def session_tokens(user: AbstractBaseUser) -> Any:
+    """The user's active tokens as sessions, newest first."""
+    tokens = AuthToken.objects.filter(user=user).active(now()).select_related("client")
+    api_client = auth_settings.API_ACCESS_CLIENT_NAME
+    if api_client and auth_settings.API_ACCESS_EXCLUDE_FROM_SESSIONS:
+        tokens = tokens.exclude(client__name=api_client)
+    return tokens.order_by("-created", "-pk")
+
+
+def list_sessions(user: AbstractBaseUser, *, current: AuthToken | None = None) -> list[Session]:
+    return [Session.from_token(token, current=current) for token in session_tokens(user)]
+
+
+def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
+    """Revoke one of ``user``'s sessions; anyone else's id is simply not found."""
+    try:
+        pk = int(str(session_id))
+    except ValueError:
+        raise SessionNotFound() from None
+    tokens = session_tokens(user).filter(pk=pk)
+    count = _revoke(user, tokens)
+    if not count:
+        raise SessionNotFound()
+    return count
+
+
+alogin = sync_to_async(login)
+aauthenticate_token = sync_to_async(authenticate_token)
+arefresh_token = sync_to_async(refresh_token)
+arotate_token = sync_to_async(rotate_token)
+alogout = sync_to_async(logout)
+alogout_all = sync_to_async(logout_all)
+alist_sessions = sync_to_async(list_sessions)
+arevoke_session = sync_to_async(revoke_session)

@@ -1,0 +1,48 @@
+"""A schema as a user would write it: the package's types merged with the app's own."""
+
+import strawberry
+from strawberry.tools import merge_types
+from strawberry_django.fields.types import OperationInfo
+from typing import Annotated
+
+from gql_authtoken.graphql import AllowClients, AuthMutation, AuthQuery, DenyClients, IsTokenAuthenticated, Schema
+
+
+@strawberry.type
+class Secret:
+    value: str
+
+
+SecretPayload = Annotated[Secret | OperationInfo, strawberry.union("SecretPayload")]
+
+
+@strawberry.type
+class AppQuery:
+    @strawberry.field(extensions=[IsTokenAuthenticated()])
+    def secret(self, info: strawberry.Info) -> str:
+        return f"secret of {info.context.request.user.get_username()}"
+
+    @strawberry.field(extensions=[AllowClients("web")])
+    def web_only(self) -> str:
+        return "web"
+
+    @strawberry.field(extensions=[DenyClients("cli")])
+    def not_cli(self) -> str:
+        return "not cli"
+
+    @strawberry.field(extensions=[IsTokenAuthenticated()])
+    async def async_secret(self, info: strawberry.Info) -> str:
+        user = await info.context.request.auser()
+        return f"async secret of {user.get_username()}"
+
+
+@strawberry.type
+class AppMutation:
+    @strawberry.mutation(extensions=[IsTokenAuthenticated()])
+    def touch_secret(self) -> SecretPayload:
+        return Secret(value="touched")
+
+
+Query = merge_types("Query", (AuthQuery, AppQuery))
+Mutation = merge_types("Mutation", (AuthMutation, AppMutation))
+schema = Schema(query=Query, mutation=Mutation)

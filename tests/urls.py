@@ -1,0 +1,50 @@
+from django.http import JsonResponse
+from django.urls import include, path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from strawberry.django.views import AsyncGraphQLView, GraphQLView
+
+from gql_authtoken.rest import AllowSpecificClients, DisallowSpecificClients, TokenAuthentication
+
+from .schema import schema
+
+
+def whoami(request):
+    """A plain Django view: the middleware authenticates it too."""
+    return JsonResponse({"user": request.user.get_username() or None,
+                         "auth": request.auth.pk if request.auth is not None else None})
+
+
+async def awhoami(request):
+    user = await request.auser()
+    return JsonResponse({"user": user.get_username() or None,
+                         "auth": request.auth.pk if request.auth is not None else None})
+
+
+class WebOnly(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [AllowSpecificClients]
+    allowed_clients_name = ("web",)
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+class NotCli(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [DisallowSpecificClients]
+    disallowed_clients_name = ("cli",)
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path("graphql/sync/", GraphQLView.as_view(schema=schema)),
+    path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
+    path("auth/", include("gql_authtoken.urls")),
+    path("whoami/", whoami),
+    path("awhoami/", awhoami),
+    path("web-only/", WebOnly.as_view()),
+    path("not-cli/", NotCli.as_view()),
+]

@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.contrib import admin
 from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -40,6 +41,7 @@ class NotCli(APIView):
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("graphql/sync/", GraphQLView.as_view(schema=schema)),
     path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
     path("auth/", include("gql_authtoken.urls")),

@@ -1,0 +1,97 @@
+"""Shared fixtures: users, clients, and one GraphQL client per view kind (sync, async)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient, Client as DjangoClient
+
+from gql_authtoken.models import Client
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def clients(db):
+    from datetime import timedelta
+
+    return {
+        "web": Client.objects.create(name="web", token_ttl=timedelta(hours=2)),
+        "cli": Client.objects.create(name="cli", token_ttl=None),
+    }
+
+
+def auth_header(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Token {token}"} if token else {}
+
+
+@dataclass
+class GraphQLClient:
+    """Posts GraphQL operations as JSON to the sync or the async view."""
+
+    kind: str
+
+    @property
+    def path(self) -> str:
+        return f"/graphql/{self.kind}/"
+
+    def post(self, query: str, variables: dict | None = None, token: str | None = None, **headers: str) -> Any:
+        """``headers`` by HTTP name with ``_`` for ``-``: ``User_Agent="x"``."""
+        body = json.dumps({"query": query, "variables": variables or {}})
+        headers = {name.replace("_", "-"): value for name, value in headers.items()}
+        kwargs = {"content_type": "application/json", "headers": {**auth_header(token), **headers}}
+        if self.kind == "async":
+            return async_to_sync(AsyncClient(enforce_csrf_checks=True).post)(self.path, body, **kwargs)
+        return DjangoClient(enforce_csrf_checks=True).post(self.path, body, **kwargs)
+
+    def __call__(self, query: str, variables: dict | None = None, token: str | None = None, **headers: str) -> dict:
+        response = self.post(query, variables, token, **headers)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+
+@pytest.fixture(params=["sync", "async"])
+def gql(request) -> GraphQLClient:
+    return GraphQLClient(request.param)
+
+
+LOGIN = """
+mutation Login($username: String!, $password: String!, $client: String) {
+  login(username: $username, password: $password, client: $client) {
+    __typename
+    ... on LoginResult { token expiry user { id username email } session { id client isCurrent ipAddress userAgent } }
+    ... on OperationInfo { messages { kind message field code } }
+  }
+}
+"""
+
+
+def operation_code(payload: dict) -> str | None:
+    """The code of an OperationInfo payload, None for a success type."""
+    if payload["__typename"] != "OperationInfo":
+        return None
+    [message] = payload["messages"]
+    return message["code"]
+
+
+@pytest.fixture
+def login_token(user):
+    """A token for ``user`` issued by the core (no client)."""
+    from gql_authtoken import services
+
+    return services.issue_token(user).token

@@ -1,0 +1,218 @@
+"""The GraphQL adapter, run against both GraphQLView and AsyncGraphQLView."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+
+from gql_authtoken import crypto, services
+from gql_authtoken.models import AuthToken
+
+from .conftest import LOGIN, PASSWORD, operation_code
+
+ME = "{ me { id username email } }"
+SESSIONS = "{ sessions { id client isCurrent created expiry lastUsed userAgent ipAddress } }"
+CURRENT = "{ currentSession { id client isCurrent } }"
+MUTATION = """mutation { %s { __typename
+  ... on %s
+  ... on OperationInfo { messages { kind message code field } } } }"""
+
+
+def login(gql, username="alice", password=PASSWORD, client=None, **extra):
+    variables = {"username": username, "password": password, "client": client}
+    return gql(LOGIN, variables, **extra)["data"]["login"]
+
+
+def mutate(gql, field, token=None):
+    name = field.split("(")[0]
+    fragment = "RefreshResult { expiry token }" if name == "refresh" else "LogoutResult { revokedSessions }"
+    return gql(MUTATION % (field, fragment), token=token)["data"][name]
+
+
+def test_login_returns_token_user_and_session(gql, user):
+    result = login(gql, User_Agent="pytest-agent")
+    assert result["__typename"] == "LoginResult"
+    assert len(result["token"]) == 64
+    assert result["user"] == {"id": str(user.pk), "username": "alice", "email": "alice@example.com"}
+    assert result["session"]["isCurrent"] is True
+    assert result["session"]["userAgent"] == "pytest-agent"
+    assert result["session"]["ipAddress"] == "127.0.0.1"
+    stored = AuthToken.objects.get()
+    assert stored.digest == crypto.hash_token(result["token"])
+    assert result["session"]["id"] == str(stored.pk)
+
+
+def test_login_with_client_uses_its_ttl(gql, user, clients):
+    result = login(gql, client="web")
+    token = AuthToken.objects.get()
+    assert token.client == clients["web"]
+    assert token.expiry - token.created == timedelta(hours=2)
+    assert result["session"]["client"] == "web"
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "code"),
+    [("alice", "wrong", "invalid_credentials"), ("nobody", PASSWORD, "invalid_credentials")],
+)
+def test_login_failure_says_the_same_for_unknown_user_and_wrong_password(gql, user, username, password, code):
+    result = login(gql, username=username, password=password)
+    assert operation_code(result) == code
+    assert result["messages"][0]["message"] == "Unable to log in with provided credentials."
+    assert not AuthToken.objects.exists()
+
+
+def test_inactive_user_is_reported_only_after_the_password_matched(gql, user):
+    user.is_active = False
+    user.save()
+    assert operation_code(login(gql, password="wrong")) == "invalid_credentials"
+    assert operation_code(login(gql)) == "inactive_user"
+    assert not AuthToken.objects.exists()
+
+
+def test_unknown_client_is_never_created(gql, user, clients):
+    assert operation_code(login(gql, client="made-up")) == "unknown_client"
+    assert not AuthToken.objects.exists()
+
+
+def test_me_and_current_session(gql, user, login_token):
+    assert gql(ME, token=login_token)["data"]["me"]["username"] == "alice"
+    session = gql(CURRENT, token=login_token)["data"]["currentSession"]
+    assert session["isCurrent"] is True and session["client"] is None
+    assert gql(ME)["data"]["me"] is None
+    assert gql(CURRENT)["data"]["currentSession"] is None
+
+
+def test_sessions_lists_newest_first_and_marks_current(gql, user, other_user, clients):
+    first = services.issue_token(user).token
+    second = services.issue_token(user, client=clients["web"]).token
+    services.issue_token(other_user)
+    sessions = gql(SESSIONS, token=first)["data"]["sessions"]
+    assert [s["client"] for s in sessions] == ["web", None]
+    assert [s["isCurrent"] for s in sessions] == [False, True]
+    assert len(gql(SESSIONS, token=second)["data"]["sessions"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [(None, "not_authenticated"), ("Token nope", "invalid_token"), ("Token", "invalid_token")],
+)
+def test_sessions_without_a_live_token_is_an_error_with_a_code(gql, user, header, code):
+    extra = {"Authorization": header} if header else {}
+    result = gql(SESSIONS, **extra)
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == code
+    assert result["errors"][0]["path"] == ["sessions"]
+
+
+def test_expired_token_reports_token_expired_once_then_invalid(gql, user, monkeypatch):
+    token = services.issue_token(user).token
+    later = services.now() + timedelta(days=2)
+    monkeypatch.setattr(services, "now", lambda: later)
+    assert operation_code(mutate(gql, "logout", token)) == "token_expired"
+    assert not AuthToken.objects.exists()
+    assert operation_code(mutate(gql, "logout", token)) == "invalid_token"
+
+
+def test_stale_token_still_allows_login(gql, user):
+    result = login(gql, Authorization="Token revoked-or-made-up")
+    assert result["__typename"] == "LoginResult"
+
+
+def test_logout_revokes_only_this_token(gql, user, login_token):
+    other = services.issue_token(user).token
+    assert mutate(gql, "logout", login_token) == {"__typename": "LogoutResult", "revokedSessions": 1}
+    assert gql(ME, token=login_token)["data"]["me"] is None
+    assert operation_code(mutate(gql, "logout", login_token)) == "invalid_token"
+    assert gql(ME, token=other)["data"]["me"]["username"] == "alice"
+
+
+def test_logout_without_token(gql, user):
+    assert operation_code(mutate(gql, "logout")) == "not_authenticated"
+
+
+def test_logout_all_revokes_every_token_of_the_user_only(gql, user, other_user, login_token):
+    services.issue_token(user)
+    bob = services.issue_token(other_user).token
+    assert mutate(gql, "logoutAll", login_token)["revokedSessions"] == 2
+    assert not AuthToken.objects.filter(user=user).exists()
+    assert gql(ME, token=bob)["data"]["me"]["username"] == "bob"
+
+
+def test_revoke_session(gql, user, other_user, login_token):
+    mine = services.issue_token(user)
+    theirs = services.issue_token(other_user)
+    query = 'revokeSession(id: "%s")'
+    assert operation_code(mutate(gql, query % theirs.instance.pk, login_token)) == "session_not_found"
+    assert operation_code(mutate(gql, query % "not-a-number", login_token)) == "session_not_found"
+    assert AuthToken.objects.filter(pk=theirs.instance.pk).exists()
+    assert mutate(gql, query % mine.instance.pk, login_token)["revokedSessions"] == 1
+    assert gql(ME, token=mine.token)["data"]["me"] is None
+
+
+def test_refresh_extends_expiry(gql, user, clients, monkeypatch):
+    issued = services.issue_token(user, client=clients["web"])
+    later = services.now() + timedelta(hours=1)
+    monkeypatch.setattr(services, "now", lambda: later)
+    result = mutate(gql, "refresh", issued.token)
+    assert result["token"] is None
+    issued.instance.refresh_from_db()
+    assert issued.instance.expiry == later + timedelta(hours=2)
+
+
+def test_refresh_with_rotate_replaces_the_token(gql, user, login_token):
+    result = mutate(gql, "refresh(rotate: true)", login_token)
+    new = result["token"]
+    assert new and new != login_token
+    assert gql(ME, token=login_token)["data"]["me"] is None
+    assert gql(ME, token=new)["data"]["me"]["username"] == "alice"
+    assert AuthToken.objects.count() == 1
+
+
+@override_settings(GQL_AUTHTOKEN={"MAX_TOKEN_LIFETIME": timedelta(hours=3)})
+def test_refresh_never_passes_max_lifetime(gql, user, clients, monkeypatch):
+    issued = services.issue_token(user, client=clients["web"])
+    later = issued.instance.created + timedelta(minutes=90)
+    monkeypatch.setattr(services, "now", lambda: later)
+    assert mutate(gql, "refresh", issued.token)["__typename"] == "RefreshResult"
+    issued.instance.refresh_from_db()
+    assert issued.instance.expiry == issued.instance.created + timedelta(hours=3)
+
+
+def test_permission_extensions(gql, user, clients):
+    web = services.issue_token(user, client=clients["web"]).token
+    cli = services.issue_token(user, client=clients["cli"]).token
+    plain = services.issue_token(user).token
+    assert gql("{ secret }", token=plain)["data"]["secret"] == "secret of alice"
+    if gql.kind == "async":  # an async resolver cannot run under the sync view at all
+        assert gql("{ asyncSecret }", token=plain)["data"]["asyncSecret"] == "async secret of alice"
+        assert gql("{ asyncSecret }")["errors"][0]["extensions"]["code"] == "not_authenticated"
+    assert gql("{ webOnly }", token=web)["data"]["webOnly"] == "web"
+    assert gql("{ notCli }", token=web)["data"]["notCli"] == "not cli"
+    for query, token, code in [
+        ("{ secret }", None, "not_authenticated"),
+        ("{ secret }", "bogus", "invalid_token"),
+        ("{ webOnly }", cli, "permission_denied"),
+        ("{ webOnly }", plain, "permission_denied"),
+        ("{ notCli }", cli, "permission_denied"),
+    ]:
+        result = gql(query, token=token)
+        assert result["errors"][0]["extensions"]["code"] == code, (query, result)
+
+
+def test_permission_extension_on_a_union_returns_operation_info(gql, user, login_token):
+    query = "mutation { touchSecret { __typename ... on Secret { value } ... on OperationInfo { messages { code } } } }"
+    assert gql(query, token=login_token)["data"]["touchSecret"] == {"__typename": "Secret", "value": "touched"}
+    denied = gql(query)["data"]["touchSecret"]
+    assert denied == {"__typename": "OperationInfo", "messages": [{"code": "not_authenticated"}]}
+
+
+def test_one_query_per_authenticated_request(gql, user, login_token, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert gql(ME, token=login_token)["data"]["me"]["username"] == "alice"
+
+
+def test_expected_auth_errors_are_not_logged_as_server_errors(gql, user, caplog):
+    gql(SESSIONS)
+    assert not [r for r in caplog.records if r.name.startswith("strawberry")]

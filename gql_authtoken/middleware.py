@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .models import AuthToken
 
 _RESULT_ATTR = "_gql_authtoken_result"
+_AUTH_ATTR = "_gql_authtoken_auth"
 _NO_TOKEN = object()
 
 # Content types an HTML form can send cross-site without a CORS preflight.
@@ -79,9 +80,16 @@ def _resolve(request: HttpRequest) -> Any:
         return TokenAuthResult(error=error)
 
 
-def _auth(request: HttpRequest) -> AuthToken | None:
+def _get_auth(request: HttpRequest) -> Any:
+    if _AUTH_ATTR in request.__dict__:
+        return request.__dict__[_AUTH_ATTR]
     result = get_token_auth(request)
     return result.token if result is not None else None
+
+
+def _set_auth(request: HttpRequest, value: Any) -> None:
+    # DRF's Request assigns ``auth`` to the wrapped request after authenticating.
+    request.__dict__[_AUTH_ATTR] = value
 
 
 _request_classes: dict[type, type] = {}
@@ -100,7 +108,7 @@ def _add_auth_property(request: HttpRequest) -> None:
         return
     subclass = _request_classes.get(cls)
     if subclass is None:
-        subclass = type(cls.__name__, (cls,), {"auth": property(_auth), "__module__": cls.__module__})
+        subclass = type(cls.__name__, (cls,), {"auth": property(_get_auth, _set_auth), "__module__": cls.__module__})
         _request_classes[cls] = subclass
     request.__class__ = subclass
 

@@ -250,7 +250,9 @@ def authenticate_token(token: str) -> AuthToken:
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
         raise TokenExpired()
     if not getattr(instance.user, "is_active", True):
-        raise InactiveUser(_("User inactive or deleted."))
+        # An ``invalid_token`` (clients log in again, and then learn
+        # ``inactive_user`` once the password matched), worded as DRF words it.
+        raise InvalidToken(_("User inactive or deleted."))
     touch(instance, current)
     return instance
 

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
+TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
 ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -22,6 +22,11 @@ async def awhoami(request):
                          "auth": request.auth.pk if request.auth is not None else None})
 
 
+def untouched(request):
+    """Never looks at the user: a token header must cost no query here."""
+    return JsonResponse({"ok": True})
+
+
 class WebOnly(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [AllowSpecificClients]
@@ -47,6 +52,7 @@ urlpatterns = [
     path("auth/", include("gql_authtoken.urls")),
     path("whoami/", whoami),
     path("awhoami/", awhoami),
+    path("untouched/", untouched),
     path("web-only/", WebOnly.as_view()),
     path("not-cli/", NotCli.as_view()),
 ]

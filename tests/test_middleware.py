@@ -1,0 +1,92 @@
+"""The middleware on plain Django views, sync and async, and the system checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import AsyncClient, override_settings
+from asgiref.sync import async_to_sync
+
+from gql_authtoken import services
+
+from .settings import MIDDLEWARE
+
+
+@pytest.fixture(params=["sync", "async"])
+def get(request, db):
+    """GET a path through the WSGI (sync) or ASGI (async) handler."""
+
+    def get(path, **headers):
+        if request.param == "async":
+            return async_to_sync(AsyncClient().get)(path, headers=headers)
+        from django.test import Client
+
+        return Client().get(path, headers=headers)
+
+    return get
+
+
+@pytest.mark.parametrize("path", ["/whoami/", "/awhoami/"])
+def test_sets_user_and_auth_for_plain_views(get, user, path):
+    issued = services.issue_token(user)
+    assert get(path, Authorization=f"Token {issued.token}").json() == {"user": "alice", "auth": issued.instance.pk}
+    assert get(path).json() == {"user": None, "auth": None}
+    assert get(path, Authorization="Token bad").json() == {"user": None, "auth": None}
+    assert get(path, Authorization="Basic abc").json() == {"user": None, "auth": None}
+
+
+def test_lookup_is_lazy(get, user, login_token, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert get("/untouched/", Authorization=f"Token {login_token}").status_code == 200
+
+
+def test_lookup_happens_once_per_request(get, user, login_token, django_assert_num_queries):
+    # whoami reads request.user and request.auth; the DRF view authenticates too.
+    with django_assert_num_queries(1):
+        get("/whoami/", Authorization=f"Token {login_token}")
+    with django_assert_num_queries(1):
+        get("/web-only/", Authorization=f"Token {login_token}")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token \x00", "Token " + "x" * 100_000, "Token a\tb", "Bearer", "Token \xff\xfe", "token  " + "é" * 10],
+)
+def test_odd_headers_never_fail_the_request(get, header):
+    response = get("/whoami/", Authorization=header)
+    assert response.status_code == 200
+    assert response.json() == {"user": None, "auth": None}
+
+
+def check_ids(**overrides):
+    with override_settings(**overrides):
+        return sorted(message.id for message in checks.run_checks())
+
+
+def test_checks_pass_on_the_test_settings(db):
+    assert check_ids() == []
+
+
+def test_check_missing_or_misplaced_middleware():
+    without = [m for m in MIDDLEWARE if "gql_authtoken" not in m]
+    assert "gql_authtoken.E010" in check_ids(MIDDLEWARE=without)
+    misplaced = ["gql_authtoken.middleware.TokenAuthenticationMiddleware"] + without
+    assert "gql_authtoken.E011" in check_ids(MIDDLEWARE=misplaced)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"NOPE": 1}, "gql_authtoken.E002"),
+        ({"DEFAULT_TOKEN_TTL": 3600}, "gql_authtoken.E003"),
+        ({"TOKEN_CHARACTER_LENGTH": 8}, "gql_authtoken.E004"),
+        ({"TOKEN_PREFIX": "has space"}, "gql_authtoken.E005"),
+        ({"AUTH_HEADER_PREFIXES": "Token"}, "gql_authtoken.E006"),
+        ({"TOKEN_CACHE_TIMEOUT": -1}, "gql_authtoken.E007"),
+        ({"TOKEN_CACHE_ALIAS": "missing"}, "gql_authtoken.E008"),
+        ({"USER_SERIALIZER": "no.such.Serializer"}, "gql_authtoken.E009"),
+        ({"API_ACCESS_RESPONSE_INCLUDE_TOKEN": True}, "gql_authtoken.W001"),
+    ],
+)
+def test_setting_checks(settings, error):
+    assert error in check_ids(GQL_AUTHTOKEN=settings)

@@ -95,3 +95,13 @@ def login_token(user):
     from gql_authtoken import services
 
     return services.issue_token(user).token
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    lines = [f"gql_authtoken: database {engine}, cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"]
+    if engine == "sqlite3":
+        lines.append("gql_authtoken: PostgreSQL not used (set DATABASE_URL=postgres://... to run on it)")
+    return lines

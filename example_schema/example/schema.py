@@ -1,0 +1,40 @@
+"""The example schema: the app's own notes merged with gql_authtoken's types."""
+
+from typing import Annotated
+
+import strawberry
+import strawberry_django
+from strawberry.tools import merge_types
+from strawberry_django.fields.types import OperationInfo
+
+from gql_authtoken.graphql import AuthMutation, AuthQuery, IsTokenAuthenticated, Schema
+from notes.models import Note
+
+
+@strawberry_django.type(Note)
+class NoteType:
+    id: strawberry.auto
+    text: strawberry.auto
+    created: strawberry.auto
+
+
+AddNotePayload = Annotated[NoteType | OperationInfo, strawberry.union("AddNotePayload")]
+
+
+@strawberry.type
+class NotesQuery:
+    @strawberry_django.field(extensions=[IsTokenAuthenticated()], description="Your notes, newest first.")
+    def my_notes(self, info: strawberry.Info) -> list[NoteType]:
+        return list(Note.objects.filter(owner=info.context.request.user))
+
+
+@strawberry.type
+class NotesMutation:
+    @strawberry_django.mutation(extensions=[IsTokenAuthenticated()], description="Write a note.")
+    def add_note(self, info: strawberry.Info, text: str) -> AddNotePayload:
+        return Note.objects.create(owner=info.context.request.user, text=text)
+
+
+Query = merge_types("Query", (AuthQuery, NotesQuery))
+Mutation = merge_types("Mutation", (AuthMutation, NotesMutation))
+schema = Schema(query=Query, mutation=Mutation)

@@ -1,0 +1,28 @@
+"""Create (or reset) the demo user and the example API clients, and print the credentials."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from gql_authtoken.models import Client
+
+USERNAME = "demo"
+PASSWORD = "demo-password"
+CLIENTS = {"web": timedelta(hours=12), "ios": timedelta(days=30), "cli": None}
+
+
+class Command(BaseCommand):
+    help = "Create the demo user and the web, ios and cli clients."
+
+    def handle(self, *args, **options):
+        user, _ = get_user_model().objects.get_or_create(
+            username=USERNAME, defaults={"email": "demo@example.com"}
+        )
+        user.set_password(PASSWORD)
+        user.is_active = True
+        user.save()
+        for name, ttl in CLIENTS.items():
+            Client.objects.update_or_create(name=name, defaults={"token_ttl": ttl})
+        self.stdout.write(f"Demo user: username={USERNAME} password={PASSWORD}")
+        self.stdout.write(f"Clients: {', '.join(CLIENTS)}")

@@ -1,0 +1,27 @@
+"""Project hygiene a user relies on: migrations match the models, the example project checks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_migrations_are_current(db):
+    call_command("makemigrations", "gql_authtoken", "--check", "--dry-run", verbosity=0)
+
+
+def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
+    env = {"PATH": "", "DJANGO_SETTINGS_MODULE": "example.settings", "PYTHONPATH": str(ROOT)}
+    script = (
+        "import django; django.setup();"
+        "from django.core.management import call_command; call_command('check', '--fail-level', 'WARNING');"
+        "from example.schema import schema; print(schema.as_str())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "example_schema", env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ("myNotes: [NoteType!]!", "addNote(text: String!): AddNotePayload!", "login(", "sessions:"):
+        assert name in result.stdout

@@ -14,7 +14,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]" $(EXTRA)
+	$(BIN)/python -m pip install --quiet -e ".[test]" $(if $(EXTRA),"$(EXTRA)")
 
 example: install
 	$(BIN)/python example_schema/manage.py migrate --noinput

@@ -145,7 +145,8 @@ def test_revoke_session(gql, user, other_user, login_token):
     theirs = services.issue_token(other_user)
     query = 'revokeSession(id: "%s")'
     assert operation_code(mutate(gql, query % theirs.instance.pk, login_token)) == "session_not_found"
-    assert operation_code(mutate(gql, query % "not-a-number", login_token)) == "session_not_found"
+    for bad_id in ("not-a-number", "99999999999999999999999", "-1", ""):
+        assert operation_code(mutate(gql, query % bad_id, login_token)) == "session_not_found"
     assert AuthToken.objects.filter(pk=theirs.instance.pk).exists()
     assert mutate(gql, query % mine.instance.pk, login_token)["revokedSessions"] == 1
     assert gql(ME, token=mine.token)["data"]["me"] is None

@@ -1,0 +1,59 @@
+"""Admin: clients are editable; tokens are listed read-only and revoked through the core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import AuthToken, Client
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "token_ttl", "throttle_rate"]
+    search_fields = ["name"]
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    """Sessions by user and client. The digest is never shown: it is not a token."""
+
+    list_display = ["user", "client", "created", "expiry", "last_used", "ip_address"]
+    list_filter = ["client"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "client"]
+    fields = ["user", "client", "created", "expiry", "last_used", "user_agent", "ip_address"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # tokens are issued by logging in, never minted for someone else
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: Any) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # revoke goes through the core instead
+        return actions
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return request.user.has_perm("gql_authtoken.view_authtoken") or request.user.has_perm(
+            "gql_authtoken.delete_authtoken"
+        )
+
+    @admin.action(description=_("Revoke selected sessions"), permissions=["delete"])
+    def revoke_selected(self, request: Any, queryset: Any) -> None:
+        count = services.revoke_tokens(queryset)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d session.", "Revoked %(count)d sessions.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def delete_model(self, request: Any, obj: AuthToken) -> None:
+        services.revoke_tokens(AuthToken.objects.filter(pk=obj.pk))

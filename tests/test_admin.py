@@ -1,0 +1,54 @@
+"""The admin: clients editable, tokens read-only, revocation through the core."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client as DjangoClient
+
+from gql_authtoken import services, signals
+from gql_authtoken.exceptions import InvalidToken
+from gql_authtoken.models import AuthToken, Client
+
+
+@pytest.fixture
+def admin_client(db):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = DjangoClient()
+    client.force_login(admin)
+    return client
+
+
+def test_clients_are_editable(admin_client):
+    response = admin_client.post("/admin/gql_authtoken/client/add/",
+                                 {"name": "ios", "token_ttl": "7 00:00:00", "throttle_rate": "100/hour"})
+    assert response.status_code == 302
+    assert Client.objects.get(name="ios").throttle_rate == "100/hour"
+
+
+def test_tokens_are_listed_without_digest_and_cannot_be_added(admin_client, user):
+    issued = services.issue_token(user)
+    listing = admin_client.get("/admin/gql_authtoken/authtoken/")
+    assert listing.status_code == 200 and b"alice" in listing.content
+    detail = admin_client.get(f"/admin/gql_authtoken/authtoken/{issued.instance.pk}/change/")
+    assert detail.status_code == 200
+    for response in (listing, detail):
+        assert issued.instance.digest.encode() not in response.content
+        assert issued.token.encode() not in response.content
+    assert admin_client.get("/admin/gql_authtoken/authtoken/add/").status_code == 403
+
+
+def test_revoke_action_calls_the_core(admin_client, user, other_user):
+    first, second = services.issue_token(user), services.issue_token(other_user)
+    received = []
+    signals.token_revoked.connect(lambda **kw: received.append(kw["user"]), weak=False, dispatch_uid="t-adm")
+    try:
+        response = admin_client.post("/admin/gql_authtoken/authtoken/", {
+            "action": "revoke_selected", "_selected_action": [first.instance.pk, second.instance.pk]})
+    finally:
+        signals.token_revoked.disconnect(dispatch_uid="t-adm")
+    assert response.status_code == 302
+    assert not AuthToken.objects.exists()
+    assert sorted(u.username for u in received) == ["alice", "bob"]
+    with pytest.raises(InvalidToken):
+        services.authenticate_token(first.token)

@@ -113,7 +113,7 @@ def _add_auth_property(request: HttpRequest) -> None:
     request.__class__ = subclass
 
 
-def csrf_exempt_request(request: HttpRequest) -> bool:
+def csrf_exempt_request(request: HttpRequest, *, token_header: bool) -> bool:
     """Whether no browser could have been tricked into sending this request.
 
     Browsers cannot add an ``Authorization`` header cross-site without a CORS
@@ -122,7 +122,7 @@ def csrf_exempt_request(request: HttpRequest) -> bool:
     else (a session cookie without a token, or a form-encoded, multipart or
     text/plain body) keeps Django's CSRF protection.
     """
-    if has_token_header(request):
+    if token_header:
         return True
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
         return False
@@ -158,9 +158,10 @@ class TokenAuthenticationMiddleware:
 
     def process_request(self, request: HttpRequest) -> None:
         _add_auth_property(request)
-        if csrf_exempt_request(request):
+        token_header = has_token_header(request)
+        if csrf_exempt_request(request, token_header=token_header):
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
-        if not has_token_header(request):
+        if not token_header:
             return
         request.user = SimpleLazyObject(lambda: get_token_auth(request).user)  # type: ignore[union-attr]
 

@@ -50,23 +50,24 @@ class IsTokenAuthenticated(FieldExtension):
         return result
 
 
-class AllowClients(IsTokenAuthenticated):
+class _ClientRule(IsTokenAuthenticated):
+    rule: str  # the keyword of services.check_client: "allowed" or "denied"
+
+    def __init__(self, *names: str):
+        super().__init__()
+        self.names = names
+
+    def check_token(self, token: AuthToken) -> None:
+        services.check_client(token, **{self.rule: self.names})
+
+
+class AllowClients(_ClientRule):
     """Only tokens of the named clients: ``AllowClients("web", "ios")``."""
 
-    def __init__(self, *names: str):
-        super().__init__()
-        self.names = names
-
-    def check_token(self, token: AuthToken) -> None:
-        services.check_client(token, allowed=self.names)
+    rule = "allowed"
 
 
-class DenyClients(IsTokenAuthenticated):
+class DenyClients(_ClientRule):
     """Any token except those of the named clients: ``DenyClients("cli")``."""
 
-    def __init__(self, *names: str):
-        super().__init__()
-        self.names = names
-
-    def check_token(self, token: AuthToken) -> None:
-        services.check_client(token, denied=self.names)
+    rule = "denied"

@@ -36,11 +36,6 @@ class AuthTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: Any) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # revoke goes through the core instead
-        return actions
-
     def has_view_permission(self, request: Any, obj: Any = None) -> bool:
         return request.user.has_perm("gql_authtoken.view_authtoken") or request.user.has_perm(
             "gql_authtoken.delete_authtoken"
@@ -55,5 +50,9 @@ class AuthTokenAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    # Django's own delete view and "delete selected" action revoke through the core too.
     def delete_model(self, request: Any, obj: AuthToken) -> None:
         services.revoke_tokens(AuthToken.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        services.revoke_tokens(queryset)

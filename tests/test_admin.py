@@ -52,3 +52,17 @@ def test_revoke_action_calls_the_core(admin_client, user, other_user):
     assert sorted(u.username for u in received) == ["alice", "bob"]
     with pytest.raises(InvalidToken):
         services.authenticate_token(first.token)
+
+
+def test_django_delete_action_also_revokes_through_the_core(admin_client, user):
+    issued = services.issue_token(user)
+    received = []
+    signals.token_revoked.connect(lambda **kw: received.append(kw["session_ids"]), weak=False, dispatch_uid="t-del")
+    try:
+        response = admin_client.post("/admin/gql_authtoken/authtoken/", {
+            "action": "delete_selected", "_selected_action": [issued.instance.pk], "post": "yes"})
+    finally:
+        signals.token_revoked.disconnect(dispatch_uid="t-del")
+    assert response.status_code == 302
+    assert received == [[str(issued.instance.pk)]]
+    assert not AuthToken.objects.exists()

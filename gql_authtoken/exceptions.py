@@ -7,6 +7,9 @@ token or any other secret.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,6 +21,17 @@ class AuthTokenError(Exception):
         self.message = message if message is not None else self.default_message
         self.field = field
         super().__init__(str(self.message))
+
+    def field_errors(self) -> list[FieldError]:
+        """Every message of this error; one unless it is a ``ValidationFailed``."""
+        return [FieldError(field=self.field, message=self.message, code=self.code)]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str | None
+    message: Any
+    code: str
 
 
 class InvalidCredentials(AuthTokenError):
@@ -86,3 +100,18 @@ class Throttled(AuthTokenError):
             seconds = max(1, int(wait + 0.999))
             message = _("Too many attempts. Try again in %(seconds)d seconds.") % {"seconds": seconds}
         super().__init__(message)
+
+
+class ValidationFailed(AuthTokenError):
+    """Input errors by field (``register``); codes are Django's (``unique``,
+    ``required``, ``invalid``, the password validators' own codes)."""
+
+    code = "invalid"
+    default_message = _("Please correct the errors below.")
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__(errors[0].message if errors else None, field=errors[0].field if errors else None)
+
+    def field_errors(self) -> list[FieldError]:
+        return list(self.errors)

@@ -97,6 +97,8 @@ class EmailConfirmationToken(models.Model):
     email = models.EmailField(_("email"))
     digest = models.CharField(_("digest"), max_length=128, unique=True)
     created = models.DateTimeField(_("created"))
+    # Set when the link is used: the record that this address was confirmed.
+    confirmed = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("email confirmation token")

@@ -14,23 +14,32 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
+from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto, signals
+from . import crypto, email_confirmation, signals
 from .conf import auth_settings
 from .exceptions import (
+    FieldError,
     InactiveUser,
     InvalidCredentials,
     InvalidToken,
     InvalidTokenHeader,
     NotAuthenticated,
     PermissionDenied,
+    RegistrationDisabled,
     SessionNotFound,
     TokenExpired,
     UnknownClient,
+    ValidationFailed,
 )
+from .throttling import throttle
 from .models import AuthToken, Client
 
 if TYPE_CHECKING:
@@ -368,6 +377,134 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
     return count
 
 
+# --- registration and email confirmation ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    user: Any
+    email_confirmation_required: bool
+
+
+def _account_throttle(scope: str, request: HttpRequest | None, identity: str) -> None:
+    throttle(scope, [client_ip(request), identity], auth_settings.ACCOUNT_THROTTLE_RATE)
+
+
+def _validation_errors(error: ValidationError, field: str) -> list[FieldError]:
+    return [FieldError(field=field, message=e.message % (e.params or {}), code=e.code or "invalid")
+            for e in error.error_list]
+
+
+def _registration_errors(model: Any, username: str, password: str, email: str) -> list[FieldError]:
+    """Every field error of a registration, checked as Django's own forms check them."""
+    errors: list[FieldError] = []
+    required = _("This field is required.")
+    username_field = model._meta.get_field(model.USERNAME_FIELD)
+    if not username:
+        errors.append(FieldError("username", required, "required"))
+    else:
+        try:
+            username_field.clean(username, None)
+        except ValidationError as error:
+            errors += _validation_errors(error, "username")
+        else:
+            # Through the manager, so a case-insensitive get_by_natural_key
+            # makes registration case-insensitive too.
+            try:
+                model._default_manager.get_by_natural_key(username)
+            except model.DoesNotExist:
+                pass
+            else:
+                errors.append(_username_taken(model))
+    email_field = model.get_email_field_name()
+    email_required = auth_settings.REGISTRATION_EMAIL_CONFIRM or email_field in model.REQUIRED_FIELDS
+    if not email:
+        if email_required:
+            errors.append(FieldError("email", required, "required"))
+    else:
+        try:
+            validate_email(email)
+        except ValidationError as error:
+            errors += _validation_errors(error, "email")
+        else:
+            if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
+                errors.append(FieldError("email", _("A user with that email already exists."), "unique"))
+    if not password:
+        errors.append(FieldError("password", required, "required"))
+    else:
+        candidate = model(**{model.USERNAME_FIELD: username, email_field: email})
+        try:
+            validate_password(password, candidate)
+        except ValidationError as error:
+            errors += _validation_errors(error, "password")
+    return errors
+
+
+def _username_taken(model: Any) -> FieldError:
+    error = model().unique_error_message(model, (model.USERNAME_FIELD,))
+    return FieldError("username", error.message % (error.params or {}), "unique")
+
+
+def register(
+    request: HttpRequest | None, *, username: str, password: str, email: str | None = None
+) -> Registration:
+    """Create an account; with ``REGISTRATION_EMAIL_CONFIRM``, mail a confirmation link.
+
+    Every field error is reported at once (``ValidationFailed``) and nothing is
+    written unless all pass. A mail failure does not undo the account: it is
+    logged, and ``resend_confirmation_email`` sends a new link.
+    """
+    if not auth_settings.REGISTRATION_ENABLED:
+        raise RegistrationDisabled()
+    model = get_user_model()
+    username = model.normalize_username(username or "").strip()
+    email = BaseUserManager.normalize_email(email or "").strip()
+    _account_throttle("register", request, email.lower() or username.lower())
+    errors = _registration_errors(model, username, password, email)
+    if errors:
+        raise ValidationFailed(errors)
+    confirm = bool(auth_settings.REGISTRATION_EMAIL_CONFIRM)
+    user = model(**{model.USERNAME_FIELD: username, model.get_email_field_name(): email})
+    user.set_password(password)
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    if confirm and field:
+        setattr(user, field, False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # The same username registered at the same moment by another request.
+        raise ValidationFailed([_username_taken(model)]) from None
+    signals.user_registered.send(sender=model, user=user, request=request)
+    if confirm:
+        email_confirmation.send_quietly(user, request=request)
+    return Registration(user=user, email_confirmation_required=confirm)
+
+
+def confirm_email(request: HttpRequest | None, token: str) -> Any:
+    """Use a confirmation link; works even after registration is turned off."""
+    _account_throttle("confirm_email", request, crypto.hash_token(token[: crypto.MAX_TOKEN_LENGTH]))
+    user, email = email_confirmation.consume_confirmation_token(token, now=now())
+    signals.email_confirmed.send(sender=user.__class__, user=user, email=email)
+    return user
+
+
+def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
+    """Mail a new link to every unconfirmed account with this address.
+
+    Says nothing about whether there was one: callers always answer success.
+    """
+    model = get_user_model()
+    email = BaseUserManager.normalize_email(email or "").strip()
+    _account_throttle("resend_confirmation_email", request, email.lower())
+    if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
+        return
+    users = model._default_manager.filter(**{f"{model.get_email_field_name()}__iexact": email})
+    for user in users:
+        if not email_confirmation.is_email_confirmed(user):
+            email_confirmation.send_quietly(user, request=request)
+
+
 alogin = sync_to_async(login)
 aauthenticate_token = sync_to_async(authenticate_token)
 arefresh_token = sync_to_async(refresh_token)
@@ -376,3 +513,6 @@ alogout = sync_to_async(logout)
 alogout_all = sync_to_async(logout_all)
 alist_sessions = sync_to_async(list_sessions)
 arevoke_session = sync_to_async(revoke_session)
+aregister = sync_to_async(register)
+aconfirm_email = sync_to_async(confirm_email)
+aresend_confirmation_email = sync_to_async(resend_confirmation_email)

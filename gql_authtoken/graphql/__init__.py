@@ -5,7 +5,7 @@ import strawberry
 from .errors import AuthFailure, QuietAuthErrorsMixin, operation_info
 from .permissions import AllowClients, DenyClients, IsTokenAuthenticated
 from .schema import AuthMutation, AuthQuery, AuthTypes, make_auth_types
-from .types import LogoutResult, RefreshResult, Session, User
+from .types import LogoutResult, RefreshResult, ResendResult, Session, User
 
 
 class Schema(QuietAuthErrorsMixin, strawberry.Schema):
@@ -23,6 +23,7 @@ __all__ = [
     "LogoutResult",
     "QuietAuthErrorsMixin",
     "RefreshResult",
+    "ResendResult",
     "Schema",
     "Session",
     "User",

@@ -25,15 +25,16 @@ class AuthFailure(GraphQLError):
 
 
 def operation_info(error: AuthTokenError) -> OperationInfo:
-    kind = (
-        OperationMessage.Kind.PERMISSION
-        if isinstance(error, (NotAuthenticated, PermissionDenied))
-        else OperationMessage.Kind.VALIDATION
-        if error.field
-        else OperationMessage.Kind.ERROR
-    )
-    message = OperationMessage(kind=kind, message=str(error.message), field=error.field, code=error.code)
-    return OperationInfo(messages=[message])
+    if isinstance(error, (NotAuthenticated, PermissionDenied)):
+        kind = OperationMessage.Kind.PERMISSION
+    elif error.field:
+        kind = OperationMessage.Kind.VALIDATION
+    else:
+        kind = OperationMessage.Kind.ERROR
+    return OperationInfo(messages=[
+        OperationMessage(kind=kind, message=str(e.message), field=e.field, code=e.code)
+        for e in error.field_errors()
+    ])
 
 
 def graphql_error(error: AuthTokenError) -> AuthFailure:

@@ -19,7 +19,7 @@ from .. import services
 from ..exceptions import AuthTokenError
 from .context import request_token, request_user
 from .errors import as_operation_info, graphql_error
-from .types import LogoutResult, RefreshResult, Session, User
+from .types import LogoutResult, RefreshResult, ResendResult, Session, User
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,23 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         user: user_type  # type: ignore[valid-type]
         session: Session
 
+    @strawberry.type
+    class RegisterResult:
+        success: bool
+        user: user_type  # type: ignore[valid-type]
+        email_confirmation_required: bool
+
+    @strawberry.type
+    class ConfirmEmailResult:
+        success: bool
+        user: user_type  # type: ignore[valid-type]
+
     LoginPayload = Annotated[LoginResult | OperationInfo, strawberry.union("LoginPayload")]
+    RegisterPayload = Annotated[RegisterResult | OperationInfo, strawberry.union("RegisterPayload")]
+    ConfirmEmailPayload = Annotated[ConfirmEmailResult | OperationInfo, strawberry.union("ConfirmEmailPayload")]
+    ResendConfirmationEmailPayload = Annotated[
+        ResendResult | OperationInfo, strawberry.union("ResendConfirmationEmailPayload")
+    ]
     LogoutPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutPayload")]
     LogoutAllPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutAllPayload")]
     RevokeSessionPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("RevokeSessionPayload")]
@@ -116,6 +132,29 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             expiry = services.refresh_token(token)
             new_token = services.rotate_token(token).token if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
+
+        @strawberry_django.mutation(description="Create an account (when registration is enabled).")
+        @as_operation_info
+        def register(
+            self, info: Info, username: str, password: str, email: str | None = None
+        ) -> RegisterPayload:  # type: ignore[valid-type]
+            result = services.register(get_request(info), username=username, password=password, email=email)
+            return RegisterResult(
+                success=True, user=result.user, email_confirmation_required=result.email_confirmation_required
+            )
+
+        @strawberry_django.mutation(description="Confirm an email address with the token from the mail.")
+        @as_operation_info
+        def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:  # type: ignore[valid-type]
+            return ConfirmEmailResult(success=True, user=services.confirm_email(get_request(info), token))
+
+        @strawberry_django.mutation(description="Mail a new confirmation link; always succeeds.")
+        @as_operation_info
+        def resend_confirmation_email(
+            self, info: Info, email: str
+        ) -> ResendConfirmationEmailPayload:  # type: ignore[valid-type]
+            services.resend_confirmation_email(get_request(info), email)
+            return ResendResult(success=True)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)
 

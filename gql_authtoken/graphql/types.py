@@ -50,3 +50,8 @@ class LogoutResult:
 class RefreshResult:
     expiry: datetime | None
     token: str | None = None
+
+
+@strawberry.type
+class ResendResult:
+    success: bool = True

@@ -24,7 +24,12 @@ def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
         return exceptions.NotFound(message, code=code)
     if isinstance(error, core.UnknownClient):
         return exceptions.ValidationError({"client": [message]}, code=code)
-    return exceptions.ValidationError({error.field or _NON_FIELD: [message]}, code=code)
+    detail: dict[str, list[Any]] = {}
+    for field_error in error.field_errors():
+        detail.setdefault(field_error.field or _NON_FIELD, []).append(
+            exceptions.ErrorDetail(str(field_error.message), code=field_error.code)
+        )
+    return exceptions.ValidationError(detail)
 
 
 class CoreErrorsMixin:

@@ -12,6 +12,18 @@ class LoginSerializer(serializers.Serializer):
                                    allow_null=True)
 
 
+class RegisterSerializer(serializers.Serializer):
+    """Shape only; every rule (uniqueness, password validators...) is the core's."""
+
+    # Not required here: the core reports missing fields, after answering 404
+    # while registration is disabled.
+    username = serializers.CharField(label=_("Username"), max_length=254, required=False, allow_blank=True)
+    password = serializers.CharField(label=_("Password"), max_length=4096, trim_whitespace=False, required=False,
+                                     allow_blank=True, style={"input_type": "password"})
+    email = serializers.CharField(label=_("Email"), max_length=254, required=False, allow_blank=True,
+                                  allow_null=True)
+
+
 class SessionSerializer(serializers.Serializer):
     """A core ``Session``; the same fields as the GraphQL ``Session`` type, snake_case."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.http import HttpResponse, HttpResponseRedirect
+from django.views import View
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -13,10 +15,11 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..conf import auth_settings
+from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
 from .authentication import TokenAuthentication
 from .errors import CoreErrorsMixin
-from .serializers import LoginSerializer, SessionSerializer
+from .serializers import LoginSerializer, RegisterSerializer, SessionSerializer
 
 
 def format_expiry(expiry: datetime | None) -> Any:
@@ -125,3 +128,46 @@ class SessionView(TokenView):
     def delete(self, request: Request, session_id: str) -> Response:
         services.revoke_session(request.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisterView(CoreErrorsMixin, APIView):
+    """POST username, password, email: 201 ``{"success": true}`` (404 while disabled)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = RegisterSerializer
+
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.register(
+            request._request,
+            username=data.get("username", ""),
+            password=data.get("password", ""),
+            email=data.get("email"),
+        )
+        return Response({"success": True}, status=status.HTTP_201_CREATED)
+
+
+class ConfirmEmailView(View):
+    """GET from the mailed link: 302 to ``REGISTRATION_CONFIRM_REDIRECT_PATH``.
+
+    An invalid link redirects to ``REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH``,
+    or answers 400 in plain text when that is unset. Targets come from settings
+    only, never from the request.
+    """
+
+    def get(self, request: Any, token: str) -> HttpResponse:
+        try:
+            services.confirm_email(request, token)
+        except Throttled as error:
+            response = HttpResponse(str(error.message), status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(int(error.wait or 0) + 1)
+            return response
+        except InvalidConfirmationToken as error:
+            target = auth_settings.REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH
+            if target:
+                return HttpResponseRedirect(target)
+            return HttpResponse(str(error.message), status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponseRedirect(auth_settings.REGISTRATION_CONFIRM_REDIRECT_PATH)

@@ -417,7 +417,9 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
             else:
                 errors.append(_username_taken(model))
     email_field = model.get_email_field_name()
-    email_required = auth_settings.REGISTRATION_EMAIL_CONFIRM or email_field in model.REQUIRED_FIELDS
+    # REQUIRED_FIELDS only drives createsuperuser's prompts (Django's User lists
+    # a blank=True email there); the model field says whether it may be empty.
+    email_required = auth_settings.REGISTRATION_EMAIL_CONFIRM or not model._meta.get_field(email_field).blank
     if not email:
         if email_required:
             errors.append(FieldError("email", required, "required"))

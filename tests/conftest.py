@@ -115,3 +115,11 @@ def pytest_report_header(config):
     if engine == "sqlite3":
         lines.append("gql_authtoken: PostgreSQL not used (set DATABASE_URL=postgres://... to run on it)")
     return lines
+
+
+@pytest.fixture(params=["graphql-sync", "graphql-async", "rest"])
+def adapter(request):
+    """The same client operations through each adapter (see tests/adapters.py)."""
+    from .adapters import GraphQLAdapter, RestAdapter
+
+    return RestAdapter() if request.param == "rest" else GraphQLAdapter(request.param.split("-")[1])

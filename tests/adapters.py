@@ -1,0 +1,156 @@
+"""Adapters for the parity tests: one interface over GraphQL (sync, async) and REST.
+
+Each turns a response into ``"ok"`` or the error code a client would read from
+it (GraphQL: the ``OperationInfo`` / ``extensions`` code; REST: the status and
+DRF message), so one expected outcome serves all three.
+"""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+from .conftest import LOGIN, GraphQLClient, operation_code
+
+REST_CODES = {
+    (400, "Unable to log in with provided credentials."): "invalid_credentials",
+    (400, "User account is disabled."): "inactive_user",
+    (400, "Unknown client."): "unknown_client",
+    (401, "Authentication credentials were not provided."): "not_authenticated",
+    (401, "Invalid token."): "invalid_token",
+    (401, "Token has expired."): "token_expired",
+    (404, "Session not found."): "session_not_found",
+    (404, "Registration is disabled."): "registration_disabled",
+}
+
+REGISTER = """mutation Register($username: String!, $password: String!, $email: String) {
+  register(username: $username, password: $password, email: $email) {
+    __typename
+    ... on RegisterResult { success emailConfirmationRequired user { username email } }
+    ... on OperationInfo { messages { field message code } }
+  }
+}"""
+
+
+def graphql_outcome(result):
+    """``"ok"``, the code, or ``{field: [messages]}`` for field errors."""
+    if result["__typename"] != "OperationInfo":
+        return "ok"
+    messages = result["messages"]
+    if messages[0]["field"]:
+        fields = {}
+        for message in messages:
+            fields.setdefault(message["field"], []).append(message["message"])
+        return fields
+    return messages[0]["code"]
+
+
+class GraphQLAdapter:
+    def __init__(self, kind):
+        self.gql = GraphQLClient(kind)
+
+    def login(self, username, password, client=None):
+        result = self.gql(LOGIN, {"username": username, "password": password, "client": client})["data"]["login"]
+        return ("ok", result["token"]) if result["__typename"] == "LoginResult" else (operation_code(result), None)
+
+    def _mutate(self, field, fragment, token):
+        query = "mutation { %s { __typename ... on %s ... on OperationInfo { messages { code } } } }"
+        result = self.gql(query % (field, fragment), token=token)["data"][field.split("(")[0]]
+        return result, operation_code(result) or "ok"
+
+    def logout(self, token):
+        return self._mutate("logout", "LogoutResult { revokedSessions }", token)[1]
+
+    def logout_all(self, token):
+        return self._mutate("logoutAll", "LogoutResult { revokedSessions }", token)[1]
+
+    def refresh(self, token):
+        return self._mutate("refresh", "RefreshResult { expiry }", token)[1]
+
+    def rotate(self, token):
+        result, code = self._mutate("refresh(rotate: true)", "RefreshResult { token }", token)
+        return code, result.get("token")
+
+    def revoke_session(self, token, session_id):
+        return self._mutate(f'revokeSession(id: "{session_id}")', "LogoutResult { revokedSessions }", token)[1]
+
+    def register(self, username, password, email=None, **headers):
+        variables = {"username": username, "password": password, "email": email}
+        return graphql_outcome(self.gql(REGISTER, variables, **headers)["data"]["register"])
+
+    def confirm_email(self, token):
+        query = "mutation C($t: String!) { confirmEmail(token: $t) { __typename ... on OperationInfo { messages { field message code } } } }"
+        return graphql_outcome(self.gql(query, {"t": token})["data"]["confirmEmail"])
+
+    def check(self, token):
+        result = self.gql("{ sessions { id } }", token=token)
+        return result["errors"][0]["extensions"]["code"] if result.get("errors") else "ok"
+
+
+class RestAdapter:
+    def __init__(self):
+        self.api = APIClient()
+
+    def _call(self, method, path, token=None, data=None):
+        self.api.credentials(**({"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}))
+        response = getattr(self.api, method)(path, data, format="json")
+        if response.status_code < 300:
+            return "ok", (response.json() if response.content else None)
+        body = response.json()
+        if response.status_code == 429:
+            return "throttled", None
+        message = body.get("detail") or (body.get("non_field_errors") or body.get("client"))[0]
+        return REST_CODES[(response.status_code, message)], None
+
+    def login(self, username, password, client=None):
+        data = {"username": username, "password": password, **({"client": client} if client else {})}
+        code, body = self._call("post", "/auth/login/", data=data)
+        return code, body and body["token"]
+
+    def logout(self, token):
+        return self._call("post", "/auth/logout/", token)[0]
+
+    def logout_all(self, token):
+        return self._call("post", "/auth/logoutall/", token)[0]
+
+    def refresh(self, token):
+        return self._call("post", "/auth/refresh/", token)[0]
+
+    def rotate(self, token):
+        code, body = self._call("put", "/auth/token/", token)
+        return code, body and body["token"]
+
+    def revoke_session(self, token, session_id):
+        return self._call("delete", f"/auth/sessions/{session_id}/", token)[0]
+
+    def check(self, token):
+        return self._call("get", "/auth/token/", token)[0]
+
+    def register(self, username, password, email=None, **headers):
+        data = {"username": username, "password": password, **({"email": email} if email is not None else {})}
+        headers = {name.replace("_", "-"): value for name, value in headers.items()}
+        response = self.api.post("/auth/register/", data, format="json", headers=headers)
+        if response.status_code == 201:
+            assert response.json() == {"success": True}
+            return "ok"
+        body = response.json()
+        if response.status_code == 400:
+            return body
+        if response.status_code == 429:
+            return "throttled"
+        return REST_CODES[(response.status_code, body["detail"])]
+
+    def confirm_email(self, token):
+        from django.conf import settings
+
+        response = self.api.get(f"/auth/register/confirm/{token}/")
+        invalid_path = settings.GQL_AUTHTOKEN.get("REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH")
+        if response.status_code == 302 and response["Location"] != invalid_path:
+            return "ok"
+        if response.status_code == 429:
+            return "throttled"
+        assert response.status_code in (302, 400), response
+        return "invalid_confirmation_token"
+
+
+
+

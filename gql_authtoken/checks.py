@@ -88,3 +88,34 @@ def check_api_access(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             id="gql_authtoken.W001",
         )]
     return []
+
+
+@register()
+def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import FieldDoesNotExist
+    from django.urls import NoReverseMatch, reverse
+
+    errors: list[Any] = []
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    if field:
+        try:
+            get_user_model()._meta.get_field(field)
+        except FieldDoesNotExist:
+            errors.append(_error(f"REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD {field!r} is not a field of the user model.",
+                                 12))
+    if auth_settings.REGISTRATION_EMAIL_CONFIRM and not auth_settings.REGISTRATION_CONFIRM_URL:
+        email = auth_settings.REGISTRATION_EMAIL or {}
+        if not email.get("BASE_URL"):
+            errors.append(_error(
+                "Email confirmation links need GQL_AUTHTOKEN['REGISTRATION_EMAIL']['BASE_URL'] "
+                "(or REGISTRATION_CONFIRM_URL).", 13,
+                hint="Links are never built from the request's Host header, which a client controls."))
+        try:
+            reverse("gql_authtoken:register-confirm", kwargs={"token": "x"})
+        except NoReverseMatch:
+            errors.append(Warning(
+                "The default confirmation link points at the REST confirm URL, which is not mounted.",
+                hint='Add path("auth/", include("gql_authtoken.urls")) or set REGISTRATION_CONFIRM_URL.',
+                id="gql_authtoken.W002"))
+    return errors

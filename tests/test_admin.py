@@ -66,3 +66,29 @@ def test_django_delete_action_also_revokes_through_the_core(admin_client, user):
     assert response.status_code == 302
     assert received == [[str(issued.instance.pk)]]
     assert not AuthToken.objects.exists()
+
+
+def test_confirmation_mail_action_reports_a_mail_server_failing_part_way(admin_client, settings, monkeypatch):
+    from django.core import mail
+
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.models import EmailConfirmationToken
+
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True, "REGISTRATION_EMAIL": {"BASE_URL": "http://x"}}
+    users = [get_user_model().objects.create_user(f"u{i}", f"u{i}@example.com", "pw") for i in range(3)]
+    nomail = get_user_model().objects.create_user("nomail", "", "pw")
+    real_send, calls = email_confirmation.send_mail, []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise ConnectionResetError("mail server went away")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(email_confirmation, "send_mail", flaky)
+    response = admin_client.post("/admin/auth/user/", {
+        "action": "send_confirmation_emails",
+        "_selected_action": [u.pk for u in users] + [nomail.pk]}, follow=True)
+    assert "Confirmation links sent: 2; failed: 1; without an email address: 1." in response.content.decode()
+    assert len(mail.outbox) == 2
+    assert EmailConfirmationToken.objects.count() == 2  # no link kept for the failed mail

@@ -86,7 +86,17 @@ def test_check_missing_or_misplaced_middleware():
         ({"TOKEN_CACHE_ALIAS": "missing"}, "gql_authtoken.E008"),
         ({"USER_SERIALIZER": "no.such.Serializer"}, "gql_authtoken.E009"),
         ({"API_ACCESS_RESPONSE_INCLUDE_TOKEN": True}, "gql_authtoken.W001"),
+        ({"REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "nope"}, "gql_authtoken.E012"),
+        ({"REGISTRATION_EMAIL_CONFIRM": True}, "gql_authtoken.E013"),
     ],
 )
 def test_setting_checks(settings, error):
     assert error in check_ids(GQL_AUTHTOKEN=settings)
+
+
+@override_settings(ROOT_URLCONF="tests.urls_without_rest")
+def test_check_confirm_url_needs_the_rest_urls():
+    ids = check_ids(GQL_AUTHTOKEN={"REGISTRATION_EMAIL_CONFIRM": True, "REGISTRATION_EMAIL": {"BASE_URL": "http://x"}})
+    assert "gql_authtoken.W002" in ids
+    ids = check_ids(GQL_AUTHTOKEN={"REGISTRATION_EMAIL_CONFIRM": True, "REGISTRATION_CONFIRM_URL": "http://x/{token}"})
+    assert "gql_authtoken.W002" not in ids

@@ -1,5 +1,7 @@
 from django.http import JsonResponse
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -7,7 +9,19 @@ from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
 from gql_authtoken.rest import AllowSpecificClients, DisallowSpecificClients, TokenAuthentication
 
+from gql_authtoken.admin import send_confirmation_emails
+
 from .schema import schema
+
+
+class UserAdminWithConfirmation(UserAdmin):
+    """As the docs suggest: the package's action on the project's user admin."""
+
+    actions = [send_confirmation_emails]
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdminWithConfirmation)
 
 
 def whoami(request):

@@ -417,20 +417,8 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
             else:
                 errors.append(_username_taken(model))
     email_field = model.get_email_field_name()
-    # REQUIRED_FIELDS only drives createsuperuser's prompts (Django's User lists
-    # a blank=True email there); the model field says whether it may be empty.
-    email_required = auth_settings.REGISTRATION_EMAIL_CONFIRM or not model._meta.get_field(email_field).blank
-    if not email:
-        if email_required:
-            errors.append(FieldError("email", required, "required"))
-    else:
-        try:
-            validate_email(email)
-        except ValidationError as error:
-            errors += _validation_errors(error, "email")
-        else:
-            if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
-                errors.append(FieldError("email", _("A user with that email already exists."), "unique"))
+    if email_field != model.USERNAME_FIELD:  # else checked above, as the username
+        errors += _email_errors(model, email_field, email)
     if not password:
         errors.append(FieldError("password", required, "required"))
     else:
@@ -440,6 +428,21 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
         except ValidationError as error:
             errors += _validation_errors(error, "password")
     return errors
+
+
+def _email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
+    if not email:
+        # REQUIRED_FIELDS only drives createsuperuser's prompts (Django's User lists
+        # a blank=True email there); the model field says whether it may be empty.
+        required = auth_settings.REGISTRATION_EMAIL_CONFIRM or not model._meta.get_field(email_field).blank
+        return [FieldError("email", _("This field is required."), "required")] if required else []
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        return _validation_errors(error, "email")
+    if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
+        return [FieldError("email", _("A user with that email already exists."), "unique")]
+    return []
 
 
 def _username_taken(model: Any) -> FieldError:
@@ -461,6 +464,9 @@ def register(
     model = get_user_model()
     username = model.normalize_username(username or "").strip()
     email = BaseUserManager.normalize_email(email or "").strip()
+    if model.get_email_field_name() == model.USERNAME_FIELD:
+        # One field: the username is the address (the ``email`` argument is not used).
+        username = email = BaseUserManager.normalize_email(username)
     _account_throttle("register", request, email.lower() or username.lower())
     errors = _registration_errors(model, username, password, email)
     if errors:

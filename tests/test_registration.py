@@ -324,3 +324,15 @@ def test_german_login_error(gql, user):
     assert operation_code(result) == "invalid_credentials"
     # The msgid is DRF's, so DRF's own German wording is what clients see.
     assert result["messages"][0]["message"] == "Die angegebenen Zugangsdaten stimmen nicht."
+
+
+def test_async_forms(confirming, db):
+    from asgiref.sync import async_to_sync
+
+    result = async_to_sync(services.aregister)(None, username="carol", password=GOOD, email="carol@example.com")
+    assert result.email_confirmation_required
+    async_to_sync(services.aresend_confirmation_email)(None, "carol@example.com")
+    assert len(mail.outbox) == 2
+    assert async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[1])).username == "carol"
+    with pytest.raises(InvalidConfirmationToken):
+        async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[0]))

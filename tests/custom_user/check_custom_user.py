@@ -1,0 +1,51 @@
+"""Run by tests/test_custom_user.py with ``--ds=tests.custom_user.settings`` (a swapped user model)."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from gql_authtoken import services
+from tests.adapters import GraphQLAdapter, RestAdapter
+
+GOOD = "a-Strong-passphrase-42"
+
+
+@pytest.fixture(params=["graphql", "rest"])
+def adapter(request, settings, db):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True, "REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "is_active",
+                              "REGISTRATION_EMAIL": {"BASE_URL": "http://testserver"}}
+    return GraphQLAdapter("sync") if request.param == "graphql" else RestAdapter()
+
+
+def test_register_confirm_and_log_in_with_an_email_user_model(adapter):
+    from tests.custom_user.models import EmailUser
+
+    assert adapter.register("Carol@Example.com", GOOD) == "ok"
+    user = EmailUser.objects.get()
+    assert user.email == "Carol@example.com" and not user.is_active
+    assert adapter.login("carol@example.com", GOOD)[0] == "inactive_user"
+    token = re.search(r"/auth/register/confirm/([^/\s]+)/", mail.outbox[0].body).group(1)
+    assert adapter.confirm_email(token) == "ok"
+    assert adapter.login("carol@example.com", GOOD)[0] == "ok"
+
+
+def test_username_uniqueness_goes_through_the_case_insensitive_manager(adapter):
+    assert adapter.register("carol@example.com", GOOD) == "ok"
+    outcome = adapter.register("CAROL@EXAMPLE.COM", GOOD)
+    assert outcome == {"username": ["Email user with this Email already exists."]}
+
+
+def test_invalid_email_as_username(adapter):
+    assert adapter.register("not-an-email", GOOD) == {"username": ["Enter a valid email address."]}
+
+
+def test_default_user_type_works_with_the_custom_model(db):
+    from tests.conftest import GraphQLClient
+    from tests.custom_user.models import EmailUser
+
+    user = EmailUser.objects.create(email="dora@example.com")
+    token = services.issue_token(user).token
+    me = GraphQLClient("sync")("{ me { id username email } }", token=token)["data"]["me"]
+    assert me == {"id": str(user.pk), "username": "dora@example.com", "email": "dora@example.com"}

@@ -23,5 +23,6 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "example_schema", env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    for name in ("myNotes: [NoteType!]!", "addNote(text: String!): AddNotePayload!", "login(", "sessions:"):
+    for name in ("myNotes: [NoteType!]!", "addNote(text: String!): AddNotePayload!", "login(", "sessions:",
+                 "register(", "confirmEmail(", "resendConfirmationEmail("):
         assert name in result.stdout

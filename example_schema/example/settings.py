@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # mails and errors in the request's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -80,7 +81,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "German")]
+
+# Confirmation mails are printed by runserver instead of being sent.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "accounts@example.com"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
 GQL_AUTHTOKEN = {
     "DEFAULT_TOKEN_TTL": timedelta(days=1),
     "MAX_TOKEN_LIFETIME": timedelta(days=30),
+    "REGISTRATION_ENABLED": True,
+    "REGISTRATION_EMAIL_CONFIRM": True,
+    # New accounts stay inactive (cannot log in) until the link is opened.
+    "REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "is_active",
+    "REGISTRATION_EMAIL": {"BASE_URL": "http://127.0.0.1:8000"},
+    "REGISTRATION_CONFIRM_REDIRECT_PATH": "/graphql/",
 }

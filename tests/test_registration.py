@@ -336,3 +336,16 @@ def test_async_forms(confirming, db):
     assert async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[1])).username == "carol"
     with pytest.raises(InvalidConfirmationToken):
         async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[0]))
+
+
+def test_lazy_translations_in_the_mail_settings(adapter, settings, db):
+    from django.utils.translation import gettext_lazy
+
+    settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "REGISTRATION_EMAIL": {
+        "BASE_URL": "https://api.example.com",
+        "SUBJECT": gettext_lazy("Confirm your email address"),
+        "MESSAGE": gettext_lazy("Hello {username},\n\nplease confirm your email address by opening this link:\n\n{url}\n"),
+    }}
+    assert adapter.register("carol", GOOD, "carol@example.com", Accept_Language="de") == "ok"
+    assert mail.outbox[0].subject == "Bestätigen Sie Ihre E-Mail-Adresse"
+    assert "https://api.example.com/auth/register/confirm/" in mail.outbox[0].body

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseRedirect
-from django.views import View
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -15,7 +14,7 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..conf import auth_settings
-from ..exceptions import InvalidConfirmationToken, Throttled
+from ..exceptions import InvalidConfirmationToken
 from ..models import AuthToken, Client
 from .authentication import TokenAuthentication
 from .errors import CoreErrorsMixin
@@ -150,7 +149,7 @@ class RegisterView(CoreErrorsMixin, APIView):
         return Response({"success": True}, status=status.HTTP_201_CREATED)
 
 
-class ConfirmEmailView(View):
+class ConfirmEmailView(CoreErrorsMixin, APIView):
     """GET from the mailed link: 302 to ``REGISTRATION_CONFIRM_REDIRECT_PATH``.
 
     An invalid link redirects to ``REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH``,
@@ -158,13 +157,12 @@ class ConfirmEmailView(View):
     only, never from the request.
     """
 
-    def get(self, request: Any, token: str) -> HttpResponse:
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, token: str) -> HttpResponse:
         try:
-            services.confirm_email(request, token)
-        except Throttled as error:
-            response = HttpResponse(str(error.message), status=429, content_type="text/plain; charset=utf-8")
-            response["Retry-After"] = str(int(error.wait or 0) + 1)
-            return response
+            services.confirm_email(request._request, token)
         except InvalidConfirmationToken as error:
             target = auth_settings.REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH
             if target:

@@ -55,11 +55,16 @@ def has_token_header(request: HttpRequest) -> bool:
         return True  # ours, but malformed: it authenticates nobody
 
 
-def get_token_auth(request: HttpRequest) -> TokenAuthResult | None:
-    """The request's token result, looked up once; None without a token header."""
+def get_token_auth(request: HttpRequest, *, use_cache: bool = True) -> TokenAuthResult | None:
+    """The request's token result, looked up once; None without a token header.
+
+    The first caller decides how it is looked up (through the cache when
+    ``TOKEN_CACHE_TIMEOUT`` is above 0 and ``use_cache``); every later one in
+    the same request reuses that result.
+    """
     result = request.__dict__.get(_RESULT_ATTR)
     if result is None:
-        result = _resolve(request)
+        result = _resolve(request, use_cache=use_cache)
         request.__dict__[_RESULT_ATTR] = result
     return None if result is _NO_TOKEN else result
 
@@ -70,12 +75,12 @@ async def aget_token_auth(request: HttpRequest) -> TokenAuthResult | None:
     return await sync_to_async(get_token_auth)(request)
 
 
-def _resolve(request: HttpRequest) -> Any:
+def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:
         token = services.parse_authorization_header(authorization_header(request))
         if token is None:
             return _NO_TOKEN
-        return TokenAuthResult(token=services.authenticate_token(token))
+        return TokenAuthResult(token=services.authenticate_token(token, use_cache=use_cache))
     except AuthTokenError as error:
         return TokenAuthResult(error=error)
 

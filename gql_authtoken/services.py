@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import cache as token_cache
 from . import crypto, email_confirmation, signals
 from .conf import auth_settings
 from .exceptions import (
@@ -239,39 +240,54 @@ def parse_authorization_header(value: str | bytes) -> str | None:
     return token
 
 
-def authenticate_token(token: str) -> AuthToken:
-    """The live ``AuthToken`` for ``token``, with its user and client, in one query.
+def load_token(digest: str) -> AuthToken:
+    """The ``AuthToken`` with this digest, with its user and client, in one query."""
+    try:
+        return AuthToken.objects.select_related(*auth_settings.AUTHTOKEN_SELECT_RELATED_LIST).get(digest=digest)
+    except AuthToken.DoesNotExist:
+        raise InvalidToken() from None
+
+
+def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
+    """The live ``AuthToken`` for ``token``: one query, or none on a cache hit.
 
     The lookup is by digest through a unique index, so its timing depends on
     the digest, never on how much of a real token an attacker guessed.
+    Expiry and the user's ``is_active`` are checked on cache hits too.
     """
     if len(token) > crypto.MAX_TOKEN_LENGTH:
         raise InvalidToken()
-    try:
-        instance = AuthToken.objects.select_related(
-            *auth_settings.AUTHTOKEN_SELECT_RELATED_LIST
-        ).get(digest=crypto.hash_token(token))
-    except AuthToken.DoesNotExist:
-        raise InvalidToken() from None
+    digest = crypto.hash_token(token)
+    cached = use_cache and token_cache.enabled()
+    if cached:
+        instance, mark = token_cache.lookup(digest, load_token)
+    else:
+        instance = load_token(digest)
     current = now()
     if instance.is_expired(current):
-        AuthToken.objects.filter(pk=instance.pk).delete()
+        deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
+        token_cache.forget([digest])
+        if not deleted:  # another request saw it first and said so
+            raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
         raise TokenExpired()
     if not getattr(instance.user, "is_active", True):
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
         raise InvalidToken(_("User inactive or deleted."))
-    touch(instance, current)
+    if touch(instance, current) and cached:
+        token_cache.update(digest, mark, instance, load_token)
     return instance
 
 
-def touch(instance: AuthToken, when: datetime) -> None:
+def touch(instance: AuthToken, when: datetime) -> bool:
     """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``."""
     interval = auth_settings.LAST_USED_UPDATE_INTERVAL
-    if instance.last_used is None or when - instance.last_used >= interval:
-        AuthToken.objects.filter(pk=instance.pk).update(last_used=when)
-        instance.last_used = when
+    if instance.last_used is not None and when - instance.last_used < interval:
+        return False
+    AuthToken.objects.filter(pk=instance.pk).update(last_used=when)
+    instance.last_used = when
+    return True
 
 
 def check_client(
@@ -298,6 +314,7 @@ def refresh_token(instance: AuthToken) -> datetime | None:
         expiry = instance.expiry  # a refresh never shortens a token
     if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
         raise InvalidToken()  # revoked while this request ran
+    token_cache.forget([instance.digest])
     instance.expiry = expiry
     signals.token_renewed.send(sender=AuthToken, instance=instance, user=instance.user, expiry=expiry)
     return expiry
@@ -311,21 +328,23 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
     # produce one winner; the loser's token is already dead.
     if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
         raise InvalidToken()
+    token_cache.forget([instance.digest])
     instance.digest = digest
     return IssuedToken(token=token, instance=instance)
 
 
 def revoke_tokens(tokens: Any) -> int:
     """Delete the given tokens; ``token_revoked`` goes out once per user concerned."""
-    by_user: dict[Any, list[int]] = {}
-    for pk, user_id in tokens.values_list("pk", "user_id"):
-        by_user.setdefault(user_id, []).append(pk)
+    by_user: dict[Any, list[tuple[int, str]]] = {}
+    for pk, user_id, digest in tokens.values_list("pk", "user_id", "digest"):
+        by_user.setdefault(user_id, []).append((pk, digest))
     users = get_user_model()._default_manager.in_bulk(list(by_user)) if by_user else {}
     total = 0
-    for user_id, pks in by_user.items():
-        count, _ = AuthToken.objects.filter(pk__in=pks).delete()
+    for user_id, rows in by_user.items():
+        count, _per_model = AuthToken.objects.filter(pk__in=[pk for pk, _digest in rows]).delete()
+        token_cache.forget(digest for _pk, digest in rows)
         if count:
-            session_ids = [str(pk) for pk in pks]
+            session_ids = [str(pk) for pk, _digest in rows]
             signals.token_revoked.send(sender=AuthToken, user=users.get(user_id), session_ids=session_ids)
         total += count
     return total
@@ -511,6 +530,18 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     for user in users:
         if not email_confirmation.is_email_confirmed(user):
             email_confirmation.send_quietly(user, request=request)
+
+
+# --- changes to users --------------------------------------------------------------
+
+
+def user_changed(user: Any, *, password_changed: bool) -> None:
+    """A user was saved: a new password revokes every token; any other change
+    (``is_active``, name...) drops the cached copies, so no stale user is served."""
+    if password_changed:
+        revoke_all_tokens(user)
+    else:
+        token_cache.invalidate_user_tokens(user)
 
 
 alogin = sync_to_async(login)

@@ -7,7 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
-from gql_authtoken.rest import AllowSpecificClients, DisallowSpecificClients, TokenAuthentication
+from gql_authtoken.rest import (
+    AllowSpecificClients,
+    CachedTokenAuthentication,
+    DisallowSpecificClients,
+    TokenAuthentication,
+)
 
 from gql_authtoken.admin import send_confirmation_emails
 
@@ -50,6 +55,13 @@ class WebOnly(APIView):
         return Response({"ok": True})
 
 
+class CachedWhoami(APIView):
+    authentication_classes = [CachedTokenAuthentication]
+
+    def get(self, request):
+        return Response({"user": request.user.get_username(), "session": request.auth.pk})
+
+
 class NotCli(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [DisallowSpecificClients]
@@ -69,4 +81,5 @@ urlpatterns = [
     path("untouched/", untouched),
     path("web-only/", WebOnly.as_view()),
     path("not-cli/", NotCli.as_view()),
+    path("cached/", CachedWhoami.as_view()),
 ]

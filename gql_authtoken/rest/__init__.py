@@ -1,6 +1,11 @@
 """The Django REST framework adapter."""
 
-from .authentication import TokenAuthentication
+from .authentication import CachedTokenAuthentication, TokenAuthentication
 from .permissions import AllowSpecificClients, DisallowSpecificClients
 
-__all__ = ["AllowSpecificClients", "DisallowSpecificClients", "TokenAuthentication"]
+__all__ = [
+    "AllowSpecificClients",
+    "CachedTokenAuthentication",
+    "DisallowSpecificClients",
+    "TokenAuthentication",
+]

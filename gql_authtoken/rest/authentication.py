@@ -15,14 +15,16 @@ class TokenAuthentication(BaseAuthentication):
     """``Authorization: Token <token>`` (or any ``AUTH_HEADER_PREFIXES`` keyword).
 
     Same header rules and messages as DRF's ``TokenAuthentication``; 401 with
-    ``WWW-Authenticate: Token`` on failure. Reuses the middleware's lookup
-    when it already ran for this request, so the token is read once.
+    ``WWW-Authenticate: Token`` on failure. Looks the token up in the database
+    (one query) unless the middleware already resolved it for this request,
+    which it reuses: the token is read once per request.
     """
 
     keyword = "Token"
+    use_cache = False
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        result = get_token_auth(request._request)
+        result = get_token_auth(request._request, use_cache=self.use_cache)
         if result is None:
             return None
         if result.error is not None:
@@ -31,3 +33,14 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """``TokenAuthentication`` through the token cache: no SQL query on a hit.
+
+    Never stale: revocation, refresh, rotation and user changes take effect on
+    the next request (see ``gql_authtoken.cache``). ``TOKEN_CACHE_TIMEOUT = 0``
+    turns the cache off.
+    """
+
+    use_cache = True

@@ -16,7 +16,7 @@ from .. import services
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken
 from ..models import AuthToken, Client
-from .authentication import TokenAuthentication
+from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
 from .serializers import LoginSerializer, RegisterSerializer, SessionSerializer
 
@@ -33,7 +33,8 @@ def format_expiry(expiry: datetime | None) -> Any:
 class TokenView(CoreErrorsMixin, APIView):
     """Base for the endpoints that act on the request's own token."""
 
-    authentication_classes = [TokenAuthentication]
+    # The cache is never stale (see gql_authtoken.cache), so these use it too.
+    authentication_classes = [CachedTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
     @property

@@ -1,0 +1,17 @@
+"""A second fast hasher, to see Django upgrade a password hash on login."""
+
+import hashlib
+
+from django.contrib.auth.hashers import MD5PasswordHasher
+
+
+class FastSHA256PasswordHasher(MD5PasswordHasher):
+    algorithm = "fast_sha256"
+
+    def encode(self, password, salt):
+        digest = hashlib.sha256((salt + password).encode()).hexdigest()
+        return f"{self.algorithm}${salt}${digest}"
+
+    def verify(self, password, encoded):
+        algorithm, salt, _ = encoded.split("$", 2)
+        return algorithm == self.algorithm and self.encode(password, salt) == encoded

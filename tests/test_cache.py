@@ -1,0 +1,238 @@
+"""Cached authentication: zero queries on a hit, and never stale."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from gql_authtoken import cache as token_cache
+from gql_authtoken import services
+from gql_authtoken.cache import invalidate_user_tokens
+from gql_authtoken.models import AuthToken
+
+from .conftest import PASSWORD
+
+ME = "{ me { username } }"
+
+
+@pytest.fixture
+def rest():
+    def get(path, token):
+        return APIClient().get(path, HTTP_AUTHORIZATION=f"Token {token}")
+
+    return get
+
+
+def me(gql, token):
+    return gql(ME, token=token)["data"]["me"]
+
+
+def test_graphql_miss_is_one_query_and_hit_is_zero(gql, user, login_token, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert me(gql, login_token) == {"username": "alice"}
+    with django_assert_num_queries(0):
+        assert me(gql, login_token) == {"username": "alice"}
+
+
+@pytest.mark.parametrize("path", ["/cached/", "/auth/sessions/"])
+def test_rest_miss_is_one_query_and_hit_is_zero(rest, user, login_token, path, django_assert_num_queries):
+    # /cached/ uses CachedTokenAuthentication; the endpoints reuse the middleware's cached lookup.
+    with django_assert_num_queries(1 if path == "/cached/" else 2):  # sessions/ lists them: +1
+        assert rest(path, login_token).status_code == 200
+    with django_assert_num_queries(0 if path == "/cached/" else 1):
+        assert rest(path, login_token).status_code == 200
+
+
+def test_plain_token_authentication_without_middleware_result_queries_each_time(
+    rest, user, login_token, django_assert_num_queries
+):
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert rest("/web-only/", login_token).status_code == 403  # no client: refused, but authenticated
+
+
+@override_settings(GQL_AUTHTOKEN={"TOKEN_CACHE_TIMEOUT": 0})
+def test_timeout_zero_bypasses_the_cache_entirely(gql, user, login_token, django_assert_num_queries, monkeypatch):
+    def no_cache(*args, **kwargs):
+        raise AssertionError("the cache must not be used")
+
+    monkeypatch.setattr(token_cache, "_cache", no_cache)
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert me(gql, login_token) == {"username": "alice"}
+    assert services.logout(None, services.authenticate_token(login_token)) == 1
+
+
+def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_token):
+    me(gql, login_token)
+    stored = pickle.dumps(dict(cache._cache))  # LocMemCache keeps pickled values
+    assert login_token.encode() not in stored
+    assert user.password.split("$")[-1].encode() not in stored
+    assert len(cache._cache) == 1
+
+
+def test_cached_user_is_a_working_user(user, login_token):
+    instance = services.authenticate_token(login_token, use_cache=True)
+    cached = services.authenticate_token(login_token, use_cache=True)
+    assert cached.user == user and cached.user.get_username() == "alice"
+    assert "password" not in cached.user.__dict__
+    assert cached.user.check_password(PASSWORD)  # loaded from the database on demand
+    assert instance.pk == cached.pk
+
+
+def test_failed_lookups_are_not_stored(gql, user):
+    for i in range(20):
+        assert me(gql, f"made-up-{i}") is None
+    assert len(cache._cache) == 0
+
+
+def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):
+    me(gql, login_token)
+    later = services.now() + timedelta(days=2)
+    monkeypatch.setattr(services, "now", lambda: later)
+    result = gql("{ sessions { id } }", token=login_token)
+    assert result["errors"][0]["extensions"]["code"] == "token_expired"
+    assert gql("{ sessions { id } }", token=login_token)["errors"][0]["extensions"]["code"] == "invalid_token"
+
+
+def test_last_used_write_on_a_hit_is_the_only_query(gql, user, login_token, monkeypatch, django_assert_num_queries):
+    me(gql, login_token)
+    later = services.now() + timedelta(minutes=5)
+    monkeypatch.setattr(services, "now", lambda: later)
+    with django_assert_num_queries(1) as captured:
+        me(gql, login_token)
+    assert captured.captured_queries[0]["sql"].startswith("UPDATE")
+    with django_assert_num_queries(0):
+        me(gql, login_token)
+    assert AuthToken.objects.get().last_used == later
+
+
+# --- never stale: each revocation path, with a warm cache ------------------------
+
+
+def warm(gql, token):
+    assert me(gql, token) == {"username": "alice"}
+    assert me(gql, token) == {"username": "alice"}  # served from the cache
+
+
+def test_logout_through_graphql(gql, user, login_token):
+    warm(gql, login_token)
+    gql("mutation { logout { __typename } }", token=login_token)
+    assert me(gql, login_token) is None
+
+
+def test_logout_through_rest_refuses_graphql_and_cached_rest(gql, rest, user, login_token):
+    warm(gql, login_token)
+    assert rest("/cached/", login_token).status_code == 200
+    assert APIClient().post("/auth/logout/", HTTP_AUTHORIZATION=f"Token {login_token}").status_code == 204
+    assert me(gql, login_token) is None
+    assert rest("/cached/", login_token).status_code == 401
+
+
+def test_logout_all_and_revoke_session(gql, user, login_token):
+    other = services.issue_token(user)
+    warm(gql, login_token)
+    warm(gql, other.token)
+    gql('mutation { revokeSession(id: "%s") { __typename } }' % other.instance.pk, token=login_token)
+    assert me(gql, other.token) is None
+    assert me(gql, login_token) == {"username": "alice"}
+    gql("mutation { logoutAll { __typename } }", token=login_token)
+    assert me(gql, login_token) is None
+
+
+def test_rotation_kills_the_cached_old_token(gql, user, login_token):
+    warm(gql, login_token)
+    new = gql("mutation { refresh(rotate: true) { ... on RefreshResult { token } } }", token=login_token)
+    assert me(gql, login_token) is None
+    assert me(gql, new["data"]["refresh"]["token"]) == {"username": "alice"}
+
+
+def test_refresh_is_seen_at_once(gql, user, clients):
+    issued = services.issue_token(user, client=clients["web"])
+    warm(gql, issued.token)
+    services.refresh_token(issued.instance)
+    assert services.authenticate_token(issued.token, use_cache=True).expiry == issued.instance.expiry
+
+
+def test_admin_revoke_action(gql, user, login_token, admin_client):
+    warm(gql, login_token)
+    token = AuthToken.objects.get()
+    admin_client.post("/admin/gql_authtoken/authtoken/", {"action": "revoke_selected", "_selected_action": [token.pk]})
+    assert me(gql, login_token) is None
+
+
+@pytest.fixture
+def admin_client(db):
+    from django.test import Client as DjangoClient
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = DjangoClient()
+    client.force_login(admin)
+    return client
+
+
+def test_deactivation(gql, user, login_token):
+    warm(gql, login_token)
+    user.is_active = False
+    user.save()
+    assert me(gql, login_token) is None
+
+
+def test_password_change_revokes_all_tokens(gql, user, login_token):
+    warm(gql, login_token)
+    user.set_password("a brand new passphrase")
+    user.save()
+    assert me(gql, login_token) is None
+    assert not AuthToken.objects.exists()
+
+
+def test_password_hash_upgrade_on_login_revokes_nothing(user, login_token, settings):
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher",
+                                 "django.contrib.auth.hashers.MD5PasswordHasher"]
+    services.login(None, username="alice", password=PASSWORD)  # rehashes and saves the password
+    user.refresh_from_db()
+    assert user.password.startswith("fast_sha256$")
+    assert AuthToken.objects.count() == 2
+
+
+def test_user_deletion(gql, user, login_token):
+    warm(gql, login_token)
+    user.delete()
+    assert me(gql, login_token) is None
+
+
+def test_login_does_not_drop_other_cached_sessions(gql, user, login_token, django_assert_num_queries):
+    warm(gql, login_token)
+    services.login(None, username="alice", password=PASSWORD)  # saves last_login only
+    with django_assert_num_queries(0):
+        assert me(gql, login_token) == {"username": "alice"}
+
+
+def test_bulk_update_needs_the_public_invalidation(gql, user, login_token):
+    warm(gql, login_token)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert me(gql, login_token) == {"username": "alice"}  # documented: stale until invalidated or expired
+    invalidate_user_tokens(user)
+    assert me(gql, login_token) is None
+
+
+def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, monkeypatch):
+    """A request misses, reads the still-valid row, and the token is revoked before it
+    writes the cache: its entry must never be served afterwards."""
+    real_load = services.load_token
+
+    def load_then_revoke(digest):
+        instance = real_load(digest)
+        services.revoke_all_tokens(user)  # another process, between our read and our write
+        return instance
+
+    monkeypatch.setattr(services, "load_token", load_then_revoke)
+    services.authenticate_token(login_token, use_cache=True)  # the racing request itself
+    monkeypatch.undo()
+    assert me(gql, login_token) is None

@@ -114,7 +114,19 @@ def pytest_report_header(config):
     lines = [f"gql_authtoken: database {engine}, cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"]
     if engine == "sqlite3":
         lines.append("gql_authtoken: PostgreSQL not used (set DATABASE_URL=postgres://... to run on it)")
+    if "redis" not in settings.CACHES["default"]["BACKEND"]:
+        lines.append("gql_authtoken: Redis not used (set REDIS_URL=redis://127.0.0.1:6379/1 to run on it)")
     return lines
+
+
+def cache_contents() -> dict[str, bytes]:
+    """Every key and raw stored value of the default cache (local memory or Redis)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "_cache") and isinstance(cache._cache, dict):  # LocMemCache: pickled values
+        return {key: value for key, value in cache._cache.items()}
+    client = cache._cache.get_client()
+    return {key.decode(): client.get(key) for key in client.keys(f"{cache.key_prefix}*")}
 
 
 @pytest.fixture(params=["graphql-sync", "graphql-async", "rest"])

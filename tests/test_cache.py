@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -16,7 +15,7 @@ from gql_authtoken import services
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, cache_contents
 
 ME = "{ me { username } }"
 
@@ -71,10 +70,11 @@ def test_timeout_zero_bypasses_the_cache_entirely(gql, user, login_token, django
 
 def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_token):
     me(gql, login_token)
-    stored = pickle.dumps(dict(cache._cache))  # LocMemCache keeps pickled values
+    contents = cache_contents()
+    stored = pickle.dumps(contents)
     assert login_token.encode() not in stored
     assert user.password.split("$")[-1].encode() not in stored
-    assert len(cache._cache) == 1
+    assert len(contents) == 1
 
 
 def test_cached_user_is_a_working_user(user, login_token):
@@ -89,7 +89,7 @@ def test_cached_user_is_a_working_user(user, login_token):
 def test_failed_lookups_are_not_stored(gql, user):
     for i in range(20):
         assert me(gql, f"made-up-{i}") is None
-    assert len(cache._cache) == 0
+    assert cache_contents() == {}
 
 
 def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):

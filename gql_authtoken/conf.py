@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "API_ACCESS_EXCLUDE_FROM_SESSIONS": False,
     "API_ACCESS_RESPONSE_INCLUDE_TOKEN": False,
     "LOGIN_THROTTLE_RATE": "10/min",
+    # The request.META key of a header your own proxy sets to the client's
+    # address, e.g. "HTTP_X_FORWARDED_FOR" (its last address is used); None: REMOTE_ADDR.
+    "CLIENT_IP_HEADER": None,
     "ACCOUNT_THROTTLE_RATE": "30/hour",
     "REGISTRATION_ENABLED": False,
     "REGISTRATION_EMAIL_CONFIRM": False,

@@ -96,10 +96,18 @@ class Session:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's IP address from ``REMOTE_ADDR``, or None when it is not one."""
-    value = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    """The caller's IP address, or None when there is no valid one.
+
+    ``REMOTE_ADDR``, unless ``CLIENT_IP_HEADER`` names a header set by your own
+    proxy; then its last address, the one that proxy appended (addresses
+    further left come from the client and can be forged).
+    """
+    if request is None:
+        return None
+    header = auth_settings.CLIENT_IP_HEADER
+    value = request.META.get(header, "").split(",")[-1] if header else request.META.get("REMOTE_ADDR", "")
     try:
-        return str(ipaddress.ip_address(value))
+        return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
 
@@ -170,7 +178,12 @@ def issue_token(
 def login(
     request: HttpRequest | None, *, username: str, password: str, client: Client | None = None
 ) -> IssuedToken:
-    """Check credentials with Django's backends and issue a token (``get_client`` first)."""
+    """Check credentials with Django's backends and issue a token (``get_client`` first).
+
+    Every call counts one attempt against ``LOGIN_THROTTLE_RATE`` for the
+    client IP and for the username, before any password is checked.
+    """
+    throttle("login", [client_ip(request), str(username).strip().lower()], auth_settings.LOGIN_THROTTLE_RATE)
     # Sends ``user_login_failed`` itself when every backend refuses.
     user = authenticate(request, username=username, password=password)
     if user is None:

@@ -1,6 +1,7 @@
 """A schema as a user would write it: the package's types merged with the app's own."""
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
 from typing import Annotated
@@ -46,3 +47,5 @@ class AppMutation:
 Query = merge_types("Query", (AuthQuery, AppQuery))
 Mutation = merge_types("Mutation", (AuthMutation, AppMutation))
 schema = Schema(query=Query, mutation=Mutation)
+# The same schema with operation batching on, to prove a batch cannot multiply attempts.
+batch_schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(batching_config={"max_operations": 50}))

@@ -16,7 +16,7 @@ from gql_authtoken.rest import (
 
 from gql_authtoken.admin import send_confirmation_emails
 
-from .schema import schema
+from .schema import batch_schema, schema
 
 
 class UserAdminWithConfirmation(UserAdmin):
@@ -75,6 +75,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/sync/", GraphQLView.as_view(schema=schema)),
     path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
+    path("graphql/batch/", GraphQLView.as_view(schema=batch_schema)),
     path("auth/", include("gql_authtoken.urls")),
     path("whoami/", whoami),
     path("awhoami/", awhoami),

@@ -14,7 +14,9 @@ _NON_FIELD = "non_field_errors"
 def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
     message, code = error.message, error.code
     if isinstance(error, core.Throttled):
-        return exceptions.Throttled(wait=error.wait, detail=message, code=code)
+        throttled = exceptions.Throttled(wait=error.wait, code=code)  # wait gives Retry-After
+        throttled.detail = exceptions.ErrorDetail(str(message), code=code)  # our message already says when
+        return throttled
     if isinstance(error, core.NotAuthenticated):
         # DRF answers 401 with WWW-Authenticate when the view has a token authenticator.
         return exceptions.AuthenticationFailed(message, code=code)

@@ -1,0 +1,103 @@
+"""Login throttling per core call: aliases and batches cannot multiply attempts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client as DjangoClient
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from gql_authtoken.models import AuthToken
+
+from .conftest import PASSWORD, operation_code
+
+THROTTLED = re.compile(r"Too many attempts\. Try again in \d+ seconds\.")
+
+
+def test_the_eleventh_attempt_is_throttled_even_with_the_right_password(adapter, user):
+    for _ in range(10):
+        assert adapter.login("alice", "wrong")[0] == "invalid_credentials"
+    assert adapter.login("alice", PASSWORD) == ("throttled", None)
+    assert not AuthToken.objects.exists()
+
+
+def test_rest_answers_429_with_retry_after(user):
+    api = APIClient()
+    for _ in range(10):
+        api.post("/auth/login/", {"username": "alice", "password": "wrong"})
+    response = api.post("/auth/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert THROTTLED.fullmatch(response.json()["detail"])
+
+
+def test_per_ip_across_usernames(user):
+    api = APIClient(REMOTE_ADDR="203.0.113.7")
+    for i in range(10):
+        assert api.post("/auth/login/", {"username": f"user{i}", "password": "x"}).status_code == 400
+    assert api.post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
+    # Another address is not held back by that one.
+    assert APIClient(REMOTE_ADDR="203.0.113.8").post(
+        "/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_per_username_across_addresses(user):
+    for i in range(10):
+        APIClient(REMOTE_ADDR=f"198.51.100.{i}").post("/auth/login/", {"username": "ALICE ", "password": "x"})
+    response = APIClient(REMOTE_ADDR="198.51.100.99").post("/auth/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_one_hundred_aliases_count_one_hundred_attempts(gql, user):
+    fields = " ".join(
+        f'a{i}: login(username: "alice", password: "{PASSWORD if i == 99 else "wrong"}") '
+        f"{{ __typename ... on OperationInfo {{ messages {{ code message }} }} }}"
+        for i in range(100)
+    )
+    data = gql(f"mutation {{ {fields} }}")["data"]
+    codes = [operation_code(data[f"a{i}"]) for i in range(100)]
+    assert codes == ["invalid_credentials"] * 10 + ["throttled"] * 90
+    assert THROTTLED.fullmatch(data["a99"]["messages"][0]["message"])
+    assert not AuthToken.objects.exists()
+
+
+def test_a_batch_of_operations_counts_each_operation(user):
+    login = 'mutation { login(username: "alice", password: "%s") { __typename } }'
+    batch = [{"query": login % "wrong"} for _ in range(14)] + [{"query": login % PASSWORD}]
+    response = DjangoClient().post("/graphql/batch/", json.dumps(batch), content_type="application/json")
+    assert response.status_code == 200
+    names = [result["data"]["login"]["__typename"] for result in response.json()]
+    assert names == ["OperationInfo"] * 15
+    assert not AuthToken.objects.exists()
+
+
+@override_settings(GQL_AUTHTOKEN={"LOGIN_THROTTLE_RATE": None})
+def test_rate_none_disables(adapter, user):
+    for _ in range(15):
+        adapter.login("alice", "wrong")
+    assert adapter.login("alice", PASSWORD)[0] == "ok"
+
+
+@override_settings(GQL_AUTHTOKEN={"CLIENT_IP_HEADER": "HTTP_X_FORWARDED_FOR"})
+def test_client_ip_header_uses_the_address_the_proxy_appended(user):
+    for i in range(10):
+        # The client forges the left part; the proxy appends the real address.
+        APIClient().post("/auth/login/", {"username": f"u{i}", "password": "x"},
+                         HTTP_X_FORWARDED_FOR=f"10.9.9.{i}, 192.0.2.10")
+    response = APIClient().post("/auth/login/", {"username": "alice", "password": PASSWORD},
+                                HTTP_X_FORWARDED_FOR="10.1.1.1, 192.0.2.11")
+    assert response.status_code == 200
+    assert AuthToken.objects.get().ip_address == "192.0.2.11"
+    response = APIClient().post("/auth/login/", {"username": "alice", "password": PASSWORD},
+                                HTTP_X_FORWARDED_FOR="1.1.1.1, 192.0.2.10")
+    assert response.status_code == 429
+
+
+def test_buckets_are_per_operation(adapter, user, settings):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True, "LOGIN_THROTTLE_RATE": "1/min"}
+    assert adapter.login("alice", PASSWORD)[0] == "ok"
+    assert adapter.login("alice", PASSWORD)[0] == "throttled"
+    assert adapter.register("carol", "a-Strong-passphrase-42") == "ok"

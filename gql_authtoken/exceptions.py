@@ -73,6 +73,18 @@ class SessionNotFound(AuthTokenError):
     default_message = _("Session not found.")
 
 
+class ApiAccessUnavailable(AuthTokenError):
+    """``API_ACCESS_CLIENT_NAME`` is unset or names no ``Client`` row (REST: 404)."""
+
+    code = "not_found"
+    default_message = _("API access is not available.")
+
+
+class ApiKeyNotFound(AuthTokenError):
+    code = "not_found"
+    default_message = _("You have no API key.")
+
+
 class PermissionDenied(AuthTokenError):
     code = "permission_denied"
     default_message = _("You do not have permission to perform this action.")

@@ -27,6 +27,8 @@ from . import cache as token_cache
 from . import crypto, email_confirmation, signals
 from .conf import auth_settings
 from .exceptions import (
+    ApiAccessUnavailable,
+    ApiKeyNotFound,
     FieldError,
     InactiveUser,
     InvalidCredentials,
@@ -407,6 +409,39 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
     if not count:
         raise SessionNotFound()
     return count
+
+
+# --- API access keys ---------------------------------------------------------------
+
+
+def api_access_client() -> Client:
+    """The ``Client`` named by ``API_ACCESS_CLIENT_NAME``; API keys are its tokens."""
+    name = auth_settings.API_ACCESS_CLIENT_NAME
+    client = Client.objects.filter(name=name).first() if name else None
+    if client is None:
+        raise ApiAccessUnavailable()
+    return client
+
+
+def get_api_key(user: AbstractBaseUser) -> AuthToken:
+    """The user's live API key (its metadata: the token itself is never kept)."""
+    key = AuthToken.objects.filter(user=user, client=api_access_client()).active(now()).select_related("client")
+    instance = key.order_by("-created").first()
+    if instance is None:
+        raise ApiKeyNotFound()
+    return instance
+
+
+def issue_api_key(user: AbstractBaseUser, *, request: HttpRequest | None = None) -> IssuedToken:
+    """A new API key for ``user``, replacing (revoking) any key they had."""
+    client = api_access_client()
+    with transaction.atomic():
+        revoke_tokens(AuthToken.objects.filter(user=user, client=client))
+        return issue_token(user, client=client, request=request)
+
+
+def revoke_api_key(user: AbstractBaseUser) -> int:
+    return revoke_tokens(AuthToken.objects.filter(user=user, client=api_access_client()))
 
 
 # --- registration and email confirmation ---------------------------------------

@@ -14,6 +14,7 @@ urlpatterns = [
     path("token/", views.TokenCheckView.as_view(), name="token"),
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
     path("sessions/<str:session_id>/", views.SessionView.as_view(), name="session"),
+    path("apiaccess/", views.ApiAccessView.as_view(), name="apiaccess"),
     path("register/", views.RegisterView.as_view(), name="register"),
     path("register/confirm/<str:token>/", views.ConfirmEmailView.as_view(), name="register-confirm"),
 ]

@@ -22,7 +22,8 @@ def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
         return exceptions.AuthenticationFailed(message, code=code)
     if isinstance(error, core.PermissionDenied):
         return exceptions.PermissionDenied(message, code=code)
-    if isinstance(error, (core.SessionNotFound, core.RegistrationDisabled)):
+    if isinstance(error, (core.SessionNotFound, core.RegistrationDisabled, core.ApiAccessUnavailable,
+                          core.ApiKeyNotFound)):
         return exceptions.NotFound(message, code=code)
     if isinstance(error, core.UnknownClient):
         return exceptions.ValidationError({"client": [message]}, code=code)

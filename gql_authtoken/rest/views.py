@@ -170,3 +170,24 @@ class ConfirmEmailView(CoreErrorsMixin, APIView):
                 return HttpResponseRedirect(target)
             return HttpResponse(str(error.message), status=400, content_type="text/plain; charset=utf-8")
         return HttpResponseRedirect(auth_settings.REGISTRATION_CONFIRM_REDIRECT_PATH)
+
+
+class ApiAccessView(TokenView):
+    """The user's API key for ``API_ACCESS_CLIENT_NAME``.
+
+    POST: 201 ``{"token", "expiry"}``, replacing any key (the only time the key
+    is shown). GET: its metadata, 404 when there is none. DELETE: 204.
+    404 throughout when the client row is missing.
+    """
+
+    def get(self, request: Request) -> Response:
+        key = services.get_api_key(request.user)
+        return Response(SessionSerializer(services.Session.from_token(key, current=self.token)).data)
+
+    def post(self, request: Request) -> Response:
+        issued = services.issue_api_key(request.user, request=request._request)
+        return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
+
+    def delete(self, request: Request) -> Response:
+        services.revoke_api_key(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,77 @@
+"""API access keys: one per user for API_ACCESS_CLIENT_NAME, shown only when created."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from gql_authtoken import crypto, services
+from gql_authtoken.models import AuthToken, Client
+
+SETTINGS = {"API_ACCESS_CLIENT_NAME": "api", "API_ACCESS_EXCLUDE_FROM_SESSIONS": True}
+
+
+@pytest.fixture
+def api(user, login_token, settings):
+    settings.GQL_AUTHTOKEN = SETTINGS
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {login_token}")
+    return client
+
+
+@pytest.fixture
+def api_client_row(db):
+    return Client.objects.create(name="api", token_ttl=timedelta(days=365))
+
+
+def test_create_show_replace_and_delete(api, api_client_row, user):
+    assert api.get("/auth/apiaccess/").status_code == 404
+    created = api.post("/auth/apiaccess/")
+    assert created.status_code == 201 and set(created.json()) == {"token", "expiry"}
+    first = created.json()["token"]
+    key = AuthToken.objects.get(client=api_client_row)
+    assert key.digest == crypto.hash_token(first) and key.expiry - key.created == timedelta(days=365)
+    shown = api.get("/auth/apiaccess/").json()
+    assert shown["client"] == "api" and shown["id"] == str(key.pk) and "token" not in shown
+    assert first not in str(shown)
+    second = api.post("/auth/apiaccess/").json()["token"]
+    assert AuthToken.objects.filter(client=api_client_row).count() == 1
+    assert APIClient().get("/auth/token/", HTTP_AUTHORIZATION=f"Token {first}").status_code == 401
+    assert APIClient().get("/auth/token/", HTTP_AUTHORIZATION=f"Token {second}").status_code == 200
+    assert api.delete("/auth/apiaccess/").status_code == 204
+    assert APIClient().get("/auth/token/", HTTP_AUTHORIZATION=f"Token {second}").status_code == 401
+    assert api.get("/auth/apiaccess/").status_code == 404
+    assert api.delete("/auth/apiaccess/").status_code == 204
+
+
+def test_missing_client_row_is_404(api):
+    for method in ("get", "post", "delete"):
+        assert getattr(api, method)("/auth/apiaccess/").status_code == 404
+    assert not AuthToken.objects.filter(client__name="api").exists()
+
+
+def test_unset_setting_is_404(api, api_client_row, settings):
+    settings.GQL_AUTHTOKEN = {}
+    assert api.post("/auth/apiaccess/").status_code == 404
+
+
+def test_needs_authentication(api_client_row, settings):
+    settings.GQL_AUTHTOKEN = SETTINGS
+    assert APIClient().post("/auth/apiaccess/").status_code == 401
+
+
+def test_keys_are_left_out_of_sessions_when_asked(api, api_client_row, user, login_token, settings):
+    api.post("/auth/apiaccess/")
+    assert [s["client"] for s in api.get("/auth/sessions/").json()] == [None]
+    settings.GQL_AUTHTOKEN = {**SETTINGS, "API_ACCESS_EXCLUDE_FROM_SESSIONS": False}
+    assert [s["client"] for s in api.get("/auth/sessions/").json()] == ["api", None]
+
+
+def test_keys_are_per_user(api, api_client_row, user, other_user):
+    api.post("/auth/apiaccess/")
+    services.issue_api_key(other_user)
+    assert AuthToken.objects.filter(client=api_client_row).count() == 2
+    assert api.delete("/auth/apiaccess/").status_code == 204
+    assert AuthToken.objects.filter(client=api_client_row, user=other_user).count() == 1

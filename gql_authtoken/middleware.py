@@ -75,6 +75,27 @@ async def aget_token_auth(request: HttpRequest) -> TokenAuthResult | None:
     return await sync_to_async(get_token_auth)(request)
 
 
+_CLIENT_RATE_ATTR = "_gql_authtoken_client_rate"
+
+
+def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
+    """Count this request once against the client's rate, whoever asks first.
+
+    GraphQL fields that need a user and ``UserClientRateThrottle`` both ask;
+    the request is counted once, and every asker gets the same answer.
+    """
+    outcome = request.__dict__.get(_CLIENT_RATE_ATTR)
+    if outcome is None:
+        try:
+            services.throttle_client(token)
+            outcome = True
+        except AuthTokenError as error:
+            outcome = error
+        request.__dict__[_CLIENT_RATE_ATTR] = outcome
+    if outcome is not True:
+        raise outcome
+
+
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:
         token = services.parse_authorization_header(authorization_header(request))

@@ -319,6 +319,13 @@ def check_client(
         raise PermissionDenied()
 
 
+def throttle_client(token: AuthToken) -> None:
+    """Count one request against the token's ``Client.throttle_rate`` (per user and client)."""
+    client = token.client if token.client_id else None
+    if client is not None and client.throttle_rate:
+        throttle("user_per_client", [f"{token.user_id}:{client.pk}"], client.throttle_rate)
+
+
 # --- refreshing, rotating, revoking ---------------------------------------------
 
 

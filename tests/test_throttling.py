@@ -101,3 +101,45 @@ def test_buckets_are_per_operation(adapter, user, settings):
     assert adapter.login("alice", PASSWORD)[0] == "ok"
     assert adapter.login("alice", PASSWORD)[0] == "throttled"
     assert adapter.register("carol", "a-Strong-passphrase-42") == "ok"
+
+
+# --- per-client rate -------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(user):
+    from gql_authtoken import services
+    from gql_authtoken.models import Client
+
+    client = Client.objects.create(name="scraper", throttle_rate="3/hour")
+    return services.issue_token(user, client=client).token
+
+
+def test_client_rate_limits_rest_endpoints_per_user_and_client(limited, user):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {limited}")
+    assert [api.get("/auth/token/").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert int(api.get("/auth/token/")["Retry-After"]) > 0
+    from gql_authtoken import services
+
+    # Another session of the same user without a rated client is not limited.
+    other = services.issue_token(user).token
+    api.credentials(HTTP_AUTHORIZATION=f"Token {other}")
+    assert api.get("/auth/token/").status_code == 200
+
+
+def test_client_rate_limits_graphql_once_per_request(gql, limited):
+    query = "{ a: sessions { id } b: sessions { id } c: currentSession { id } }"
+    for _ in range(3):
+        assert "errors" not in gql(query, token=limited)  # three fields, one request, one count
+    result = gql(query, token=limited)
+    assert {e["extensions"]["code"] for e in result["errors"]} == {"throttled"}
+
+
+def test_rest_and_graphql_share_the_client_budget(gql, limited):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {limited}")
+    assert api.get("/auth/token/").status_code == 200
+    assert "errors" not in gql("{ sessions { id } }", token=limited)
+    assert api.get("/auth/token/").status_code == 200
+    assert api.get("/auth/token/").status_code == 429

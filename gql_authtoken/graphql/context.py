@@ -8,7 +8,7 @@ from strawberry.types import Info
 from strawberry_django.utils.requests import get_request
 
 from ..exceptions import NotAuthenticated
-from ..middleware import get_token_auth
+from ..middleware import check_client_rate, get_token_auth
 from ..models import AuthToken
 
 
@@ -17,13 +17,15 @@ def request_user(info: Info) -> tuple[Any, AuthToken | None]:
 
     A request with a token header is that token's user or nobody: an invalid,
     revoked or expired token raises its own error (``invalid_token``,
-    ``token_expired``) rather than a bare ``not_authenticated``.
+    ``token_expired``) rather than a bare ``not_authenticated``. A token whose
+    client has a ``throttle_rate`` counts the request once against it.
     """
     request = get_request(info)
     result = get_token_auth(request)
     if result is not None:
         if result.error is not None:
             raise result.error
+        check_client_rate(request, result.token)  # type: ignore[arg-type]
         return result.token.user, result.token  # type: ignore[union-attr]
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

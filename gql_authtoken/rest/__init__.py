@@ -2,10 +2,12 @@
 
 from .authentication import CachedTokenAuthentication, TokenAuthentication
 from .permissions import AllowSpecificClients, DisallowSpecificClients
+from .throttling import UserClientRateThrottle
 
 __all__ = [
     "AllowSpecificClients",
     "CachedTokenAuthentication",
     "DisallowSpecificClients",
     "TokenAuthentication",
+    "UserClientRateThrottle",
 ]

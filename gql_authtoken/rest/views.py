@@ -19,6 +19,7 @@ from ..models import AuthToken, Client
 from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
 from .serializers import LoginSerializer, RegisterSerializer, SessionSerializer
+from .throttling import UserClientRateThrottle
 
 
 def format_expiry(expiry: datetime | None) -> Any:
@@ -36,6 +37,9 @@ class TokenView(CoreErrorsMixin, APIView):
     # The cache is never stale (see gql_authtoken.cache), so these use it too.
     authentication_classes = [CachedTokenAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def get_throttles(self) -> list[Any]:
+        return [*super().get_throttles(), UserClientRateThrottle()]
 
     @property
     def token(self) -> AuthToken:

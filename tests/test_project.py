@@ -18,11 +18,20 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
     script = (
         "import django; django.setup();"
         "from django.core.management import call_command; call_command('check', '--fail-level', 'WARNING');"
-        "from example.schema import schema; print(schema.as_str())"
+        "from example.schema import schema; print(schema.as_str());"
+        # The recommended limits: 15 aliases pass validation, 16 do not; huge documents are refused.
+        "aliases = lambda n: '{ ' + ' '.join(f'a{i}: __typename' for i in range(n)) + ' }';"
+        "print('15 aliases:', schema.execute_sync(aliases(15)).errors);"
+        "print('16 aliases:', schema.execute_sync(aliases(16)).errors[0].message);"
+        "print('tokens:', schema.execute_sync('{ ' + '__typename ' * 3000 + '}').errors[0].message)"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "example_schema", env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert "15 aliases: None" in result.stdout
+    assert "16 aliases: 16 aliases found. Allowed: 15" in result.stdout
+    assert "tokens: Syntax Error: Document contains more than 2000 tokens." in result.stdout
     for name in ("myNotes: [NoteType!]!", "addNote(text: String!): AddNotePayload!", "login(", "sessions:",
                  "register(", "confirmEmail(", "resendConfirmationEmail("):
         assert name in result.stdout
+

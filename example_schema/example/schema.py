@@ -4,6 +4,7 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
 
@@ -37,4 +38,15 @@ class NotesMutation:
 
 Query = merge_types("Query", (AuthQuery, NotesQuery))
 Mutation = merge_types("Mutation", (AuthMutation, NotesMutation))
-schema = Schema(query=Query, mutation=Mutation)
+# Recommended limits: bounded depth, aliases and document size. Batching stays
+# off (Strawberry's default). Login, register and confirmEmail are throttled per
+# field anyway, so aliases cannot multiply password guesses.
+schema = Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        QueryDepthLimiter(max_depth=10),
+        MaxAliasesLimiter(max_alias_count=15),
+        MaxTokensLimiter(max_token_count=2000),
+    ],
+)

@@ -7,7 +7,7 @@ VENV ?= .venv
 EXTRA ?=
 BIN := $(VENV)/bin
 
-.PHONY: install example test
+.PHONY: install example test bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ example: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Per-request cost of token authentication (see docs/performance.md); not part of `make test`.
+bench: install
+	$(BIN)/python -m tests.benchmarks.auth_cost $(BENCH_ARGS)

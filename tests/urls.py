@@ -62,6 +62,16 @@ class CachedWhoami(APIView):
         return Response({"user": request.user.get_username(), "session": request.auth.pk})
 
 
+class OptionalWhoami(APIView):
+    """Anonymous or token-authenticated: the same request both ways (benchmarks)."""
+
+    authentication_classes = [CachedTokenAuthentication]
+    permission_classes = []
+
+    def get(self, request):
+        return Response({"user": request.user.get_username() or None})
+
+
 class NotCli(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [DisallowSpecificClients]
@@ -83,4 +93,5 @@ urlpatterns = [
     path("web-only/", WebOnly.as_view()),
     path("not-cli/", NotCli.as_view()),
     path("cached/", CachedWhoami.as_view()),
+    path("optional/", OptionalWhoami.as_view()),
 ]

@@ -42,7 +42,7 @@ from .exceptions import (
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import throttle
+from .throttling import parse_rate, throttle
 from .models import AuthToken, Client
 
 if TYPE_CHECKING:
@@ -416,6 +416,47 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
     if not count:
         raise SessionNotFound()
     return count
+
+
+# --- maintenance -----------------------------------------------------------------
+
+
+def clear_expired_tokens(*, batch_size: int = 1000) -> int:
+    """Delete expired tokens in batches (bounded memory, short locks); how many."""
+    total = 0
+    while True:
+        batch = list(AuthToken.objects.expired(now()).values_list("pk", "digest")[:batch_size])
+        if not batch:
+            return total
+        deleted, _per_model = AuthToken.objects.filter(pk__in=[pk for pk, _digest in batch]).delete()
+        token_cache.forget(digest for _pk, digest in batch)
+        total += deleted
+
+
+def revoke_every_token(*, batch_size: int = 1000) -> int:
+    """Revoke all tokens of all users, in batches; how many."""
+    total = 0
+    while True:
+        pks = list(AuthToken.objects.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        total += revoke_tokens(AuthToken.objects.filter(pk__in=pks))
+
+
+def create_client(name: str, *, token_ttl: timedelta | None, throttle_rate: str | None = None) -> Client:
+    """A new ``Client``; the name must be new and the rate a DRF rate string."""
+    if throttle_rate:
+        try:
+            parse_rate(throttle_rate)
+        except (ValueError, KeyError, IndexError):
+            raise ValidationFailed([FieldError("throttle_rate", _("Enter a rate such as '100/hour'."), "invalid")]) \
+                from None
+    try:
+        with transaction.atomic():
+            return Client.objects.create(name=name, token_ttl=token_ttl, throttle_rate=throttle_rate or None)
+    except IntegrityError:
+        raise ValidationFailed([FieldError("name", _("A client with that name already exists."), "unique")]) \
+            from None
 
 
 # --- API access keys ---------------------------------------------------------------

@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from gql_authtoken import services
+
+
+class Command(BaseCommand):
+    help = "Delete expired tokens, in batches; safe to run while the site serves."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=1000, help="Tokens deleted per query (default 1000).")
+
+    def handle(self, *args, batch_size, **options):
+        count = services.clear_expired_tokens(batch_size=batch_size)
+        self.stdout.write(f"Deleted {count} expired token(s).")

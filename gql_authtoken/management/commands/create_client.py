@@ -1,0 +1,39 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_duration
+
+from gql_authtoken import services
+from gql_authtoken.conf import auth_settings
+from gql_authtoken.exceptions import ValidationFailed
+
+
+def parse_ttl(value: str) -> timedelta | None:
+    """``3600`` (seconds), a Django/ISO 8601 duration (``1 00:00:00``, ``P30D``) or ``none``."""
+    if value.strip().lower() == "none":
+        return None
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value))
+    duration = parse_duration(value.strip())
+    if duration is None or duration < timedelta(0):
+        raise CommandError(f"--ttl {value!r} is not seconds, a duration (e.g. P30D, '1 00:00:00') or none.")
+    return duration
+
+
+class Command(BaseCommand):
+    help = "Create an API client (web, ios, cli...) with its token lifetime and rate."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--ttl", help="Token lifetime: seconds, a duration (P30D) or none. "
+                                          "Default: DEFAULT_TOKEN_TTL.")
+        parser.add_argument("--throttle-rate", help="A DRF rate such as 100/hour (default: none).")
+
+    def handle(self, *args, name, ttl, throttle_rate, **options):
+        token_ttl = auth_settings.DEFAULT_TOKEN_TTL if ttl is None else parse_ttl(ttl)
+        try:
+            client = services.create_client(name, token_ttl=token_ttl, throttle_rate=throttle_rate)
+        except ValidationFailed as error:
+            raise CommandError(" ".join(str(e.message) for e in error.field_errors())) from None
+        ttl_text = "never expire" if client.token_ttl is None else f"live {client.token_ttl}"
+        self.stdout.write(f"Created client {client.name!r}: tokens {ttl_text}, rate {client.throttle_rate or 'none'}.")

@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from gql_authtoken import services
+
+
+class Command(BaseCommand):
+    help = "Revoke every token of every user (everyone must log in again). Needs --force."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Really revoke all tokens.")
+
+    def handle(self, *args, force, **options):
+        if not force:
+            raise CommandError("This logs every user out everywhere. Run it again with --force to do it.")
+        count = services.revoke_every_token()
+        self.stdout.write(f"Revoked {count} token(s).")

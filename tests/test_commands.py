@@ -1,0 +1,88 @@
+"""Management commands: thin wrappers over the core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from gql_authtoken import services
+from gql_authtoken.models import AuthToken, Client
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_clear_expired_tokens_in_batches(user, monkeypatch, django_assert_max_num_queries):
+    live = services.issue_token(user, client=Client.objects.create(name="cli", token_ttl=None))
+    for _ in range(5):
+        services.issue_token(user)
+    later = services.now() + timedelta(days=2)
+    monkeypatch.setattr(services, "now", lambda: later)
+    assert "Deleted 5 expired token(s)." in run("clear_expired_tokens", "--batch-size", "2")
+    assert list(AuthToken.objects.all()) == [live.instance]
+    assert "Deleted 0 expired token(s)." in run("clear_expired_tokens")
+
+
+def test_clear_expired_tokens_refuses_them_from_the_cache_too(gql, user, monkeypatch):
+    token = services.issue_token(user).token
+    assert gql("{ me { username } }", token=token)["data"]["me"]  # now cached
+    later = services.now() + timedelta(days=2)
+    monkeypatch.setattr(services, "now", lambda: later)
+    run("clear_expired_tokens")
+    assert gql("{ sessions { id } }", token=token)["errors"][0]["extensions"]["code"] == "invalid_token"
+
+
+def test_revoke_all_tokens_needs_force(user, other_user, gql):
+    token = services.issue_token(user).token
+    services.issue_token(other_user)
+    assert gql("{ me { username } }", token=token)["data"]["me"]
+    with pytest.raises(CommandError, match="--force"):
+        run("revoke_all_tokens")
+    assert AuthToken.objects.count() == 2
+    assert "Revoked 2 token(s)." in run("revoke_all_tokens", "--force")
+    assert not AuthToken.objects.exists()
+    assert gql("{ me { username } }", token=token)["data"]["me"] is None
+
+
+def test_revoke_all_tokens_exits_non_zero_without_force(db):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='tests.settings'; django.setup();"
+        "from django.core.management import execute_from_command_line;"
+        "execute_from_command_line(['manage.py', 'revoke_all_tokens'])")], capture_output=True, text=True)
+    assert result.returncode != 0 and "--force" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "ttl", "rate"), [
+    ([], timedelta(days=1), None),
+    (["--ttl", "3600"], timedelta(hours=1), None),
+    (["--ttl", "P30D"], timedelta(days=30), None),
+    (["--ttl", "2 00:00:00", "--throttle-rate", "100/hour"], timedelta(days=2), "100/hour"),
+    (["--ttl", "none"], None, None),
+])
+def test_create_client(db, args, ttl, rate):
+    output = run("create_client", "web", *args)
+    client = Client.objects.get(name="web")
+    assert (client.token_ttl, client.throttle_rate) == (ttl, rate)
+    assert "Created client 'web'" in output
+
+
+@pytest.mark.parametrize("args", [["--ttl", "soon"], ["--throttle-rate", "fast"], ["--ttl", "-5"]])
+def test_create_client_rejects_bad_input_and_writes_nothing(db, args):
+    with pytest.raises(CommandError):
+        run("create_client", "web", *args)
+    assert not Client.objects.exists()
+
+
+def test_create_client_twice(db):
+    run("create_client", "web")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_client", "web")

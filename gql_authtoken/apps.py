@@ -1,3 +1,5 @@
+import importlib.util
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -12,3 +14,5 @@ class GqlAuthtokenConfig(AppConfig):
         from . import checks, receivers  # noqa: F401  (checks register themselves)
 
         receivers.connect()
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            from .rest import openapi  # noqa: F401  (registers the OpenAPI auth scheme)

@@ -19,8 +19,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "strawberry_django",
+    "drf_spectacular",
     "gql_authtoken",
 ]
+
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -35,3 +35,21 @@ class SessionSerializer(serializers.Serializer):
     user_agent = serializers.CharField(allow_null=True)
     ip_address = serializers.CharField(allow_null=True)
     is_current = serializers.BooleanField()
+
+
+# Response shapes, for the OpenAPI description.
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
+
+
+class ExpirySerializer(serializers.Serializer):
+    expiry = serializers.DateTimeField(allow_null=True)
+
+
+class RotatedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class SuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField()

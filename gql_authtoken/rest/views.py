@@ -18,7 +18,16 @@ from ..exceptions import InvalidConfirmationToken
 from ..models import AuthToken, Client
 from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
-from .serializers import LoginSerializer, RegisterSerializer, SessionSerializer
+from .schema import OpenApiResponse, extend_schema
+from .serializers import (
+    ExpirySerializer,
+    LoginSerializer,
+    RegisterSerializer,
+    RotatedTokenSerializer,
+    SessionSerializer,
+    SuccessSerializer,
+    TokenResponseSerializer,
+)
 from .throttling import UserClientRateThrottle
 
 
@@ -71,6 +80,7 @@ class LoginView(CoreErrorsMixin, APIView):
             data["user"] = user_serializer(instance.user, context={"request": request, "view": self}).data
         return data
 
+    @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer})
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -86,16 +96,20 @@ class LoginView(CoreErrorsMixin, APIView):
 class LogoutView(TokenView):
     """POST or DELETE: revoke the request's token; 204."""
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
     def post(self, request: Request) -> Response:
         services.logout(request._request, self.token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    delete = post
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    def delete(self, request: Request) -> Response:
+        return self.post(request)
 
 
 class LogoutAllView(TokenView):
     """POST: revoke every token of the user; 204."""
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
     def post(self, request: Request) -> Response:
         services.logout_all(request._request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -104,6 +118,7 @@ class LogoutAllView(TokenView):
 class RefreshView(TokenView):
     """POST: extend the token by its client's TTL; 200 ``{"expiry"}``."""
 
+    @extend_schema(request=None, responses={200: ExpirySerializer})
     def post(self, request: Request) -> Response:
         return Response({"expiry": format_expiry(services.refresh_token(self.token))})
 
@@ -111,9 +126,11 @@ class RefreshView(TokenView):
 class TokenCheckView(TokenView):
     """GET: 200 while the token is valid (401 otherwise). PUT: rotate; 200 ``{"token"}``."""
 
+    @extend_schema(responses={200: ExpirySerializer})
     def get(self, request: Request) -> Response:
         return Response({"expiry": format_expiry(self.token.expiry)})
 
+    @extend_schema(request=None, responses={200: RotatedTokenSerializer})
     def put(self, request: Request) -> Response:
         return Response({"token": services.rotate_token(self.token).token})
 
@@ -121,6 +138,7 @@ class TokenCheckView(TokenView):
 class SessionListView(TokenView):
     """GET: the user's active sessions, newest first."""
 
+    @extend_schema(responses={200: SessionSerializer(many=True)})
     def get(self, request: Request) -> Response:
         sessions = services.list_sessions(request.user, current=self.token)
         return Response(SessionSerializer(sessions, many=True).data)
@@ -129,6 +147,7 @@ class SessionListView(TokenView):
 class SessionView(TokenView):
     """DELETE: revoke one of the user's sessions; 204, or 404 for anyone else's."""
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
     def delete(self, request: Request, session_id: str) -> Response:
         services.revoke_session(request.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -141,6 +160,7 @@ class RegisterView(CoreErrorsMixin, APIView):
     permission_classes = [AllowAny]
     serializer_class = RegisterSerializer
 
+    @extend_schema(request=RegisterSerializer, responses={201: SuccessSerializer})
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -165,6 +185,8 @@ class ConfirmEmailView(CoreErrorsMixin, APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={302: OpenApiResponse(description="To the confirmed or the invalid-link page."),
+                              400: OpenApiResponse(description="Invalid link (plain text).")})
     def get(self, request: Request, token: str) -> HttpResponse:
         try:
             services.confirm_email(request._request, token)
@@ -184,14 +206,17 @@ class ApiAccessView(TokenView):
     404 throughout when the client row is missing.
     """
 
+    @extend_schema(responses={200: SessionSerializer})
     def get(self, request: Request) -> Response:
         key = services.get_api_key(request.user)
         return Response(SessionSerializer(services.Session.from_token(key, current=self.token)).data)
 
+    @extend_schema(request=None, responses={201: TokenResponseSerializer})
     def post(self, request: Request) -> Response:
         issued = services.issue_api_key(request.user, request=request._request)
         return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
     def delete(self, request: Request) -> Response:
         services.revoke_api_key(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -51,12 +51,23 @@ def _mark_key(digest: str) -> str:
     return f"{_PREFIX}:mark:{digest}"
 
 
+class _NotCacheable(Exception):
+    """Carries a row out of the memoised loader without it being stored."""
+
+    def __init__(self, instance: AuthToken):
+        self.instance = instance
+
+
 @functools.lru_cache(maxsize=16)
-def _memoized(timeout: int, alias: str, load: Callable[[str], AuthToken]) -> Any:
+def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken]) -> Any:
     """The memoised loader for these settings (built once per combination)."""
 
-    def load_for_cache(digest: str, mark: str | None) -> AuthToken:
-        instance = load(digest)
+    def load_for_cache(digest: str, legacy_digest: str | None, mark: str | None) -> AuthToken:
+        instance = load(digest, legacy_digest)
+        if instance.digest != digest:
+            # An imported legacy row: revocations mark its stored digest, which
+            # is not this key, so it is never cached (one query each time).
+            raise _NotCacheable(instance)
         # The password hash never goes into the cache; Django loads a deferred
         # field from the database if anything reads it.
         instance.user.__dict__.pop("password", None)
@@ -65,17 +76,27 @@ def _memoized(timeout: int, alias: str, load: Callable[[str], AuthToken]) -> Any
     return cache_memoize(timeout, prefix=f"{_PREFIX}.token", cache_alias=alias)(load_for_cache)
 
 
-def lookup(digest: str, load: Callable[[str], AuthToken]) -> tuple[AuthToken, str | None]:
+def _loader(load: Callable[..., AuthToken]) -> Any:
+    return _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
+
+
+def lookup(
+    digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]
+) -> tuple[AuthToken, str | None]:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success)."""
     mark = _cache().get(_mark_key(digest))
-    memoized = _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
-    return memoized(digest, mark), mark
+    try:
+        return _loader(load)(digest, legacy_digest, mark), mark
+    except _NotCacheable as uncached:
+        return uncached.instance, mark
 
 
-def update(digest: str, mark: str | None, instance: AuthToken, load: Callable[[str], AuthToken]) -> None:
+def update(
+    digest: str, legacy_digest: str | None, mark: str | None, instance: AuthToken, load: Callable[..., AuthToken]
+) -> None:
     """Store a changed copy (a new ``last_used``) under the same key."""
-    memoized = _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
-    _cache().set(memoized.get_cache_key(digest, mark), instance, auth_settings.TOKEN_CACHE_TIMEOUT)
+    key = _loader(load).get_cache_key(digest, legacy_digest, mark)
+    _cache().set(key, instance, auth_settings.TOKEN_CACHE_TIMEOUT)
 
 
 def forget(digests: Iterable[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 
@@ -29,3 +31,24 @@ def hash_token(token: str) -> str:
     deterministic hash.
     """
     return hashlib.sha512(token.encode()).hexdigest()
+
+
+REST_AUTHTOKEN_PREFIX = "rest_authtoken$"
+
+
+def rest_authtoken_digest(token: str) -> str | None:
+    """The digest django-rest-authtoken stored for ``token``, as imported rows keep it.
+
+    That library sends ``urlsafe_b64encode(48 random bytes)`` and stores
+    ``sha512(bytes)``; only strings of that exact form have one. Imported rows
+    carry a prefix, so this form can only ever match them, never a new token.
+    """
+    if len(token) != 64:
+        return None
+    try:
+        raw = base64.b64decode(token.encode(), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 48:
+        return None
+    return REST_AUTHTOKEN_PREFIX + hashlib.sha512(raw).hexdigest()

@@ -62,7 +62,9 @@ class AuthToken(models.Model):
         related_name="auth_tokens",
         verbose_name=_("client"),
     )
-    digest = models.CharField(_("digest"), max_length=128, unique=True)
+    # SHA-512 hex, or for tokens imported from django-rest-authtoken its own
+    # digest form with a "rest_authtoken$" prefix (see crypto.py).
+    digest = models.CharField(_("digest"), max_length=160, unique=True)
     created = models.DateTimeField(_("created"))
     expiry = models.DateTimeField(_("expiry"), null=True, blank=True, db_index=True)
     last_used = models.DateTimeField(_("last used"), null=True, blank=True)

@@ -255,10 +255,14 @@ def parse_authorization_header(value: str | bytes) -> str | None:
     return token
 
 
-def load_token(digest: str) -> AuthToken:
-    """The ``AuthToken`` with this digest, with its user and client, in one query."""
+def load_token(digest: str, legacy_digest: str | None = None) -> AuthToken:
+    """The ``AuthToken`` with this digest (or an imported row's legacy digest),
+    with its user and client, in one query."""
+    tokens = AuthToken.objects.select_related(*auth_settings.AUTHTOKEN_SELECT_RELATED_LIST)
     try:
-        return AuthToken.objects.select_related(*auth_settings.AUTHTOKEN_SELECT_RELATED_LIST).get(digest=digest)
+        if legacy_digest is None:
+            return tokens.get(digest=digest)
+        return tokens.get(digest__in=[digest, legacy_digest])
     except AuthToken.DoesNotExist:
         raise InvalidToken() from None
 
@@ -273,15 +277,17 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
     if len(token) > crypto.MAX_TOKEN_LENGTH:
         raise InvalidToken()
     digest = crypto.hash_token(token)
+    legacy_digest = crypto.rest_authtoken_digest(token)
     cached = use_cache and token_cache.enabled()
     if cached:
-        instance, mark = token_cache.lookup(digest, load_token)
+        instance, mark = token_cache.lookup(digest, legacy_digest, load_token)
+        cached = instance.digest == digest  # imported legacy rows are not cached
     else:
-        instance = load_token(digest)
+        instance = load_token(digest, legacy_digest)
     current = now()
     if instance.is_expired(current):
         deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
-        token_cache.forget([digest])
+        token_cache.forget([instance.digest])
         if not deleted:  # another request saw it first and said so
             raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
@@ -291,7 +297,7 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
         # ``inactive_user`` once the password matched), worded as DRF words it.
         raise InvalidToken(_("User inactive or deleted."))
     if touch(instance, current) and cached:
-        token_cache.update(digest, mark, instance, load_token)
+        token_cache.update(digest, legacy_digest, mark, instance, load_token)
     return instance
 
 

@@ -227,8 +227,8 @@ def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, mo
     writes the cache: its entry must never be served afterwards."""
     real_load = services.load_token
 
-    def load_then_revoke(digest):
-        instance = real_load(digest)
+    def load_then_revoke(digest, legacy_digest=None):
+        instance = real_load(digest, legacy_digest)
         services.revoke_all_tokens(user)  # another process, between our read and our write
         return instance
 

@@ -1,0 +1,185 @@
+"""Carry tokens of other libraries over, so their clients stay logged in.
+
+Reads the other library's tables in the same database directly (the library
+itself need not be installed any more) through unmanaged models in a private
+app registry, in batches, and writes equivalent ``AuthToken`` rows:
+
+- ``drf`` (``authtoken_token``) and ``durin`` (``durin_authtoken``) stored the
+  plaintext key: it is hashed into our SHA-512 digest and not kept.
+- ``knox`` >= 5 stored ``sha512(token)``, our own digest: copied as is. Older
+  knox (a ``salt`` column) hashed differently and cannot be carried over.
+- ``rest_authtoken`` stored ``sha512(raw bytes)`` of a base64 token: kept in
+  that form behind a prefix, which the lookup also accepts for those rows.
+
+Running it twice imports nothing new; expired tokens are left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps.registry import Apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, models, transaction
+
+from . import crypto, services
+from .models import AuthToken, Client
+
+SOURCES = ("drf", "knox", "durin", "rest_authtoken")
+
+
+class ImportRefused(Exception):
+    """The source cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class Imported:
+    digest: str
+    user_id: Any
+    created: datetime
+    expiry: datetime | None
+    client: tuple[str, timedelta | None, str | None] | None = None  # name, ttl, rate
+
+
+@dataclass
+class ImportSummary:
+    found: int = 0
+    imported: int = 0
+    already_imported: int = 0
+    expired: int = 0
+    clients_created: list[str] = field(default_factory=list)
+
+
+def _user_id_field() -> models.Field:
+    pk = get_user_model()._meta.pk
+    if isinstance(pk, (models.AutoField, models.BigAutoField, models.IntegerField)):
+        return models.BigIntegerField(db_column="user_id")
+    if isinstance(pk, models.UUIDField):
+        return models.UUIDField(db_column="user_id")
+    return models.CharField(max_length=255, db_column="user_id")
+
+
+def _table(class_name: str, db_table: str, *, user: bool = True, **fields: models.Field) -> type[models.Model]:
+    """An unmanaged model of another library's table, in a registry of its own."""
+    meta = type("Meta", (), {"managed": False, "db_table": db_table, "apps": Apps(),
+                             "app_label": "gql_authtoken_import"})
+    if user:
+        fields["user_id"] = _user_id_field()
+    return type(class_name, (models.Model,), {"__module__": __name__, "Meta": meta, **fields})
+
+
+def _require(table: str, *, refuse_columns: dict[str, str] | None = None) -> None:
+    with connection.cursor() as cursor:
+        if table not in connection.introspection.table_names(cursor):
+            raise ImportRefused(f"There is no {table} table in this database.")
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+    for column, reason in (refuse_columns or {}).items():
+        if column in columns:
+            raise ImportRefused(reason)
+
+
+def _drf(batch_size: int) -> Iterator[Imported]:
+    _require("authtoken_token")
+    Token = _table("Token", "authtoken_token", key=models.CharField(max_length=40, primary_key=True),
+                   created=models.DateTimeField())
+    for row in Token.objects.order_by("pk").iterator(chunk_size=batch_size):
+        yield Imported(crypto.hash_token(row.key), row.user_id, row.created, None)
+
+
+def _knox(batch_size: int) -> Iterator[Imported]:
+    _require("knox_authtoken", refuse_columns={"salt": (
+        "These knox tokens come from knox < 5, whose salted digests cannot be checked against a token "
+        "without knox's old hashing; they cannot be carried over. Upgrade knox to >= 5 (which logs its "
+        "users out) or keep knox for them.")})
+    Knox = _table("Knox", "knox_authtoken", digest=models.CharField(max_length=128, primary_key=True),
+                  created=models.DateTimeField(), expiry=models.DateTimeField(null=True))
+    for row in Knox.objects.order_by("created").iterator(chunk_size=batch_size):
+        if len(row.digest) != 128:  # a SECURE_HASH_ALGORITHM other than SHA-512
+            raise ImportRefused("Some knox digests are not SHA-512 (SECURE_HASH_ALGORITHM was changed); "
+                                "they cannot be carried over.")
+        yield Imported(row.digest, row.user_id, row.created, row.expiry)
+
+
+def _durin(batch_size: int) -> Iterator[Imported]:
+    _require("durin_authtoken")
+    _require("durin_client")
+    DurinClient = _table("DurinClient", "durin_client", user=False, name=models.CharField(max_length=64),
+                         token_ttl=models.DurationField(), throttle_rate=models.CharField(max_length=64, null=True))
+    clients = {c.pk: (c.name, c.token_ttl, c.throttle_rate or None) for c in DurinClient.objects.all()}
+    Durin = _table("Durin", "durin_authtoken", token=models.CharField(max_length=128),
+                   client_id=models.BigIntegerField(), created=models.DateTimeField(),
+                   expiry=models.DateTimeField(null=True))
+    for row in Durin.objects.order_by("pk").iterator(chunk_size=batch_size):
+        yield Imported(crypto.hash_token(row.token), row.user_id, row.created, row.expiry, clients[row.client_id])
+
+
+def _rest_authtoken(batch_size: int) -> Iterator[Imported]:
+    _require("rest_authtoken_authtoken")
+    validity = getattr(settings, "AUTH_TOKEN_VALIDITY", timedelta(days=1))  # that library's own setting
+    RestAuthToken = _table("RestAuthToken", "rest_authtoken_authtoken",
+                           hashed_token=models.BinaryField(primary_key=True), created=models.DateTimeField())
+    for row in RestAuthToken.objects.order_by("created").iterator(chunk_size=batch_size):
+        digest = crypto.REST_AUTHTOKEN_PREFIX + bytes(row.hashed_token).hex()
+        yield Imported(digest, row.user_id, row.created, row.created + validity)
+
+
+READERS = {"drf": _drf, "knox": _knox, "durin": _durin, "rest_authtoken": _rest_authtoken}
+
+
+def _batches(rows: Iterator[Imported], size: int) -> Iterator[list[Imported]]:
+    batch: list[Imported] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_tokens(source: str, *, dry_run: bool = False, batch_size: int = 1000) -> ImportSummary:
+    """Import the tokens of ``source`` (one of ``SOURCES``); see the module docstring."""
+    if source not in READERS:
+        raise ImportRefused(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}.")
+    summary = ImportSummary()
+    clients: dict[str, Client | None] = {}
+    now = services.now()
+    with transaction.atomic():
+        for batch in _batches(READERS[source](batch_size), batch_size):
+            summary.found += len(batch)
+            known = set(AuthToken.objects.filter(digest__in=[r.digest for r in batch]).values_list("digest", flat=True))
+            new = []
+            for row in batch:
+                if row.digest in known:
+                    summary.already_imported += 1
+                elif row.expiry is not None and row.expiry <= now:
+                    summary.expired += 1
+                else:
+                    new.append(AuthToken(
+                        user_id=row.user_id, digest=row.digest, created=row.created, expiry=row.expiry,
+                        last_used=None, client=_client(row.client, clients, summary, dry_run),
+                    ))
+            summary.imported += len(new)
+            if not dry_run:
+                AuthToken.objects.bulk_create(new)
+        if dry_run:
+            transaction.set_rollback(True)
+    return summary
+
+
+def _client(spec: Any, clients: dict[str, Client | None], summary: ImportSummary, dry_run: bool) -> Client | None:
+    """Our ``Client`` of that name, created like the other library's when missing."""
+    if spec is None:
+        return None
+    name, ttl, rate = spec
+    if name not in clients:
+        client = Client.objects.filter(name=name).first()
+        if client is None:
+            summary.clients_created.append(name)
+            client = None if dry_run else Client.objects.create(name=name, token_ttl=ttl, throttle_rate=rate)
+        clients[name] = client
+    return clients[name]

@@ -1,0 +1,113 @@
+"""Run by tests/test_import_tokens.py with ``--ds=tests.legacy.settings``.
+
+Each library creates tokens with its own API; after ``import_tokens`` the
+original plaintext authenticates against gql_authtoken, over REST and GraphQL.
+"""
+
+from base64 import urlsafe_b64encode
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from gql_authtoken import services
+from gql_authtoken.models import AuthToken, Client
+from tests.conftest import GraphQLClient
+
+
+def run(*args):
+    out = StringIO()
+    call_command("import_tokens", *args, stdout=out)
+    return out.getvalue()
+
+
+def check(token):
+    return APIClient().get("/auth/token/", HTTP_AUTHORIZATION=f"Token {token}").status_code
+
+
+def me(token):
+    return GraphQLClient("sync")("{ me { username } }", token=token)["data"]["me"]
+
+
+def test_drf_authtoken(user):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=user).key
+    assert check(key) == 401
+    assert "Imported 1 of 1 drf token(s)" in run("--from", "drf")
+    assert check(key) == 200 and me(key) == {"username": "alice"}
+    assert AuthToken.objects.get().expiry is None  # DRF tokens never expired
+    assert key not in str(list(AuthToken.objects.values_list()))
+    assert "Imported 0 of 1 drf token(s); 1 already imported" in run("--from", "drf")
+    assert AuthToken.objects.count() == 1
+
+
+def test_knox(user):
+    from knox.models import AuthToken as KnoxToken
+
+    instance, token = KnoxToken.objects.create(user=user)
+    _, expired_token = KnoxToken.objects.create(user=user, expiry=timedelta(seconds=-1))
+    assert "Imported 1 of 2 knox token(s); 0 already imported, 1 expired (left out)." in run("--from", "knox")
+    imported = AuthToken.objects.get()
+    assert (imported.digest, imported.expiry, imported.created) == (instance.digest, instance.expiry, instance.created)
+    assert check(token) == 200 and me(token) == {"username": "alice"}
+    assert check(expired_token) == 401
+    # Logout works on imported tokens like on ours.
+    assert APIClient().post("/auth/logout/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 204
+    assert check(token) == 401
+
+
+def test_old_knox_is_refused_with_a_reason(user):
+    from knox.models import AuthToken as KnoxToken
+
+    with connection.cursor() as cursor:  # the column knox < 5 had
+        cursor.execute("ALTER TABLE knox_authtoken ADD COLUMN salt varchar(16) NULL")
+    KnoxToken.objects.create(user=user)
+    with pytest.raises(CommandError, match="knox < 5"):
+        run("--from", "knox")
+    assert not AuthToken.objects.exists()
+
+
+def test_durin_with_its_clients(user):
+    from durin.models import AuthToken as DurinToken
+    from durin.models import Client as DurinClient
+
+    web = DurinClient.objects.create(name="web", token_ttl=timedelta(hours=5), throttle_rate="100/hour")
+    token = DurinToken.objects.create(user=user, client=web).token
+    assert "Would import 1 of 1" in run("--from", "durin", "--dry-run")
+    assert not AuthToken.objects.exists() and not Client.objects.exists()
+    output = run("--from", "durin")
+    assert "Imported 1 of 1 durin token(s)" in output and "Created client(s): web." in output
+    client = Client.objects.get(name="web")
+    assert (client.token_ttl, client.throttle_rate) == (timedelta(hours=5), "100/hour")
+    assert check(token) == 200
+    [session] = APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/auth/sessions/").json()
+    assert session["client"] == "web"
+    assert services.refresh_token(services.authenticate_token(token)) is not None
+
+
+def test_rest_authtoken(user):
+    from rest_authtoken.models import AuthToken as RestToken
+
+    raw = RestToken.create_token_for_user(user)
+    token = urlsafe_b64encode(raw).decode()  # what its clients send
+    assert "Imported 1 of 1 rest_authtoken token(s)" in run("--from", "rest_authtoken")
+    imported = AuthToken.objects.get()
+    assert imported.expiry == imported.created + timedelta(days=1)
+    for _ in range(2):  # not cached (its digest form differs), but works every time
+        assert check(token) == 200 and me(token) == {"username": "alice"}
+    # Rotating gives the client a token of ours; the old one dies.
+    new = APIClient(HTTP_AUTHORIZATION=f"Token {token}").put("/auth/token/").json()["token"]
+    assert check(token) == 401 and check(new) == 200
+    # A new token of ours that happens to be 64 base64 characters never matches that form.
+    assert check(services.issue_token(user).token) == 200
+
+
+def test_missing_table_is_a_clear_error(db):
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE authtoken_token")
+    with pytest.raises(CommandError, match="There is no authtoken_token table"):
+        run("--from", "drf")

@@ -7,7 +7,7 @@ VENV ?= .venv
 EXTRA ?=
 BIN := $(VENV)/bin
 
-.PHONY: install example test bench
+.PHONY: install example test bench docs schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,12 @@ test: install
 # Per-request cost of token authentication (see docs/performance.md); not part of `make test`.
 bench: install
 	$(BIN)/python -m tests.benchmarks.auth_cost $(BENCH_ARGS)
+
+# The documentation site, built as CI builds it (warnings are errors).
+docs: install
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir build/site
+
+# Re-export the example's GraphQL schema into docs/ (CI checks it is current).
+schema: install
+	$(BIN)/python example_schema/manage.py export_schema example.schema --path docs/schema.graphql

@@ -19,6 +19,8 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
         "import django; django.setup();"
         "from django.core.management import call_command; call_command('check', '--fail-level', 'WARNING');"
         "from example.schema import schema; print(schema.as_str());"
+        f"from strawberry.printer import print_schema; open({str(tmp_path / 'schema.graphql')!r}, 'w')"
+        ".write(print_schema(schema));"
         # The recommended limits: 15 aliases pass validation, 16 do not; huge documents are refused.
         "aliases = lambda n: '{ ' + ' '.join(f'a{i}: __typename' for i in range(n)) + ' }';"
         "print('15 aliases:', schema.execute_sync(aliases(15)).errors);"
@@ -28,6 +30,8 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "example_schema", env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    current = (ROOT / "docs" / "schema.graphql").read_text()
+    assert (tmp_path / "schema.graphql").read_text() == current, "docs/schema.graphql is stale: run `make schema`"
     assert "15 aliases: None" in result.stdout
     assert "16 aliases: 16 aliases found. Allowed: 15" in result.stdout
     assert "tokens: Syntax Error: Document contains more than 2000 tokens." in result.stdout

@@ -203,3 +203,18 @@ def test_async_forms(user):
         async_to_sync(services.arevoke_session)(user, "0")
     assert async_to_sync(services.alogout_all)(None, user) == 1
     assert not AuthToken.objects.filter(pk=other.instance.pk).exists()
+
+
+def test_logout_and_logout_all_send_djangos_user_logged_out(user, rf):
+    from django.contrib.auth.signals import user_logged_out
+
+    seen = []
+    user_logged_out.connect(lambda **kw: seen.append((kw["user"], kw["request"].path)), weak=False,
+                            dispatch_uid="t-out")
+    try:
+        services.logout(rf.post("/one/"), services.issue_token(user).instance)
+        services.issue_token(user)
+        services.logout_all(rf.post("/all/"), user)
+    finally:
+        user_logged_out.disconnect(dispatch_uid="t-out")
+    assert seen == [(user, "/one/"), (user, "/all/")]

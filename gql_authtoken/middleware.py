@@ -96,6 +96,29 @@ def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
         raise outcome
 
 
+# Where a WebSocket connection keeps its token result (see graphql/channels.py).
+CONNECTION_SCOPE_KEY = "gql_authtoken"
+
+
+def request_token_auth(request: Any) -> TokenAuthResult | None:
+    """The token result of an HTTP request, or of a WebSocket consumer's connection."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and scope.get("type") == "websocket":
+        return scope.get(CONNECTION_SCOPE_KEY)
+    return get_token_auth(request)
+
+
+async def aauthenticate_header(value: str) -> TokenAuthResult | None:
+    """The result for an ``Authorization`` value outside a request (WebSocket ``connection_init``)."""
+    try:
+        token = services.parse_authorization_header(value)
+        if token is None:
+            return None
+        return TokenAuthResult(token=await services.aauthenticate_token(token, use_cache=True))
+    except AuthTokenError as error:
+        return TokenAuthResult(error=error)
+
+
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:
         token = services.parse_authorization_header(authorization_header(request))

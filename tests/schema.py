@@ -1,5 +1,8 @@
 """A schema as a user would write it: the package's types merged with the app's own."""
 
+import asyncio
+from collections.abc import AsyncGenerator
+
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -44,8 +47,18 @@ class AppMutation:
         return Secret(value="touched")
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(extensions=[IsTokenAuthenticated()])
+    async def countdown(self, info: strawberry.Info, start: int = 3) -> AsyncGenerator[str, None]:
+        user = info.context["request"].scope["user"]
+        for number in range(start, 0, -1):
+            yield f"{user.get_username()}: {number}"
+            await asyncio.sleep(0.01)
+
+
 Query = merge_types("Query", (AuthQuery, AppQuery))
 Mutation = merge_types("Mutation", (AuthMutation, AppMutation))
-schema = Schema(query=Query, mutation=Mutation)
+schema = Schema(query=Query, mutation=Mutation, subscription=Subscription)
 # The same schema with operation batching on, to prove a batch cannot multiply attempts.
 batch_schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(batching_config={"max_operations": 50}))

@@ -8,7 +8,7 @@ from strawberry.types import Info
 from strawberry_django.utils.requests import get_request
 
 from ..exceptions import NotAuthenticated
-from ..middleware import check_client_rate, get_token_auth
+from ..middleware import check_client_rate, request_token_auth
 from ..models import AuthToken
 
 
@@ -21,7 +21,7 @@ def request_user(info: Info) -> tuple[Any, AuthToken | None]:
     client has a ``throttle_rate`` counts the request once against it.
     """
     request = get_request(info)
-    result = get_token_auth(request)
+    result = request_token_auth(request)
     if result is not None:
         if result.error is not None:
             raise result.error

@@ -36,6 +36,7 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
     assert "16 aliases: 16 aliases found. Allowed: 15" in result.stdout
     assert "tokens: Syntax Error: Document contains more than 2000 tokens." in result.stdout
     for name in ("myNotes: [NoteType!]!", "addNote(text: String!): AddNotePayload!", "login(", "sessions:",
-                 "register(", "confirmEmail(", "resendConfirmationEmail("):
+                 "register(", "confirmEmail(", "resendConfirmationEmail(",
+                 "myNoteCount(times: Int! = 5): Int!"):
         assert name in result.stdout
 

@@ -1,6 +1,10 @@
 """The example schema: the app's own notes merged with gql_authtoken's types."""
 
+import asyncio
+from collections.abc import AsyncGenerator
 from typing import Annotated
+
+from asgiref.sync import sync_to_async
 
 import strawberry
 import strawberry_django
@@ -36,6 +40,16 @@ class NotesMutation:
         return Note.objects.create(owner=info.context.request.user, text=text)
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(extensions=[IsTokenAuthenticated()], description="Your note count, every second.")
+    async def my_note_count(self, info: strawberry.Info, times: int = 5) -> AsyncGenerator[int, None]:
+        user = info.context["request"].scope["user"]  # set from the connection_init token
+        for _ in range(max(0, min(times, 60))):
+            yield await sync_to_async(Note.objects.filter(owner=user).count)()
+            await asyncio.sleep(1)
+
+
 Query = merge_types("Query", (AuthQuery, NotesQuery))
 Mutation = merge_types("Mutation", (AuthMutation, NotesMutation))
 # Recommended limits: bounded depth, aliases and document size. Batching stays
@@ -44,6 +58,7 @@ Mutation = merge_types("Mutation", (AuthMutation, NotesMutation))
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[
         QueryDepthLimiter(max_depth=10),
         MaxAliasesLimiter(max_alias_count=15),

@@ -19,6 +19,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves ASGI: HTTP and WebSocket subscriptions
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -135,3 +135,28 @@ def adapter(request):
     from .adapters import GraphQLAdapter, RestAdapter
 
     return RestAdapter() if request.param == "rest" else GraphQLAdapter(request.param.split("-")[1])
+
+
+@pytest.fixture
+def admin_client(db):
+    """A Django test client logged in as a superuser."""
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = DjangoClient()
+    client.force_login(admin)
+    return client
+
+
+def run_suite_in_subprocess(settings_module: str, path: str) -> None:
+    """Run a test file under other Django settings (a swapped user model, extra apps)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ds={settings_module}", path],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
+        env={**os.environ},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout

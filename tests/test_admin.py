@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client as DjangoClient
 
 from gql_authtoken import services, signals
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken, Client
 
 
-@pytest.fixture
-def admin_client(db):
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client = DjangoClient()
-    client.force_login(admin)
-    return client
 
 
 def test_clients_are_editable(admin_client):

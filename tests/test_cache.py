@@ -167,14 +167,6 @@ def test_admin_revoke_action(gql, user, login_token, admin_client):
     assert me(gql, login_token) is None
 
 
-@pytest.fixture
-def admin_client(db):
-    from django.test import Client as DjangoClient
-
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client = DjangoClient()
-    client.force_login(admin)
-    return client
 
 
 def test_deactivation(gql, user, login_token):

@@ -31,6 +31,15 @@ from .serializers import (
 from .throttling import UserClientRateThrottle
 
 
+# Documented answers besides success, for the OpenAPI description.
+_BAD_INPUT = {400: OpenApiResponse(description="Invalid input, by field.")}
+_NO_TOKEN = {401: OpenApiResponse(description="No, an invalid, revoked or expired token.")}
+_THROTTLED = {429: OpenApiResponse(description="Too many requests; see Retry-After.")}
+_NOT_FOUND = {404: OpenApiResponse(description="Not found.")}
+_FORBIDDEN = {403: OpenApiResponse(description="Your client may not do this.")}
+_TOKEN_ERRORS = {**_NO_TOKEN, **_FORBIDDEN, **_THROTTLED}
+
+
 def format_expiry(expiry: datetime | None) -> Any:
     """``expiry`` as ``EXPIRY_DATETIME_FORMAT`` (default: DRF's ``DATETIME_FORMAT``)."""
     if expiry is None:
@@ -80,7 +89,7 @@ class LoginView(CoreErrorsMixin, APIView):
             data["user"] = user_serializer(instance.user, context={"request": request, "view": self}).data
         return data
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer})
+    @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED})
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -96,12 +105,12 @@ class LoginView(CoreErrorsMixin, APIView):
 class LogoutView(TokenView):
     """POST or DELETE: revoke the request's token; 204."""
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         services.logout(request._request, self.token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def delete(self, request: Request) -> Response:
         return self.post(request)
 
@@ -109,7 +118,7 @@ class LogoutView(TokenView):
 class LogoutAllView(TokenView):
     """POST: revoke every token of the user; 204."""
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         services.logout_all(request._request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -118,7 +127,7 @@ class LogoutAllView(TokenView):
 class RefreshView(TokenView):
     """POST: extend the token by its client's TTL; 200 ``{"expiry"}``."""
 
-    @extend_schema(request=None, responses={200: ExpirySerializer})
+    @extend_schema(request=None, responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         return Response({"expiry": format_expiry(services.refresh_token(self.token))})
 
@@ -126,11 +135,11 @@ class RefreshView(TokenView):
 class TokenCheckView(TokenView):
     """GET: 200 while the token is valid (401 otherwise). PUT: rotate; 200 ``{"token"}``."""
 
-    @extend_schema(responses={200: ExpirySerializer})
+    @extend_schema(responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
         return Response({"expiry": format_expiry(self.token.expiry)})
 
-    @extend_schema(request=None, responses={200: RotatedTokenSerializer})
+    @extend_schema(request=None, responses={200: RotatedTokenSerializer, **_TOKEN_ERRORS})
     def put(self, request: Request) -> Response:
         return Response({"token": services.rotate_token(self.token).token})
 
@@ -138,7 +147,7 @@ class TokenCheckView(TokenView):
 class SessionListView(TokenView):
     """GET: the user's active sessions, newest first."""
 
-    @extend_schema(responses={200: SessionSerializer(many=True)})
+    @extend_schema(responses={200: SessionSerializer(many=True), **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
         sessions = services.list_sessions(request.user, current=self.token)
         return Response(SessionSerializer(sessions, many=True).data)
@@ -147,7 +156,8 @@ class SessionListView(TokenView):
 class SessionView(TokenView):
     """DELETE: revoke one of the user's sessions; 204, or 404 for anyone else's."""
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
+                                            **_NOT_FOUND})
     def delete(self, request: Request, session_id: str) -> Response:
         services.revoke_session(request.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -160,7 +170,8 @@ class RegisterView(CoreErrorsMixin, APIView):
     permission_classes = [AllowAny]
     serializer_class = RegisterSerializer
 
-    @extend_schema(request=RegisterSerializer, responses={201: SuccessSerializer})
+    @extend_schema(request=RegisterSerializer,
+                   responses={201: SuccessSerializer, **_BAD_INPUT, **_NOT_FOUND, **_THROTTLED})
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -186,7 +197,7 @@ class ConfirmEmailView(CoreErrorsMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={302: OpenApiResponse(description="To the confirmed or the invalid-link page."),
-                              400: OpenApiResponse(description="Invalid link (plain text).")})
+                              400: OpenApiResponse(description="Invalid link (plain text)."), **_THROTTLED})
     def get(self, request: Request, token: str) -> HttpResponse:
         try:
             services.confirm_email(request._request, token)
@@ -206,17 +217,18 @@ class ApiAccessView(TokenView):
     404 throughout when the client row is missing.
     """
 
-    @extend_schema(responses={200: SessionSerializer})
+    @extend_schema(responses={200: SessionSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def get(self, request: Request) -> Response:
         key = services.get_api_key(request.user)
         return Response(SessionSerializer(services.Session.from_token(key, current=self.token)).data)
 
-    @extend_schema(request=None, responses={201: TokenResponseSerializer})
+    @extend_schema(request=None, responses={201: TokenResponseSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def post(self, request: Request) -> Response:
         issued = services.issue_api_key(request.user, request=request._request)
         return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
+                                            **_NOT_FOUND})
     def delete(self, request: Request) -> Response:
         services.revoke_api_key(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -163,18 +163,31 @@ def issue_token(
 ) -> IssuedToken:
     """Create a session for ``user`` and return its token (shown once, stored hashed)."""
     token = new_token()
-    created = now()
-    instance = AuthToken.objects.create(
-        user=user,
-        client=client,
-        digest=crypto.hash_token(token),
-        created=created,
-        expiry=compute_expiry(created=created, start=created, client=client),
-        last_used=created,
-        user_agent=user_agent(request),
-        ip_address=client_ip(request),
-    )
+    with transaction.atomic():
+        _lock_user(user)
+        created = now()
+        instance = AuthToken.objects.create(
+            user=user,
+            client=client,
+            digest=crypto.hash_token(token),
+            created=created,
+            expiry=compute_expiry(created=created, start=created, client=client),
+            last_used=created,
+            user_agent=user_agent(request),
+            ip_address=client_ip(request),
+        )
     return IssuedToken(token=token, instance=instance)
+
+
+def _lock_user(user: AbstractBaseUser) -> None:
+    """Serialise issuing and revoking-all for one user on their row.
+
+    Without it, under READ COMMITTED a login that commits while ``logout_all``
+    deletes could keep its token although it returned first; with it, a login
+    either finishes before the revocation (and is revoked) or starts after it.
+    A no-op on SQLite, which serialises writers anyway.
+    """
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
 
 
 def login(
@@ -395,7 +408,9 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
 
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
-    return revoke_tokens(AuthToken.objects.filter(user=user))
+    with transaction.atomic():
+        _lock_user(user)
+        return revoke_tokens(AuthToken.objects.filter(user=user))
 
 
 def session_tokens(user: AbstractBaseUser) -> Any:

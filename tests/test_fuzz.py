@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -24,6 +26,18 @@ EXPECTED_CODES = {
 }
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 FUZZ_SETTINGS = {"REGISTRATION_ENABLED": True, "API_ACCESS_CLIENT_NAME": "api"}
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Requests made straight through WSGIHandler would close the test's database
+    connection at their end (and with it the test transaction); Django's test
+    client avoids that the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

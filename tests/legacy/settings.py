@@ -2,7 +2,8 @@
 
 from tests.settings import *  # noqa: F403
 
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "knox", "durin", "rest_authtoken"]  # noqa: F405
-# knox and durin both name their reverse accessor on User "auth_token_set".
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "durin", "knox", "rest_authtoken"]  # noqa: F405
+# knox and durin both name their reverse accessor on User "auth_token_set"; the
+# later app keeps it. knox's authentication walks it, durin's does not.
 SILENCED_SYSTEM_CHECKS = ["fields.E304", "fields.E305"]
 DATABASES["default"]["TEST"] = {"NAME": "test_gql_authtoken_legacy"}  # noqa: F405

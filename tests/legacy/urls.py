@@ -1,0 +1,36 @@
+"""The same DRF view behind each library's authentication class (benchmarks)."""
+
+from django.urls import include, path
+from durin.auth import CachedTokenAuthentication as DurinCached
+from durin.auth import TokenAuthentication as DurinToken
+from knox.auth import TokenAuthentication as KnoxToken
+from rest_framework.authentication import TokenAuthentication as DrfToken
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gql_authtoken.rest import CachedTokenAuthentication, TokenAuthentication
+
+AUTHENTICATION = {
+    "gql_authtoken": TokenAuthentication,
+    "gql_authtoken-cached": CachedTokenAuthentication,
+    "drf": DrfToken,
+    "knox": KnoxToken,
+    "durin": DurinToken,
+    "durin-cached": DurinCached,
+}
+
+
+def whoami_view(authentication_class):
+    class Whoami(APIView):
+        authentication_classes = [authentication_class]
+        permission_classes = []
+
+        def get(self, request):
+            return Response({"user": request.user.get_username() or None})
+
+    return Whoami.as_view()
+
+
+urlpatterns = [path(f"{name}/", whoami_view(cls)) for name, cls in AUTHENTICATION.items()] + [
+    path("auth/", include("gql_authtoken.urls")),
+]

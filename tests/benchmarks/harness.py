@@ -28,6 +28,8 @@ def test_database(settings_module: str) -> Iterator[None]:
     # Persistent connections, as production runs: a new PostgreSQL connection per
     # request would cost more than everything measured.
     connection.settings_dict["CONN_MAX_AGE"] = None
+    # Its own test database, so a benchmark never collides with a test run.
+    connection.settings_dict["TEST"]["NAME"] = "test_gql_authtoken_bench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield

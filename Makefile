@@ -7,7 +7,7 @@ VENV ?= .venv
 EXTRA ?=
 BIN := $(VENV)/bin
 
-.PHONY: install example test bench docs schema
+.PHONY: install example test bench bench-all docs schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: install
 # Per-request cost of token authentication (see docs/performance.md); not part of `make test`.
 bench: install
 	$(BIN)/python -m tests.benchmarks.auth_cost $(BENCH_ARGS)
+
+# Every benchmark; the scale one needs DATABASE_URL pointing at PostgreSQL. Takes minutes.
+bench-all: bench
+	$(BIN)/python -m tests.benchmarks.compare $(BENCH_ARGS)
+	$(BIN)/python -m tests.benchmarks.login
+	$(BIN)/python -m tests.benchmarks.scale
 
 # The documentation site, built as CI builds it (warnings are errors).
 docs: install

@@ -1,16 +1,19 @@
-"""Token authentication side by side: gql_authtoken, DRF, django-rest-knox, django-rest-durin.
+"""Token authentication side by side: gql_authtoken, DRF, knox, durin, strawberry-django-auth.
 
     python -m tests.benchmarks.compare [--requests N] [--rounds R]
 
-The same DRF view (it answers the username, anonymous allowed) behind each
-library's authentication class, in one project, on one database and cache,
-in one run. Each library's token comes from its own API. "Revokes at once"
-says whether a logout is refused on the very next request.
+REST: the same DRF view (it answers the username, anonymous allowed) behind
+each library's authentication class. GraphQL: ``{ me { username } }`` on the
+same schema, authenticated by gql_authtoken or by strawberry-django-auth's JWT.
+One project, one database and cache, one run; each library's token comes from
+its own API. "Revokes at once" says whether a logout is refused on the very
+next request.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from .harness import Case, measure, report, test_database, wsgi_call
 
@@ -33,7 +36,10 @@ def tokens_for(user):
 
     from gql_authtoken import services
 
+    from gqlauth.jwt.types_ import TokenType
+
     return {
+        "jwt": TokenType.from_user(user).token,
         "gql_authtoken": services.issue_token(user).token,
         "drf": Token.objects.create(user=user).key,
         "knox": KnoxToken.objects.create(user=user)[1],
@@ -55,10 +61,21 @@ def main() -> None:
         cache.clear()
         user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
         tokens = tokens_for(user)
-        cases = [Case("anonymous", wsgi_call("GET", "/drf/"), "anonymous")]
+        cases = [Case("REST anonymous", wsgi_call("GET", "/drf/"), "REST anonymous")]
         for path, library, revokes in LIBRARIES:
             call = wsgi_call("GET", f"/{path}/", authorization=f"Token {tokens[library]}")
-            cases.append(Case(path, call, "anonymous", note=f"revokes at once: {revokes}"))
+            cases.append(Case(f"REST {path}", call, "REST anonymous", note=f"revokes at once: {revokes}"))
+        me = json.dumps({"query": "{ me { username } }"}).encode()
+        ours = f"Token {tokens['gql_authtoken']}"
+        cases += [
+            Case("GraphQL anonymous", wsgi_call("POST", "/graphql/", me), "GraphQL anonymous"),
+            Case("GraphQL gql_authtoken", wsgi_call("POST", "/graphql/", me, ours), "GraphQL anonymous",
+                 {"TOKEN_CACHE_TIMEOUT": 0}, "revokes at once: yes"),
+            Case("GraphQL gql_authtoken-cached", wsgi_call("POST", "/graphql/", me, ours), "GraphQL anonymous",
+                 {"TOKEN_CACHE_TIMEOUT": 60}, "revokes at once: yes (revocation marks)"),
+            Case("GraphQL strawberry-django-auth", wsgi_call("POST", "/graphql-jwt/", me, f"JWT {tokens['jwt']}"),
+                 "GraphQL anonymous", note="revokes at once: no: a JWT is valid until it expires"),
+        ]
         report(cases, measure(cases, rounds=args.rounds, requests=args.requests),
                rounds=args.rounds, requests=args.requests)
 

@@ -1,6 +1,8 @@
 """The same DRF view behind each library's authentication class (benchmarks)."""
 
 from django.urls import include, path
+from gqlauth.core.middlewares import JwtSchema
+from strawberry.django.views import GraphQLView
 from durin.auth import CachedTokenAuthentication as DurinCached
 from durin.auth import TokenAuthentication as DurinToken
 from knox.auth import TokenAuthentication as KnoxToken
@@ -9,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gql_authtoken.rest import CachedTokenAuthentication, TokenAuthentication
+from tests.schema import Mutation, Query, schema
 
 AUTHENTICATION = {
     "gql_authtoken": TokenAuthentication,
@@ -31,6 +34,12 @@ def whoami_view(authentication_class):
     return Whoami.as_view()
 
 
+# The same GraphQL schema: served plainly (gql_authtoken's middleware authenticates)
+# and through strawberry-django-auth's JwtSchema (its middleware decodes the JWT).
+jwt_schema = JwtSchema(query=Query, mutation=Mutation)
+
 urlpatterns = [path(f"{name}/", whoami_view(cls)) for name, cls in AUTHENTICATION.items()] + [
     path("auth/", include("gql_authtoken.urls")),
+    path("graphql/", GraphQLView.as_view(schema=schema)),
+    path("graphql-jwt/", GraphQLView.as_view(schema=jwt_schema)),
 ]

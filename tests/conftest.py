@@ -160,3 +160,28 @@ def run_suite_in_subprocess(settings_module: str, path: str) -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_listening(port: int, *, process=None, timeout: float = 30) -> None:
+    """Wait for a server on ``port``; fail early if its ``process`` exits."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert process is None or process.poll() is None, "the server process exited"
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.1)

@@ -13,15 +13,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from .conftest import free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "tests" / "browser"
@@ -56,9 +56,7 @@ def graphiql_assets() -> Path:
 @pytest.fixture(scope="module")
 def example_url():
     """The example project, migrated into a fresh SQLite file, with its demo user, served."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     directory = tempfile.mkdtemp()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
@@ -68,14 +66,7 @@ def example_url():
     server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "the example did not start"
-                time.sleep(0.2)
+        wait_until_listening(port, process=server, timeout=60)
         yield f"http://127.0.0.1:{port}/graphql/"
     finally:
         server.terminate()

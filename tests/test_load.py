@@ -5,10 +5,8 @@ revocation returned, whichever worker answers."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from .benchmarks.load import run_load
-from .conftest import PASSWORD
+from .conftest import PASSWORD, free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,24 +33,14 @@ SERVERS = {
 
 @pytest.fixture(params=sorted(SERVERS))
 def server(request, transactional_db):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     db = connection.settings_dict
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.load_settings",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
     command = [sys.executable, *(part.format(port=port) for part in SERVERS[request.param])]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, f"{request.param} exited"
-                assert time.monotonic() < deadline, f"{request.param} did not start"
-                time.sleep(0.1)
+        wait_until_listening(port, process=process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from gql_authtoken import services
 
 from .conftest import PASSWORD

@@ -13,10 +13,10 @@ from django.test import override_settings
 
 from gql_authtoken import crypto, email_confirmation, services, signals
 from gql_authtoken.exceptions import InvalidConfirmationToken
-from gql_authtoken.models import AuthToken, EmailConfirmationToken
+from gql_authtoken.models import EmailConfirmationToken
 
 from .adapters import REGISTER
-from .conftest import PASSWORD, operation_code
+from .conftest import operation_code
 
 User = get_user_model()
 GOOD = "a-Strong-passphrase-42"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 
+from .conftest import free_port
 from .test_registration import CONFIRM_ACTIVE, GOOD
 
 
@@ -25,10 +25,7 @@ class Inbox:
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
-    with socket.socket() as probe:  # a free loopback port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller, inbox

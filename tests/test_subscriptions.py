@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -16,6 +15,8 @@ from websockets.sync.client import connect
 
 from gql_authtoken import services
 
+from .conftest import free_port
+
 SUBSCRIBE = {"id": "1", "type": "subscribe", "payload": {"query": "subscription { countdown(start: 3) }"}}
 
 
@@ -24,9 +25,7 @@ def server(transactional_db):
     """The test project's ASGI app served by uvicorn on a free loopback port."""
     from tests.asgi import application
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

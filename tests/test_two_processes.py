@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,18 +16,14 @@ from django.db import connection
 
 from gql_authtoken import services
 
+from .conftest import free_port, wait_until_listening
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql" or "redis" not in settings.CACHES["default"]["BACKEND"],
     reason="the two-process test needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def call(port, path, token, body=None, method="GET"):
@@ -57,15 +51,8 @@ def servers(transactional_db):
     ports = [free_port(), free_port()]
     processes = [subprocess.Popen([sys.executable, "-m", "tests.serve", str(p)], cwd=ROOT, env=env) for p in ports]
     try:
-        deadline = time.monotonic() + 30
-        for port in ports:
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.1)
+        for port, process in zip(ports, processes):
+            wait_until_listening(port, process=process)
         yield ports
     finally:
         for process in processes:

@@ -47,10 +47,30 @@ def authorization_header(request: HttpRequest) -> str:
     return request.META.get("HTTP_AUTHORIZATION", "")
 
 
+_PARSED_ATTR = "_gql_authtoken_header"
+
+
+def _header_token(request: HttpRequest) -> str | None:
+    """The token in the request's header (None: not ours), parsed once per request.
+
+    Raises the parse error (a malformed header of ours) every time it is asked.
+    """
+    parsed = request.__dict__.get(_PARSED_ATTR)
+    if parsed is None:
+        try:
+            parsed = (services.parse_authorization_header(authorization_header(request)),)
+        except AuthTokenError as error:
+            parsed = error
+        request.__dict__[_PARSED_ATTR] = parsed
+    if isinstance(parsed, AuthTokenError):
+        raise parsed
+    return parsed[0]
+
+
 def has_token_header(request: HttpRequest) -> bool:
     """Whether the request names one of our keywords (no database access)."""
     try:
-        return services.parse_authorization_header(authorization_header(request)) is not None
+        return _header_token(request) is not None
     except AuthTokenError:
         return True  # ours, but malformed: it authenticates nobody
 
@@ -121,7 +141,7 @@ async def aauthenticate_header(value: str) -> TokenAuthResult | None:
 
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:
-        token = services.parse_authorization_header(authorization_header(request))
+        token = _header_token(request)
         if token is None:
             return _NO_TOKEN
         return TokenAuthResult(token=services.authenticate_token(token, use_cache=use_cache))

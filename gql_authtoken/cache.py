@@ -1,77 +1,136 @@
 """Cached token lookup (django-cache-memoize) and its invalidation.
 
-A lookup is memoised under the token's digest *and* its revocation mark: a
-random value kept in the cache for each digest that was revoked, refreshed,
-rotated or whose user changed. The mark is read before the database, so:
+A lookup is memoised under the token's digest together with ``loaded_at``,
+the time just *before* its database read. Anything that ends or changes a
+token writes a **revocation mark** (the time it happened) when its
+transaction commits: one per token digest (every deletion of an
+``AuthToken`` row, by the package, the admin, a cascade or
+``QuerySet.delete()``; refresh; rotation), one per user (any change to the
+user, ``invalidate_user_tokens``) and one per client (any change to it). A
+cached entry is served only while none of its three marks is newer than its
+``loaded_at`` (less ``CLOCK_SKEW`` seconds, for hosts whose clocks differ a
+little), so:
 
-- a revocation writes a new mark, and every later request looks under a key
-  nothing was stored at: the next request after a revocation is refused, in
-  every process sharing the cache;
-- a request that missed the cache and read the database just before a
-  revocation stores its entry under the old mark, where no one looks again.
+- the next request after a revocation is refused in every process sharing
+  the cache, also when the rows went away without the package (raw SQL
+  followed by ``invalidate_user_tokens``), since the user's mark needs no row;
+- a request that missed the cache and read the row just before a revocation
+  committed stores an entry whose ``loaded_at`` precedes the mark, so it is
+  never served.
 
-Marks are written at once and again when the transaction commits, so a
-request that refills the cache between the two (still seeing the old row)
-is covered too. Marks outlive entries by ``MARK_MARGIN`` seconds, longer than
-any request takes between its database read and its cache write.
+Marks outlive entries (``TOKEN_CACHE_TIMEOUT + MARK_MARGIN`` seconds).
+Entries hold the ``AuthToken`` with its user (password hash removed, so it
+is loaded from the database only if code asks for it) and client; never a
+plaintext token. Failed lookups raise and are never stored.
 
-Entries hold the ``AuthToken`` with its user (password hash removed, so it is
-loaded from the database only if code asks for it) and client; never a
-plaintext token. Failed lookups raise and are never stored, so invalid tokens
-cannot flood the cache.
+The cache is used only on a backend that every process shares: on Django's
+default local-memory cache (or the dummy cache) a logout in one worker could
+not reach the others, so lookups go to the database (``checks.py`` warns).
 """
 
 from __future__ import annotations
 
 import functools
-import secrets
-from collections.abc import Callable, Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cache_memoize import cache_memoize
 from django.core.cache import caches
-from django.db import transaction
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connections, router, transaction
 
 from .conf import auth_settings
 from .models import AuthToken
 
+logger = logging.getLogger("gql_authtoken")
+
 MARK_MARGIN = 300
+# Seconds by which the clocks of two hosts sharing the cache may differ.
+CLOCK_SKEW = 5
 _PREFIX = "gql_authtoken"
+
+# Backends whose contents one process cannot share with another.
+PROCESS_LOCAL_BACKENDS = (LocMemCache, DummyCache)
+
+
+def clock() -> float:
+    """Seconds since the epoch (seam for tests)."""
+    return time.time()
+
+
+def is_shared(alias: str) -> bool:
+    """Whether the cache ``alias`` is one every process sees (not local memory, not dummy)."""
+    return not isinstance(caches[alias], PROCESS_LOCAL_BACKENDS)
 
 
 def enabled() -> bool:
-    return bool(auth_settings.TOKEN_CACHE_TIMEOUT)
+    """Whether token lookups go through the cache (a timeout above 0, on a shared backend)."""
+    return bool(auth_settings.TOKEN_CACHE_TIMEOUT) and is_shared(auth_settings.TOKEN_CACHE_ALIAS)
 
 
 def _cache() -> Any:
     return caches[auth_settings.TOKEN_CACHE_ALIAS]
 
 
-def _mark_key(digest: str) -> str:
-    return f"{_PREFIX}:mark:{digest}"
+def token_mark(digest: str) -> str:
+    return f"{_PREFIX}:mark:t:{digest}"
+
+
+def user_mark(user_id: Any) -> str:
+    return f"{_PREFIX}:mark:u:{user_id}"
+
+
+def client_mark(client_id: Any) -> str:
+    return f"{_PREFIX}:mark:c:{client_id}"
+
+
+class CachedToken:
+    """A cache entry: the token row and when its database read began.
+
+    ``fresh`` is true only for the copy just loaded from the database (it is
+    not pickled), so a hit is checked against the marks and a fill is not.
+    """
+
+    def __init__(self, instance: AuthToken, loaded_at: float):
+        self.instance = instance
+        self.loaded_at = loaded_at
+        self.fresh = True
+
+    def __getstate__(self) -> tuple[AuthToken, float]:
+        return self.instance, self.loaded_at
+
+    def __setstate__(self, state: tuple[AuthToken, float]) -> None:
+        self.instance, self.loaded_at = state
+        self.fresh = False
 
 
 class _NotCacheable(Exception):
     """Carries a row out of the memoised loader without it being stored."""
 
-    def __init__(self, instance: AuthToken):
-        self.instance = instance
+    def __init__(self, entry: CachedToken):
+        self.entry = entry
 
 
 @functools.lru_cache(maxsize=16)
 def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken]) -> Any:
     """The memoised loader for these settings (built once per combination)."""
 
-    def load_for_cache(digest: str, legacy_digest: str | None, mark: str | None) -> AuthToken:
-        instance = load(digest, legacy_digest)
-        if instance.digest != digest:
+    def load_for_cache(digest: str, legacy_digest: str | None) -> CachedToken:
+        entry = CachedToken(None, clock())  # type: ignore[arg-type]  # the time is taken before the read
+        entry.instance = load(digest, legacy_digest)
+        if entry.instance.digest != digest:
             # An imported legacy row: revocations mark its stored digest, which
             # is not this key, so it is never cached (one query each time).
-            raise _NotCacheable(instance)
+            raise _NotCacheable(entry)
         # The password hash never goes into the cache; Django loads a deferred
         # field from the database if anything reads it.
-        instance.user.__dict__.pop("password", None)
-        return instance
+        entry.instance.user.__dict__.pop("password", None)
+        return entry
 
     return cache_memoize(timeout, prefix=f"{_PREFIX}.token", cache_alias=alias)(load_for_cache)
 
@@ -80,45 +139,98 @@ def _loader(load: Callable[..., AuthToken]) -> Any:
     return _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
 
 
-def lookup(
-    digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]
-) -> tuple[AuthToken, str | None]:
-    """The token for ``digest`` from the cache, or from ``load`` (stored on success)."""
-    mark = _cache().get(_mark_key(digest))
+def _is_revoked(entry: CachedToken, digest: str) -> bool:
+    """Whether a mark of the entry's token, user or client is newer than its read."""
+    instance = entry.instance
+    keys = [token_mark(digest), user_mark(instance.user_id)]
+    if instance.client_id is not None:
+        keys.append(client_mark(instance.client_id))
+    marks = _cache().get_many(keys).values()
+    return any(mark >= entry.loaded_at - CLOCK_SKEW for mark in marks)
+
+
+def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken:
+    """The token for ``digest`` from the cache, or from ``load`` (stored on success).
+
+    ``load`` raises for an unknown digest; nothing is stored then.
+    """
+    loader = _loader(load)
     try:
-        return _loader(load)(digest, legacy_digest, mark), mark
+        entry = loader(digest, legacy_digest)
+        if not entry.fresh and _is_revoked(entry, digest):
+            loader.invalidate(digest, legacy_digest)
+            entry = loader(digest, legacy_digest)
     except _NotCacheable as uncached:
-        return uncached.instance, mark
+        entry = uncached.entry
+    return entry
 
 
-def update(
-    digest: str, legacy_digest: str | None, mark: str | None, instance: AuthToken, load: Callable[..., AuthToken]
-) -> None:
-    """Store a changed copy (a new ``last_used``) under the same key."""
-    key = _loader(load).get_cache_key(digest, legacy_digest, mark)
-    _cache().set(key, instance, auth_settings.TOKEN_CACHE_TIMEOUT)
+def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Callable[..., AuthToken]) -> None:
+    """Store a changed copy (a new ``last_used``) under the same key, keeping its ``loaded_at``."""
+    key = _loader(load).get_cache_key(digest, legacy_digest)
+    _cache().set(key, entry, auth_settings.TOKEN_CACHE_TIMEOUT)
+
+
+def _write_marks(keys: list[str]) -> None:
+    timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
+    try:
+        _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout)
+    except Exception:  # the revocation itself is done; cached copies expire with their timeout
+        logger.exception("Could not write token revocation marks to the cache")
+
+
+_batch: ContextVar[set[str] | None] = ContextVar("gql_authtoken_marks", default=None)
+
+
+@contextmanager
+def batched_marks() -> Iterator[None]:
+    """Write the marks made inside the block together, in one round trip."""
+    keys: set[str] = set()
+    reset = _batch.set(keys)
+    try:
+        yield
+    finally:
+        _batch.reset(reset)
+        _mark(keys)
+
+
+def _mark(keys: Iterable[str]) -> None:
+    """Write these marks now and again when the current transaction commits.
+
+    The commit-time write is the one that counts (a request that read the
+    row before the commit may have stored its entry since); the first one
+    makes the change visible at once where no transaction is open.
+    """
+    keys = list(keys)
+    if not keys or not enabled():
+        return  # with the cache off nothing is stored, and no round trip is made
+    batch = _batch.get()
+    if batch is not None:
+        batch.update(keys)
+        return
+    _write_marks(keys)
+    alias = router.db_for_write(AuthToken)
+    if connections[alias].in_atomic_block:
+        transaction.on_commit(functools.partial(_write_marks, keys), using=alias, robust=True)
 
 
 def forget(digests: Iterable[str]) -> None:
-    """Make cached lookups of these digests miss, now and when the transaction commits."""
-    digests = list(digests)
-    if not digests or not enabled():
-        return  # with the cache off nothing is stored, and no round trip is made
+    """Make cached lookups of these token digests miss from the commit on."""
+    _mark(token_mark(digest) for digest in digests)
 
-    def write_marks() -> None:
-        timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + MARK_MARGIN
-        _cache().set_many({_mark_key(d): secrets.token_hex(8) for d in digests}, timeout=timeout)
 
-    write_marks()
-    transaction.on_commit(write_marks, robust=True)
+def forget_client(client_id: Any) -> None:
+    """Make cached lookups of every token of this client miss from the commit on."""
+    _mark([client_mark(client_id)])
 
 
 def invalidate_user_tokens(user: Any) -> None:
-    """Drop every cached lookup of the user's tokens.
+    """Drop every cached lookup of the user's tokens (``user``: a user or its pk).
 
-    Call it after changing users with ``QuerySet.update()`` or raw SQL, which
-    send no signals; ``save()`` and ``delete()`` do it by themselves. Without
-    it such a change shows after ``TOKEN_CACHE_TIMEOUT`` seconds.
+    Call it after changing users or deleting their tokens with
+    ``QuerySet.update()`` or raw SQL, which send no signals; ``save()`` and
+    ``delete()`` do it by themselves. It needs no token rows, so it also
+    works after they are gone. Without it such a change shows after
+    ``TOKEN_CACHE_TIMEOUT`` seconds.
     """
-    user_id = getattr(user, "pk", user)
-    forget(AuthToken.objects.filter(user_id=user_id).values_list("digest", flat=True))
+    _mark([user_mark(getattr(user, "pk", user))])

@@ -119,3 +119,39 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 hint='Add path("auth/", include("gql_authtoken.urls")) or set REGISTRATION_CONFIRM_URL.',
                 id="gql_authtoken.W002"))
     return errors
+
+
+THROTTLE_RATE_SETTINGS = ("LOGIN_THROTTLE_RATE", "ACCOUNT_THROTTLE_RATE")
+
+
+@register()
+def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The token cache and the throttle counters need a cache every process shares."""
+    from django.core.cache import caches
+    from django.core.cache.backends.dummy import DummyCache
+
+    from .cache import is_shared
+
+    alias = auth_settings.TOKEN_CACHE_ALIAS
+    if alias not in settings.CACHES:
+        return []  # E008
+    backend = type(caches[alias]).__name__
+    messages: list[Any] = []
+    if auth_settings.TOKEN_CACHE_TIMEOUT and not is_shared(alias):
+        messages.append(Warning(
+            f"The token cache is not used: CACHES[{alias!r}] ({backend}) is private to each process, so a "
+            "logout in one worker could not reach the others. Every request looks its token up in the database.",
+            hint="Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
+                 "cache), or set TOKEN_CACHE_TIMEOUT to 0 to say you want no token cache.",
+            id="gql_authtoken.W003"))
+    if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
+        hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
+                "cache), or set the throttle rates to None to turn throttling off.")
+        if isinstance(caches[alias], DummyCache):
+            messages.append(_error(
+                f"Throttling counts nothing: CACHES[{alias!r}] is a DummyCache, which stores nothing.", 14, hint))
+        elif not is_shared(alias):
+            messages.append(Warning(
+                f"Throttle counts are per process: CACHES[{alias!r}] ({backend}) is private to each process, so "
+                "N workers allow N times the rate.", hint=hint, id="gql_authtoken.W004"))
+    return messages

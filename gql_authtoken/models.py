@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from .conf import auth_settings
 
 
 class Client(models.Model):
@@ -37,12 +39,24 @@ class Client(models.Model):
         return self.name
 
 
+def max_token_lifetime() -> timedelta | None:
+    """``MAX_TOKEN_LIFETIME``: no token lives longer after its creation, whatever its expiry."""
+    return auth_settings.MAX_TOKEN_LIFETIME
+
+
+def _expired(now: datetime) -> Q:
+    cap = max_token_lifetime()
+    expired = Q(expiry__lte=now)
+    return expired if cap is None else expired | Q(created__lte=now - cap)
+
+
 class AuthTokenQuerySet(models.QuerySet):
     def active(self, now: datetime) -> AuthTokenQuerySet:
-        return self.filter(Q(expiry__isnull=True) | Q(expiry__gt=now))
+        """Tokens that still authenticate at ``now`` (expiry and ``MAX_TOKEN_LIFETIME``)."""
+        return self.exclude(_expired(now))
 
     def expired(self, now: datetime) -> AuthTokenQuerySet:
-        return self.filter(expiry__lte=now)
+        return self.filter(_expired(now))
 
 
 class AuthToken(models.Model):
@@ -84,7 +98,10 @@ class AuthToken(models.Model):
         return f"{self.user} ({client}, {self.created:%Y-%m-%d %H:%M})"
 
     def is_expired(self, now: datetime) -> bool:
-        return self.expiry is not None and self.expiry <= now
+        """Past its expiry, or older than ``MAX_TOKEN_LIFETIME`` (which also ends
+        tokens issued before the cap was set and imported ones without expiry)."""
+        cap = max_token_lifetime()
+        return (self.expiry is not None and self.expiry <= now) or (cap is not None and self.created + cap <= now)
 
 
 class EmailConfirmationToken(models.Model):

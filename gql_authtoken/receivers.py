@@ -1,41 +1,76 @@
-"""Receivers for changes to users made through ``save()`` / ``delete()`` (the admin included)."""
+"""Receivers that keep the token cache true to the database, whoever changes it.
+
+Every deletion of an ``AuthToken`` row (the package, the admin, a cascade from
+its user or client, ``QuerySet.delete()``) marks its digest; a change to a
+``Client`` marks the client; a saved user goes through
+``services.user_saved``, which revokes or marks as the change requires.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.signals import post_delete, post_save, pre_save
 
 from . import cache as token_cache
 from . import services
-from .models import AuthToken
+from .models import AuthToken, Client
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
 HARMLESS_UPDATES = frozenset({"last_login"})
+_BEFORE_ATTR = "_gql_authtoken_before"
+
+
+def _watched_fields(model: Any, update_fields: Any) -> list[str]:
+    names = []
+    for name in services.REVOKING_USER_FIELDS:
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if update_fields is None or name in update_fields:
+            names.append(name)
+    return names
+
+
+def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any) -> None:
+    # The stored values before this save: only the database knows them.
+    if instance._state.adding or instance.pk is None:
+        return
+    names = _watched_fields(sender, update_fields)
+    if names:
+        before = sender._base_manager.using(using).filter(pk=instance.pk).values(*names).first()
+        instance.__dict__[_BEFORE_ATTR] = before or {}
 
 
 def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
+    before = instance.__dict__.pop(_BEFORE_ATTR, {})
     if created or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
-    # AbstractBaseUser.set_password() keeps the new raw password in ``_password``
-    # until save() finishes; Django's own hash upgrade on login clears it first.
-    services.user_changed(instance, password_changed=getattr(instance, "_password", None) is not None)
-
-
-def on_user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
-    # The tokens go with the user (CASCADE); remember their digests to forget them after.
-    instance._gql_authtoken_digests = list(
-        AuthToken.objects.filter(user_id=instance.pk).values_list("digest", flat=True)
-    )
+    services.user_saved(instance, before=before, update_fields=update_fields)
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    token_cache.forget(getattr(instance, "_gql_authtoken_digests", ()))
+    # Its tokens went with it (CASCADE), each marked; the user mark covers the rest.
+    token_cache.invalidate_user_tokens(instance.pk)
+
+
+def on_token_deleted(sender: Any, instance: AuthToken, **kwargs: Any) -> None:
+    token_cache.forget([instance.digest])
+
+
+def on_client_changed(sender: Any, instance: Client, created: bool = False, **kwargs: Any) -> None:
+    if not created:
+        token_cache.forget_client(instance.pk)
 
 
 def connect() -> None:
     user_model = get_user_model()
+    pre_save.connect(on_user_saving, sender=user_model, dispatch_uid="gql_authtoken.user_saving")
     post_save.connect(on_user_saved, sender=user_model, dispatch_uid="gql_authtoken.user_saved")
-    pre_delete.connect(on_user_deleting, sender=user_model, dispatch_uid="gql_authtoken.user_deleting")
     post_delete.connect(on_user_deleted, sender=user_model, dispatch_uid="gql_authtoken.user_deleted")
+    post_delete.connect(on_token_deleted, sender=AuthToken, dispatch_uid="gql_authtoken.token_deleted")
+    post_save.connect(on_client_changed, sender=Client, dispatch_uid="gql_authtoken.client_saved")
+    post_delete.connect(on_client_changed, sender=Client, dispatch_uid="gql_authtoken.client_deleted")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
 from django.contrib.auth.base_user import BaseUserManager
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -285,22 +285,18 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
 
     The lookup is by digest through a unique index, so its timing depends on
     the digest, never on how much of a real token an attacker guessed.
-    Expiry and the user's ``is_active`` are checked on cache hits too.
+    Expiry, ``MAX_TOKEN_LIFETIME`` and the user's ``is_active`` are checked on
+    cache hits too. Raises ``InvalidToken`` or ``TokenExpired``.
     """
     if len(token) > crypto.MAX_TOKEN_LENGTH:
         raise InvalidToken()
     digest = crypto.hash_token(token)
     legacy_digest = crypto.rest_authtoken_digest(token)
-    cached = use_cache and token_cache.enabled()
-    if cached:
-        instance, mark = token_cache.lookup(digest, legacy_digest, load_token)
-        cached = instance.digest == digest  # imported legacy rows are not cached
-    else:
-        instance = load_token(digest, legacy_digest)
+    entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
+    instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
     current = now()
     if instance.is_expired(current):
         deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
-        token_cache.forget([instance.digest])
         if not deleted:  # another request saw it first and said so
             raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
@@ -309,17 +305,23 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
         raise InvalidToken(_("User inactive or deleted."))
-    if touch(instance, current) and cached:
-        token_cache.update(digest, legacy_digest, mark, instance, load_token)
+    if touch(instance, current) and entry is not None and instance.digest == digest:
+        token_cache.update(digest, legacy_digest, entry, load_token)
     return instance
 
 
 def touch(instance: AuthToken, when: datetime) -> bool:
-    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``."""
+    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``.
+
+    Raises ``InvalidToken`` when the row is gone (deleted since it was read
+    or cached): recording use never brings a deleted token back.
+    """
     interval = auth_settings.LAST_USED_UPDATE_INTERVAL
     if instance.last_used is not None and when - instance.last_used < interval:
         return False
-    AuthToken.objects.filter(pk=instance.pk).update(last_used=when)
+    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(last_used=when):
+        token_cache.forget([instance.digest])
+        raise InvalidToken()
     instance.last_used = when
     return True
 
@@ -349,8 +351,15 @@ def throttle_client(token: AuthToken) -> None:
 
 
 def refresh_token(instance: AuthToken) -> datetime | None:
-    """Extend the token by its client's TTL (capped by ``MAX_TOKEN_LIFETIME``)."""
-    expiry = compute_expiry(created=instance.created, start=now(), client=instance.client)
+    """Extend the token by its client's TTL (capped by ``MAX_TOKEN_LIFETIME``).
+
+    Raises ``TokenExpired`` for a token already past its expiry or its cap,
+    ``InvalidToken`` for one revoked meanwhile.
+    """
+    current = now()
+    if instance.is_expired(current):
+        raise TokenExpired()
+    expiry = compute_expiry(created=instance.created, start=current, client=instance.client)
     if instance.expiry is not None and expiry is not None and expiry < instance.expiry:
         expiry = instance.expiry  # a refresh never shortens a token
     if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
@@ -379,21 +388,21 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
 
     Pass ``user`` when all the tokens are that user's, to spare looking them up.
     """
-    by_user: dict[Any, list[tuple[int, str]]] = {}
-    for pk, user_id, digest in tokens.values_list("pk", "user_id", "digest"):
-        by_user.setdefault(user_id, []).append((pk, digest))
+    by_user: dict[Any, list[int]] = {}
+    for pk, user_id in tokens.values_list("pk", "user_id"):
+        by_user.setdefault(user_id, []).append(pk)
     if user is not None:
         users = {user.pk: user}
     else:
         users = get_user_model()._default_manager.in_bulk(list(by_user)) if by_user else {}
     total = 0
-    for user_id, rows in by_user.items():
-        count, _per_model = AuthToken.objects.filter(pk__in=[pk for pk, _digest in rows]).delete()
-        token_cache.forget(digest for _pk, digest in rows)
-        if count:
-            session_ids = [str(pk) for pk, _digest in rows]
-            signals.token_revoked.send(sender=AuthToken, user=users.get(user_id), session_ids=session_ids)
-        total += count
+    with token_cache.batched_marks():  # the post_delete receiver marks each row
+        for user_id, pks in by_user.items():
+            count = AuthToken.objects.filter(pk__in=pks).delete()[0]
+            if count:
+                session_ids = [str(pk) for pk in pks]
+                signals.token_revoked.send(sender=AuthToken, user=users.get(user_id), session_ids=session_ids)
+            total += count
     return total
 
 
@@ -452,12 +461,11 @@ def clear_expired_tokens(*, batch_size: int = 1000) -> int:
     """Delete expired tokens in batches (bounded memory, short locks); how many."""
     total = 0
     while True:
-        batch = list(AuthToken.objects.expired(now()).values_list("pk", "digest")[:batch_size])
-        if not batch:
+        pks = list(AuthToken.objects.expired(now()).values_list("pk", flat=True)[:batch_size])
+        if not pks:
             return total
-        deleted, _per_model = AuthToken.objects.filter(pk__in=[pk for pk, _digest in batch]).delete()
-        token_cache.forget(digest for _pk, digest in batch)
-        total += deleted
+        with token_cache.batched_marks():  # the post_delete receiver marks each row
+            total += AuthToken.objects.filter(pk__in=pks).delete()[0]
 
 
 def revoke_every_token(*, batch_size: int = 1000) -> int:
@@ -658,13 +666,47 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
 # --- changes to users --------------------------------------------------------------
 
 
-def user_changed(user: Any, *, password_changed: bool) -> None:
-    """A user was saved: a new password revokes every token; any other change
-    (``is_active``, name...) drops the cached copies, so no stale user is served."""
-    if password_changed:
+# Fields whose change through ``save()`` can end every session of a user.
+REVOKING_USER_FIELDS = ("password", "is_active")
+
+
+def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
+    """A user was saved; ``before`` holds the stored values of ``REVOKING_USER_FIELDS`` that it wrote.
+
+    A new password hash (any change but Django's own upgrade at login) or a
+    deactivation revokes every token (API.md §8: re-activation brings no
+    session back); any other change drops the cached copies of the user.
+    """
+    old_hash = before.get("password")
+    password_changed = (
+        old_hash is not None
+        and old_hash != user.password
+        and not _is_hash_upgrade(user, old_hash, update_fields)
+    )
+    deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
+    if password_changed or deactivated:
         revoke_all_tokens(user)
-    else:
-        token_cache.invalidate_user_tokens(user)
+    token_cache.invalidate_user_tokens(user)
+
+
+def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
+    """Whether this save is Django's transparent re-hash at login, not a new password.
+
+    ``AbstractBaseUser.check_password()`` re-hashes a correct password whose
+    hash is outdated (another hasher, fewer iterations) and saves only
+    ``password`` with ``_password`` cleared, "shouldn't be considered password
+    changes". Anything else that writes a hash (``set_password()``,
+    ``set_unusable_password()``, assigning ``make_password()``) is a change.
+    """
+    if update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None:
+        return False
+    try:
+        old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)
+    except ValueError:  # unusable or unknown: never what an upgrade writes
+        return False
+    preferred = get_hasher("default")
+    outdated = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
+    return outdated and new_hasher.algorithm == preferred.algorithm and not preferred.must_update(user.password)
 
 
 alogin = sync_to_async(login)

@@ -113,16 +113,22 @@ def pytest_report_header(config):
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     lines = [f"gql_authtoken: database {engine}, cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"]
     if engine == "sqlite3":
-        lines.append("gql_authtoken: PostgreSQL not used (set DATABASE_URL=postgres://... to run on it)")
+        lines.append("gql_authtoken: PostgreSQL not used (set DATABASE_URL=postgres://... to run on it); "
+                     "without PostgreSQL and Redis the revocation matrix has no second-process column")
     if "redis" not in settings.CACHES["default"]["BACKEND"]:
-        lines.append("gql_authtoken: Redis not used (set REDIS_URL=redis://127.0.0.1:6379/1 to run on it)")
+        lines.append("gql_authtoken: Redis not used; the file-based cache stands in for a shared cache "
+                     "(set REDIS_URL=redis://127.0.0.1:6379/1 to run on it)")
     return lines
 
 
 def cache_contents() -> dict[str, bytes]:
-    """Every key and raw stored value of the default cache (local memory or Redis)."""
+    """Every key (or file name) and raw stored value of the default cache (files, local memory or Redis)."""
+    from pathlib import Path
+
     from django.core.cache import cache
 
+    if hasattr(cache, "_dir"):  # FileBasedCache: one file per key, its name a hash of the key
+        return {path.name: path.read_bytes() for path in Path(cache._dir).glob(f"*{cache.cache_suffix}")}
     if hasattr(cache, "_cache") and isinstance(cache._cache, dict):  # LocMemCache: pickled values
         return {key: value for key, value in cache._cache.items()}
     client = cache._cache.get_client()

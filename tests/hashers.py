@@ -2,7 +2,7 @@
 
 import hashlib
 
-from django.contrib.auth.hashers import MD5PasswordHasher
+from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher
 
 
 class FastSHA256PasswordHasher(MD5PasswordHasher):
@@ -15,3 +15,9 @@ class FastSHA256PasswordHasher(MD5PasswordHasher):
     def verify(self, password, encoded):
         algorithm, salt, _ = encoded.split("$", 2)
         return algorithm == self.algorithm and self.encode(password, salt) == encoded
+
+
+class FewIterationsPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """Django's PBKDF2 at test speed; a hash made with fewer iterations is upgraded on login."""
+
+    iterations = 2000

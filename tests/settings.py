@@ -1,6 +1,7 @@
 """Test settings: SQLite by default, PostgreSQL when DATABASE_URL is set."""
 
 import os
+import tempfile
 from urllib.parse import urlparse
 
 SECRET_KEY = "tests-only-not-secret"
@@ -69,6 +70,11 @@ DATABASES = {
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 }
 
+# The token cache is used only on a cache every process shares. Without Redis
+# the suite uses the file-based cache (shared by the processes of one machine),
+# in a directory that the test servers started by the suite inherit.
+if not os.environ.get("REDIS_URL"):
+    os.environ.setdefault("GQL_AUTHTOKEN_TEST_CACHE_DIR", tempfile.mkdtemp(prefix="gql_authtoken_cache_"))
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -76,7 +82,10 @@ CACHES = {
         "KEY_PREFIX": "gql_authtoken_tests",
     }
     if os.environ.get("REDIS_URL")
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ["GQL_AUTHTOKEN_TEST_CACHE_DIR"],
+    }
 }
 
 # Fast hashing keeps the suite quick; login timing is not measured here.

@@ -77,6 +77,15 @@ DATABASES = {
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("EXAMPLE_SQLITE_PATH", BASE_DIR / "db.sqlite3")}
 }
 
+# The token cache and the throttle counters need a cache that every server process
+# shares: Redis when REDIS_URL is set, else files next to the SQLite database (Django's
+# default local-memory cache is private to each process; the package would not use it).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    if os.environ.get("REDIS_URL")
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": BASE_DIR / ".cache"}
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["gql_authtoken.rest.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

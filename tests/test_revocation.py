@@ -1,0 +1,335 @@
+"""The revocation matrix: every way a session ends x every consumer -> the very next request is refused.
+
+Each consumer is used twice before the revocation (so the cached ones answer
+from the cache), then once after it; the token must be refused by all of them.
+The second-process column needs a database and a cache that processes share
+(PostgreSQL and Redis in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
+from django.db import connection
+from django.test import AsyncClient, Client as DjangoClient
+
+from gql_authtoken import crypto, services
+from gql_authtoken.cache import invalidate_user_tokens
+from gql_authtoken.models import AuthToken, Client
+
+from .conftest import PASSWORD, free_port, wait_until_listening
+from .revocation_settings import GQL_AUTHTOKEN as MATRIX_SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = connection.vendor == "postgresql" and "redis" in django_settings.CACHES["default"]["BACKEND"]
+
+
+# --- consumers: each answers whether the token is accepted ----------------------------------
+
+
+def _rest(path, token):
+    status = DjangoClient().get(path, headers={"Authorization": f"Token {token}"}).status_code
+    assert status in (200, 401), status
+    return status == 200
+
+
+def _graphql(kind, token):
+    body = json.dumps({"query": "{ me { username } }"})
+    kwargs = {"content_type": "application/json", "headers": {"Authorization": f"Token {token}"}}
+    if kind == "async":
+        response = async_to_sync(AsyncClient().post)("/graphql/async/", body, **kwargs)
+    else:
+        response = DjangoClient().post("/graphql/sync/", body, **kwargs)
+    assert response.status_code == 200, response.content
+    return response.json()["data"]["me"] is not None
+
+
+def _http(port, path, token, body=None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode() if body else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def _second_process(port, token):
+    cached_status, _ = _http(port, "/cached/", token)
+    plain_status, _ = _http(port, "/not-cli/", token)
+    status, body = _http(port, "/graphql/sync/", token, {"query": "{ me { username } }"})
+    assert status == 200
+    answers = {cached_status == 200, plain_status == 200, body["data"]["me"] is not None}
+    assert len(answers) == 1, "the second process's consumers disagree"
+    return answers.pop()
+
+
+CONSUMERS = {
+    "rest-token": lambda ctx, token: _rest("/not-cli/", token),
+    "rest-cached": lambda ctx, token: _rest("/cached/", token),
+    "graphql-sync": lambda ctx, token: _graphql("sync", token),
+    "graphql-async": lambda ctx, token: _graphql("async", token),
+}
+
+
+# --- ways a session ends --------------------------------------------------------------------
+
+
+def _gql_mutation(token, query):
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    response = DjangoClient().post("/graphql/sync/", json.dumps({"query": query}), content_type="application/json",
+                                   headers=headers)
+    assert response.status_code == 200
+    payload = next(iter(response.json()["data"].values()))
+    assert payload["__typename"] != "OperationInfo", payload
+    return payload
+
+
+def _admin(ctx):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = DjangoClient()
+    client.force_login(admin)
+    return client
+
+
+def logout(ctx):
+    assert DjangoClient().post("/auth/logout/", headers={"Authorization": f"Token {ctx.token}"}).status_code == 204
+
+
+def logout_all(ctx):
+    _gql_mutation(ctx.other, "mutation { logoutAll { __typename ... on LogoutResult { revokedSessions } } }")
+
+
+def revoke_session(ctx):
+    pk = AuthToken.objects.get(digest=crypto.hash_token(ctx.token)).pk
+    _gql_mutation(ctx.other, f'mutation {{ revokeSession(id: "{pk}") {{ __typename }} }}')
+
+
+def rotate(ctx):
+    response = DjangoClient().put("/auth/token/", headers={"Authorization": f"Token {ctx.token}"})
+    assert response.status_code == 200 and response.json()["token"] != ctx.token
+
+
+def refresh_rotate(ctx):
+    _gql_mutation(ctx.token, "mutation { refresh(rotate: true) { __typename } }")
+
+
+def set_password(ctx):
+    ctx.user.set_password("another " + PASSWORD)
+    ctx.user.save()
+
+
+def assign_make_password(ctx):
+    ctx.user.password = make_password("another " + PASSWORD)
+    ctx.user.save()
+
+
+def assign_make_password_update_fields(ctx):
+    ctx.user.password = make_password("another " + PASSWORD)
+    ctx.user.save(update_fields=["password"])
+
+
+def set_unusable_password(ctx):
+    ctx.user.set_unusable_password()
+    ctx.user.save()
+
+
+def admin_sets_password(ctx):
+    data = {"password1": "a new long passphrase 42", "password2": "a new long passphrase 42", "usable_password": "true"}
+    response = _admin(ctx).post(f"/admin/auth/user/{ctx.user.pk}/password/", data)
+    assert response.status_code == 302, response.content[:2000]
+
+
+def admin_disables_password(ctx):
+    response = _admin(ctx).post(f"/admin/auth/user/{ctx.user.pk}/password/", {"usable_password": "false", "unset-password": "1"})
+    assert response.status_code == 302, response.content[:2000]
+    ctx.user.refresh_from_db()
+    assert not ctx.user.has_usable_password()
+
+
+def deactivate(ctx):
+    ctx.user.is_active = False
+    ctx.user.save()
+
+
+def delete_user(ctx):
+    ctx.user.delete()
+
+
+def admin_deletes_user(ctx):
+    assert _admin(ctx).post(f"/admin/auth/user/{ctx.user.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not get_user_model().objects.filter(pk=ctx.user.pk).exists()
+
+
+def delete_client(ctx):
+    Client.objects.get(name="web").delete()
+
+
+def admin_deletes_token(ctx):
+    pk = AuthToken.objects.get(digest=crypto.hash_token(ctx.token)).pk
+    data = {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+    assert _admin(ctx).post("/admin/gql_authtoken/authtoken/", data).status_code == 302
+    assert not AuthToken.objects.filter(pk=pk).exists()
+
+
+def queryset_delete(ctx):
+    AuthToken.objects.filter(user=ctx.user).delete()
+
+
+def raw_delete_and_invalidate(ctx):
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuthToken._meta.db_table} WHERE user_id = %s", [ctx.user.pk])
+    invalidate_user_tokens(ctx.user)
+
+
+def expiry(ctx):
+    time.sleep(max(0.0, (ctx.instance.expiry - services.now()).total_seconds()) + 0.05)
+
+
+def lifetime_cap(ctx):
+    # The token was created before the cap was set (no expiry of its own); the cap ends it.
+    time.sleep(max(0.0, (ctx.instance.created + MATRIX_SETTINGS["MAX_TOKEN_LIFETIME"]
+                         - services.now()).total_seconds()) + 0.05)
+
+
+def revoke_all_tokens_command(ctx):
+    call_command("revoke_all_tokens", "--force", stdout=open(os.devnull, "w"))
+
+
+def api_key_replacement(ctx):
+    response = DjangoClient().post("/auth/apiaccess/", headers={"Authorization": f"Token {ctx.other}"})
+    assert response.status_code == 201
+
+
+WAYS = {
+    "logout": logout,
+    "logoutAll": logout_all,
+    "revokeSession": revoke_session,
+    "rotate": rotate,
+    "refresh-rotate": refresh_rotate,
+    "set_password": set_password,
+    "assign-make_password": assign_make_password,
+    "assign-make_password-update_fields": assign_make_password_update_fields,
+    "set_unusable_password": set_unusable_password,
+    "admin-sets-password": admin_sets_password,
+    "admin-disables-password": admin_disables_password,
+    "deactivate": deactivate,
+    "delete-user": delete_user,
+    "admin-deletes-user": admin_deletes_user,
+    "delete-client": delete_client,
+    "admin-deletes-token": admin_deletes_token,
+    "queryset-delete": queryset_delete,
+    "raw-delete-and-invalidate": raw_delete_and_invalidate,
+    "expiry": expiry,
+    "lifetime-cap": lifetime_cap,
+    "revoke_all_tokens-command": revoke_all_tokens_command,
+    "api-key-replacement": api_key_replacement,
+}
+
+
+class Subject:
+    """The user, the token under test (``token``) and another session of theirs (``other``)."""
+
+    def __init__(self, way):
+        self.user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+        web = Client.objects.create(name="web", token_ttl=timedelta(hours=2))
+        Client.objects.create(name="api", token_ttl=None)
+        self.other = services.issue_token(self.user).token
+        if way == "expiry":
+            short = Client.objects.create(name="short", token_ttl=timedelta(seconds=3))
+            issued = services.issue_token(self.user, client=short)
+        elif way == "lifetime-cap":
+            self.token = crypto.generate_token(length=64)
+            created = services.now() - MATRIX_SETTINGS["MAX_TOKEN_LIFETIME"] + timedelta(seconds=3)
+            self.instance = AuthToken.objects.create(user=self.user, digest=crypto.hash_token(self.token),
+                                                     created=created, expiry=None)
+            return
+        elif way == "api-key-replacement":
+            response = DjangoClient().post("/auth/apiaccess/", headers={"Authorization": f"Token {self.other}"})
+            self.token = response.json()["token"]
+            self.instance = AuthToken.objects.get(digest=crypto.hash_token(self.token))
+            return
+        else:
+            issued = services.issue_token(self.user, client=web)
+        self.token, self.instance = issued.token, issued.instance
+
+
+@pytest.fixture(scope="module")
+def second_process(django_db_setup, django_db_blocker):
+    """One more server process on the test database and the shared cache."""
+    if not SHARED:
+        yield None
+        return
+    db = connection.settings_dict
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.revocation_settings",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)], cwd=ROOT, env=env)
+    try:
+        wait_until_listening(port, process=process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def matrix_settings(settings):
+    settings.GQL_AUTHTOKEN = MATRIX_SETTINGS
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_the_next_request_after_a_revocation_is_refused_everywhere(
+    way, transactional_db, matrix_settings, second_process
+):
+    ctx = Subject(way)
+    consumers = dict(CONSUMERS)
+    if second_process is not None:
+        consumers["second-process"] = lambda ctx, token: _second_process(second_process, token)
+    for name, accepts in consumers.items():
+        for _ in range(2):  # the second use answers from the cache where there is one
+            assert accepts(ctx, ctx.token), f"{name} refused the token before it was revoked"
+    WAYS[way](ctx)
+    accepted = [name for name, accepts in consumers.items() if accepts(ctx, ctx.token)]
+    assert accepted == [], f"after {way}, still accepted by {accepted}"
+
+
+@pytest.mark.parametrize("login_through", ["rest", "graphql", "admin"])
+def test_the_hash_upgrade_at_login_is_not_a_password_change(login_through, db, settings):
+    """Django re-hashes a password whose hash has fewer iterations than the hasher's
+    default when it logs the user in; that keeps every session."""
+    from django.contrib.auth.hashers import identify_hasher
+
+    from .hashers import FewIterationsPBKDF2PasswordHasher
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
+    get_user_model().objects.filter(pk=user.pk).update(password=old_hash, is_staff=True, is_superuser=True)
+    token = services.issue_token(user).token
+    assert _rest("/cached/", token) and _rest("/cached/", token)
+    if login_through == "rest":
+        assert DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+    elif login_through == "graphql":
+        _gql_mutation(None, f'mutation {{ login(username: "alice", password: "{PASSWORD}") {{ __typename }} }}')
+    else:
+        response = DjangoClient().post("/admin/login/", {"username": "alice", "password": PASSWORD})
+        assert response.status_code == 302
+    user.refresh_from_db()
+    assert identify_hasher(user.password).decode(user.password)["iterations"] == 2000  # upgraded
+    assert _rest("/cached/", token) and _rest("/not-cli/", token) and _graphql("sync", token)

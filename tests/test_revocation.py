@@ -333,3 +333,112 @@ def test_the_hash_upgrade_at_login_is_not_a_password_change(login_through, db, s
     user.refresh_from_db()
     assert identify_hasher(user.password).decode(user.password)["iterations"] == 2000  # upgraded
     assert _rest("/cached/", token) and _rest("/not-cli/", token) and _graphql("sync", token)
+
+
+# --- the paths of the issue one by one ----------------------------------------------------
+
+
+ME_QUERY = "{ me { username } }"
+
+
+def _me(token):
+    return _graphql("sync", token)
+
+
+def test_a_deleted_row_is_never_brought_back_by_recording_its_use(db, monkeypatch):
+    """Raw SQL deletes the row and nobody invalidates: once ``last_used`` is due, its
+    UPDATE matches no row, and from then on the token is refused (never re-cached)."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token = services.issue_token(user).token
+    assert _me(token) and _me(token)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuthToken._meta.db_table}")
+    later = services.now() + timedelta(minutes=2)
+    monkeypatch.setattr(services, "now", lambda: later)
+    assert not _me(token)
+    assert not _me(token) and not _rest("/cached/", token)
+
+
+def test_changing_a_client_reaches_its_cached_tokens(db):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    web = Client.objects.create(name="web", token_ttl=None)
+    token = services.issue_token(user, client=web).token
+    query = json.dumps({"query": "{ webOnly }"})
+    post = lambda: DjangoClient().post("/graphql/sync/", query, content_type="application/json",  # noqa: E731
+                                       headers={"Authorization": f"Token {token}"}).json()
+    assert post()["data"] == {"webOnly": "web"}
+    assert post()["data"] == {"webOnly": "web"}  # from the cache
+    web.name = "mobile"
+    web.save()
+    assert post()["errors"][0]["extensions"]["code"] == "permission_denied"
+
+
+@pytest.fixture
+def capped(settings):
+    settings.GQL_AUTHTOKEN = {"MAX_TOKEN_LIFETIME": timedelta(days=30)}
+
+
+def _old_token(user, *, age, expiry=None):
+    """A token issued ``age`` ago without the cap (an imported DRF token has no expiry)."""
+    token = crypto.generate_token(length=64)
+    created = services.now() - age
+    instance = AuthToken.objects.create(user=user, digest=crypto.hash_token(token), created=created, expiry=expiry)
+    return token, instance
+
+
+def test_the_lifetime_cap_ends_tokens_issued_before_it_was_set(db, capped):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token, _ = _old_token(user, age=timedelta(days=31))
+    young, _ = _old_token(user, age=timedelta(days=29), expiry=services.now() + timedelta(days=400))
+    response = DjangoClient().get("/not-cli/", headers={"Authorization": f"Token {token}"})
+    assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
+    assert not AuthToken.objects.filter(digest=crypto.hash_token(token)).exists()
+    assert _rest("/cached/", young)
+    sessions = services.list_sessions(user)
+    assert len(sessions) == 1
+
+
+def test_the_lifetime_cap_is_checked_on_cache_hits(db, settings, monkeypatch):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token, _ = _old_token(user, age=timedelta(days=29))
+    assert _me(token) and _me(token)
+    settings.GQL_AUTHTOKEN = {"MAX_TOKEN_LIFETIME": timedelta(days=29)}
+    assert not _me(token)
+
+
+def test_refresh_past_the_cap_is_token_expired_never_a_past_expiry(db, capped):
+    from gql_authtoken.exceptions import TokenExpired
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token, instance = _old_token(user, age=timedelta(days=31))
+    with pytest.raises(TokenExpired):
+        services.refresh_token(instance)
+    payload = DjangoClient().post(
+        "/graphql/sync/", json.dumps({"query": "mutation { refresh { __typename ... on OperationInfo "
+                                                "{ messages { code } } } }"}),
+        content_type="application/json", headers={"Authorization": f"Token {token}"}).json()["data"]["refresh"]
+    assert payload == {"__typename": "OperationInfo", "messages": [{"code": "token_expired"}]}
+    token, instance = _old_token(user, age=timedelta(days=29, hours=23))
+    response = DjangoClient().post("/auth/refresh/", headers={"Authorization": f"Token {token}"})
+    assert response.status_code == 200
+    instance.refresh_from_db()
+    assert instance.expiry == instance.created + timedelta(days=30) > services.now()
+
+
+def test_clear_expired_tokens_clears_capped_ones(db, capped):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    _old_token(user, age=timedelta(days=31))
+    _old_token(user, age=timedelta(days=1))
+    assert services.clear_expired_tokens() == 1
+    assert AuthToken.objects.count() == 1
+
+
+def test_deactivation_revokes_so_reactivation_brings_no_session_back(db):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token = services.issue_token(user).token
+    assert _me(token)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user.is_active = True
+    user.save()
+    assert not _me(token) and not _rest("/not-cli/", token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -191,3 +192,48 @@ def wait_until_listening(port: int, *, process=None, timeout: float = 30) -> Non
             assert process is None or process.poll() is None, "the server process exited"
             assert time.monotonic() < deadline, f"nothing listens on port {port}"
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def server_processes(env: dict[str, str], count: int):
+    """``count`` WSGI server processes (``tests/serve.py``) with ``env``; yields their ports."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ports = [free_port() for _ in range(count)]
+    processes = [subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)],
+                                  cwd=Path(__file__).resolve().parent.parent, env=env) for port in ports]
+    try:
+        for port, process in zip(ports, processes):
+            wait_until_listening(port, process=process)
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def http_json(port: int, path: str, token: str | None = None, *, json_body: dict | None = None,
+              form: dict | None = None, method: str | None = None) -> tuple[int, Any]:
+    """One request to a server on ``port``: its status and decoded JSON body (None when empty or not JSON)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    data = None
+    if json_body is not None:
+        data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        return status, json.loads(body) if body else None
+    except ValueError:
+        return status, None

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,28 +13,14 @@ from django.test import override_settings
 
 from gql_authtoken import cache as token_cache
 
-from .conftest import PASSWORD, free_port, wait_until_listening
+from .conftest import PASSWORD, http_json, server_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _request(port, path, token=None, data=None, method=None):
-    headers = {"Authorization": f"Token {token}"} if token else {}
-    if isinstance(data, dict) and "query" in data:
-        data, headers["Content-Type"] = json.dumps(data).encode(), "application/json"
-    elif isinstance(data, dict):
-        data = urllib.parse.urlencode(data).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-
-
 def _accepted(port, token):
-    status, _ = _request(port, "/cached/", token)
-    _, body = _request(port, "/graphql/sync/", token, {"query": "{ me { username } }"})
+    status, _ = http_json(port, "/cached/", token)
+    _, body = http_json(port, "/graphql/sync/", token, json_body={"query": "{ me { username } }"})
     assert (status == 200) == (body["data"]["me"] is not None)
     return status == 200
 
@@ -63,21 +45,12 @@ def project(tmp_path):
 
 @pytest.fixture
 def workers(project):
-    ports = [free_port(), free_port()]
-    processes = [subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)], cwd=ROOT, env=project.env)
-                 for port in ports]
-    try:
-        for port, process in zip(ports, processes):
-            wait_until_listening(port, process=process)
+    with server_processes(project.env, 2) as ports:
         yield ports
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def _login(port):
-    status, body = _request(port, "/auth/login/", data={"username": "alice", "password": PASSWORD})
+    status, body = http_json(port, "/auth/login/", form={"username": "alice", "password": PASSWORD})
     assert status == 200
     return body["token"]
 
@@ -87,7 +60,7 @@ def test_two_workers_on_default_settings_agree_about_a_logout(project, workers):
     token = _login(first)
     for port in (first, second, second, first):
         assert _accepted(port, token)
-    assert _request(first, "/auth/logout/", token, method="POST")[0] == 204
+    assert http_json(first, "/auth/logout/", token, method="POST")[0] == 204
     assert not _accepted(second, token)
     assert not _accepted(first, token)
 

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +27,7 @@ from gql_authtoken import crypto, services
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken, Client
 
-from .conftest import PASSWORD, free_port, wait_until_listening
+from .conftest import PASSWORD, http_json, server_processes
 from .revocation_settings import GQL_AUTHTOKEN as MATRIX_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,21 +54,10 @@ def _graphql(kind, token):
     return response.json()["data"]["me"] is not None
 
 
-def _http(port, path, token, body=None):
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode() if body else None,
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-
-
 def _second_process(port, token):
-    cached_status, _ = _http(port, "/cached/", token)
-    plain_status, _ = _http(port, "/not-cli/", token)
-    status, body = _http(port, "/graphql/sync/", token, {"query": "{ me { username } }"})
+    cached_status, _ = http_json(port, "/cached/", token)
+    plain_status, _ = http_json(port, "/not-cli/", token)
+    status, body = http_json(port, "/graphql/sync/", token, json_body={"query": "{ me { username } }"})
     assert status == 200
     answers = {cached_status == 200, plain_status == 200, body["data"]["me"] is not None}
     assert len(answers) == 1, "the second process's consumers disagree"
@@ -278,14 +263,8 @@ def second_process(django_db_setup, django_db_blocker):
     db = connection.settings_dict
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.revocation_settings",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)], cwd=ROOT, env=env)
-    try:
-        wait_until_listening(port, process=process)
+    with server_processes(env, 1) as (port,):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

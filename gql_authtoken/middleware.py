@@ -7,12 +7,14 @@ classes reuse it instead of querying again.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 
 from . import services
@@ -199,6 +201,16 @@ def csrf_exempt_request(request: HttpRequest, *, token_header: bool) -> bool:
     return bool(content_type) and content_type not in FORM_CONTENT_TYPES
 
 
+@functools.lru_cache(maxsize=1024)
+def is_admin_path(urlconf: Any, path: str) -> bool:
+    """Whether ``path`` belongs to a Django admin site (URLs of the ``admin`` app)."""
+    try:
+        match = get_resolver(urlconf).resolve(path)
+    except Resolver404:
+        return False
+    return "admin" in match.app_names
+
+
 class TokenAuthenticationMiddleware:
     """Authenticate requests that carry ``Authorization: Token <token>``.
 
@@ -228,6 +240,12 @@ class TokenAuthenticationMiddleware:
     def process_request(self, request: HttpRequest) -> None:
         _add_auth_property(request)
         token_header = has_token_header(request)
+        urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
+        if token_header and is_admin_path(urlconf, request.path_info):
+            # Tokens are API credentials, never the admin's (API.md §8): there the
+            # request is handled as if it carried none (session and CSRF as usual).
+            request.__dict__[_RESULT_ATTR] = _NO_TOKEN
+            token_header = False
         if csrf_exempt_request(request, token_header=token_header):
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
         if not token_header:

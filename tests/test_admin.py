@@ -85,3 +85,35 @@ def test_confirmation_mail_action_reports_a_mail_server_failing_part_way(admin_c
     assert "Confirmation links sent: 2; failed: 1; without an email address: 1." in response.content.decode()
     assert len(mail.outbox) == 2
     assert EmailConfirmationToken.objects.count() == 2  # no link kept for the failed mail
+
+
+@pytest.fixture
+def superuser_token(db):
+    root = get_user_model().objects.create_superuser("boss", "boss@example.com", "boss-password")
+    return root, services.issue_token(root).token
+
+
+def test_a_token_never_authenticates_the_admin(superuser_token):
+    from django.test import Client as DjangoClient
+
+    root, token = superuser_token
+    headers = {"Authorization": f"Token {token}"}
+    response = DjangoClient().get("/admin/", headers=headers)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    # Nor does it lift CSRF protection there: a POST with the token is refused.
+    client = DjangoClient(enforce_csrf_checks=True)
+    response = client.post(f"/admin/auth/user/{root.pk}/delete/", {"post": "yes"}, headers=headers)
+    assert response.status_code == 403
+    assert get_user_model().objects.filter(pk=root.pk).exists()
+
+
+def test_a_session_login_to_the_admin_still_works_beside_a_token(superuser_token):
+    from django.test import Client as DjangoClient
+
+    root, token = superuser_token
+    client = DjangoClient()
+    client.force_login(root)
+    assert client.get("/admin/", headers={"Authorization": f"Token {token}"}).status_code == 200
+    assert client.get("/admin/", headers={"Authorization": "Token not-a-token"}).status_code == 200
+    # Outside the admin the token still decides.
+    assert client.get("/whoami/", headers={"Authorization": "Token not-a-token"}).json()["user"] is None

@@ -3,7 +3,7 @@
     python -m tests.benchmarks.auth_cost [--requests N] [--rounds R]
 
 GraphQL (``{ me { username } }`` to the sync view) and a small DRF view, on the
-database and cache the test settings pick (SQLite and local memory, or
+database and cache the test settings pick (SQLite and the file-based cache, or
 DATABASE_URL / REDIS_URL). Ratios are to the anonymous request of the same kind.
 """
 

@@ -622,6 +622,8 @@ def register(
     try:
         with transaction.atomic():
             user.save()
+            if confirm:
+                email_confirmation.start_registration(user, now=now())
     except IntegrityError:
         # The same username registered at the same moment by another request.
         raise ValidationFailed([_username_taken(model)]) from None
@@ -632,7 +634,11 @@ def register(
 
 
 def confirm_email(request: HttpRequest | None, token: str) -> Any:
-    """Use a confirmation link; works even after registration is turned off."""
+    """Use a confirmation link; works even after registration is turned off.
+
+    Only a link of a pending registration sets ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD``
+    (see ``email_confirmation``).
+    """
     _account_throttle("confirm_email", request, crypto.hash_token(token[: crypto.MAX_TOKEN_LENGTH]))
     user, email = email_confirmation.consume_confirmation_token(token, now=now())
     signals.email_confirmed.send(sender=user.__class__, user=user, email=email)
@@ -640,19 +646,21 @@ def confirm_email(request: HttpRequest | None, token: str) -> Any:
 
 
 def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
-    """Mail a new link to every unconfirmed account with this address.
+    """Mail a new link to every pending registration with this address (case-insensitive).
 
-    Says nothing about whether there was one: callers always answer success.
+    Accounts made some other way, or already confirmed, get nothing, whatever
+    their ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` says. Says nothing about
+    whether there was one: callers always answer success.
     """
     model = get_user_model()
     email = BaseUserManager.normalize_email(email or "").strip()
+    email_field = model.get_email_field_name()
     _account_throttle("resend_confirmation_email", request, email.lower())
     if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
-    users = model._default_manager.filter(**{f"{model.get_email_field_name()}__iexact": email})
+    users = model._default_manager.filter(**{f"{email_field}__iexact": email}, pending_registration__isnull=False)
     for user in users:
-        if not email_confirmation.is_email_confirmed(user):
-            email_confirmation.send_quietly(user, request=request)
+        email_confirmation.send_quietly(user, request=request)
 
 
 # --- changes to users --------------------------------------------------------------

@@ -97,6 +97,15 @@ def confirmation_url(token: str) -> str:
     return str(email_settings()["BASE_URL"]).rstrip("/") + path
 
 
+def is_well_formed(token: str) -> bool:
+    """Whether ``token`` could be a link at all: printable ASCII, not overlong.
+
+    Anything else (NUL, unpaired surrogates, other Unicode, megabytes) is
+    refused before it is hashed or reaches a database.
+    """
+    return len(token) <= crypto.MAX_TOKEN_LENGTH and token.isascii() and token.isprintable()
+
+
 def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     """Use a confirmation token once: the user and the address it confirmed.
 
@@ -104,7 +113,7 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     and registration links of accounts with no pending registration, all raise
     the same ``InvalidConfirmationToken``.
     """
-    if len(token) > crypto.MAX_TOKEN_LENGTH:
+    if not is_well_formed(token):
         raise InvalidConfirmationToken()
     try:
         row = EmailConfirmationToken.objects.select_related("user").get(

@@ -352,3 +352,30 @@ def test_lazy_translations_in_the_mail_settings(adapter, settings, db):
     assert adapter.register("carol", GOOD, "carol@example.com", Accept_Language="de") == "ok"
     assert mail.outbox[0].subject == "Bestätigen Sie Ihre E-Mail-Adresse"
     assert "https://api.example.com/auth/register/confirm/" in mail.outbox[0].body
+
+
+ODD = ["\x00", "a\x00b", "\ud800", "x\udfffy", "é" * 40, "\u202e" + "A" * 63, "x" * 10_000]
+
+
+@pytest.mark.parametrize("token", ODD)
+def test_odd_confirmation_tokens_are_invalid_never_an_error(gql, confirming, db, token):
+    query = "mutation($t: String!) { confirmEmail(token: $t) { ... on OperationInfo { messages { code } } } }"
+    result = gql(query, {"t": token})
+    assert "errors" not in result, result
+    assert result["data"]["confirmEmail"]["messages"][0]["code"] == "invalid_confirmation_token"
+
+
+def test_odd_confirmation_tokens_are_counted_per_ip(gql, settings, db):
+    settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "2/hour"}
+    query = "mutation($t: String!) { confirmEmail(token: $t) { ... on OperationInfo { messages { code } } } }"
+    codes = [gql(query, {"t": token})["data"]["confirmEmail"]["messages"][0]["code"] for token in ODD[:3]]
+    assert codes == ["invalid_confirmation_token", "invalid_confirmation_token", "throttled"]
+
+
+@pytest.mark.parametrize("email", ["carol\x00@example.com", "carol\ud800@example.com", "c" * 300 + "@example.com"])
+def test_resend_with_an_odd_address_answers_success_and_mails_nobody(gql, confirming, db, email):
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    mail.outbox.clear()
+    result = gql(RESEND, {"e": email})
+    assert result["data"]["resendConfirmationEmail"] == {"__typename": "ResendResult", "success": True}, result
+    assert not mail.outbox

@@ -118,4 +118,23 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "The default confirmation link points at the REST confirm URL, which is not mounted.",
                 hint='Add path("auth/", include("gql_authtoken.urls")) or set REGISTRATION_CONFIRM_URL.',
                 id="gql_authtoken.W002"))
+        else:
+            errors += _check_confirm_page_template()
     return errors
+
+
+def _check_confirm_page_template() -> list[Any]:
+    """The link's page is a Django template shipped in the package: an API-only
+    project without a template engine would answer its GET with a 500."""
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    from .rest.views import ConfirmEmailView
+
+    try:
+        get_template(ConfirmEmailView.template_name)
+    except TemplateDoesNotExist:
+        return [_error(
+            f"The confirmation link's page {ConfirmEmailView.template_name!r} cannot be loaded.", 14,
+            hint="Add a DjangoTemplates engine with APP_DIRS=True to TEMPLATES.")]
+    return []

@@ -203,7 +203,7 @@ def test_only_the_digest_is_stored(confirming, db):
 
 
 def test_invalid_link_without_redirect_setting_is_400_plain_text(client, confirming, db):
-    response = client.get("/auth/register/confirm/nope/")
+    response = client.post("/auth/register/confirm/nope/")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == "The confirmation link is invalid or has expired."
@@ -214,8 +214,9 @@ def test_link_redirects_come_from_settings(client, settings, db):
                               "REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH": "/link-invalid/"}
     services.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
-    assert client.get(f"/auth/register/confirm/{token}/?next=https://evil.example").url == "/welcome/"
-    assert client.get(f"/auth/register/confirm/{token}/").url == "/link-invalid/"
+    assert client.post(f"/auth/register/confirm/{token}/?next=https://evil.example",
+                       {"next": "https://evil.example"}).url == "/welcome/"
+    assert client.post(f"/auth/register/confirm/{token}/").url == "/link-invalid/"
 
 
 def test_front_end_confirm_url_template(settings, db):
@@ -284,8 +285,8 @@ def test_confirm_email_is_throttled_per_call(gql, settings, db):
 
 def test_rest_register_and_link_are_throttled(client, settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "1/hour"}
-    assert client.get("/auth/register/confirm/guess/").status_code == 400
-    response = client.get("/auth/register/confirm/guess2/")
+    assert client.post("/auth/register/confirm/guess/").status_code == 400
+    response = client.post("/auth/register/confirm/guess2/")
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
     # Buckets are per operation: registering has its own.
     data = {"username": "carol", "password": GOOD, "email": "carol@example.com"}

@@ -175,3 +175,9 @@ def test_check_needs_a_template_engine_for_the_page():
     confirm = {"REGISTRATION_EMAIL_CONFIRM": True, "REGISTRATION_EMAIL": {"BASE_URL": "http://x"}}
     assert "gql_authtoken.E014" not in check_ids(GQL_AUTHTOKEN=confirm)
     assert "gql_authtoken.E014" in check_ids(GQL_AUTHTOKEN=confirm, TEMPLATES=[])
+
+
+def test_a_program_may_post_json_without_a_csrf_token(link):
+    """No session cookie and a body no HTML form can send: nothing a browser could be tricked into."""
+    response = Client(enforce_csrf_checks=True).post(link, "{}", content_type="application/json")
+    assert response.status_code == 302 and carol_is_active()

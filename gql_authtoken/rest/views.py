@@ -191,7 +191,7 @@ class RegisterView(CoreErrorsMixin, APIView):
         return Response({"success": True}, status=status.HTTP_201_CREATED)
 
 
-@method_decorator([csrf_protect, never_cache, xframe_options_deny], name="dispatch")
+@method_decorator([never_cache, xframe_options_deny, csrf_protect], name="dispatch")
 class ConfirmEmailView(View):
     """The mailed link, ``register/confirm/<token>/``: a page for people, not a JSON endpoint.
 

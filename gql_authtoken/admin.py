@@ -1,4 +1,4 @@
-"""Admin: clients are editable; tokens are listed read-only and revoked through the core."""
+"""Admin: clients are editable; tokens and pending registrations are listed read-only and deleted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import email_confirmation, services
-from .models import AuthToken, Client
+from .models import AuthToken, Client, PendingRegistration
 
 
 @admin.action(description=_("Send an email confirmation link"))
@@ -80,3 +80,25 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         services.revoke_tokens(queryset)
+
+
+@admin.register(PendingRegistration)
+class PendingRegistrationAdmin(admin.ModelAdmin):
+    """Accounts waiting for their confirmation link. Deleting one refuses its
+    links and resends for good; the account stays as it is."""
+
+    list_display = ["user", "created"]
+    list_select_related = ["user"]
+    fields = ["user", "created"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False  # only ``register`` starts a registration
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return request.user.has_perm("gql_authtoken.view_pendingregistration") or request.user.has_perm(
+            "gql_authtoken.delete_pendingregistration"
+        )

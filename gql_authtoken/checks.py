@@ -118,6 +118,8 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 "The default confirmation link points at the REST confirm URL, which is not mounted.",
                 hint='Add path("auth/", include("gql_authtoken.urls")) or set REGISTRATION_CONFIRM_URL.',
                 id="gql_authtoken.W002"))
+        else:
+            errors += _check_confirm_page_template()
     return errors
 
 
@@ -155,3 +157,20 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 f"Throttle counts are per process: CACHES[{alias!r}] ({backend}) is private to each process, so "
                 "N workers allow N times the rate.", hint=hint, id="gql_authtoken.W004"))
     return messages
+
+
+def _check_confirm_page_template() -> list[Any]:
+    """The link's page is a Django template shipped in the package: an API-only
+    project without a template engine would answer its GET with a 500."""
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    from .rest.views import ConfirmEmailView
+
+    try:
+        get_template(ConfirmEmailView.template_name)
+    except TemplateDoesNotExist:
+        return [_error(
+            f"The confirmation link's page {ConfirmEmailView.template_name!r} cannot be loaded.", 15,
+            hint="Add a DjangoTemplates engine with APP_DIRS=True to TEMPLATES.")]
+    return []

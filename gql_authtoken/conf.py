@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRATION_CONFIRM_URL": None,
     "REGISTRATION_CONFIRM_REDIRECT_PATH": "/",
     "REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH": None,
+    # False: the link's GET shows a page whose button POSTs (mail scanners open
+    # links); True: GET confirms at once, as django-rest-authtoken did.
+    "REGISTRATION_CONFIRM_ON_GET": False,
 }
 
 # Settings that hold a dotted path; ``import_setting`` turns them into objects.

@@ -1,5 +1,11 @@
 """Email confirmation: single-use links bound to one address, stored as digests, and the mail.
 
+A link has a purpose (``ConfirmationPurpose``). A registration link completes
+a *pending registration* (an account made by ``register`` and not confirmed
+yet) and only then sets ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD``; any other
+link only records the confirmed address. So no link activates an account that
+was created some other way or that an administrator deactivated.
+
 ``send_confirmation_email(user)`` is public, for admin actions and your own code.
 """
 
@@ -10,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -19,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from . import crypto
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
-from .models import EmailConfirmationToken
+from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -42,14 +49,27 @@ def email_of(user: Any) -> str:
     return getattr(user, user.get_email_field_name(), "") or ""
 
 
-def is_email_confirmed(user: Any) -> bool:
-    """Whether the user's current address is confirmed.
+def is_pending_registration(user: Any) -> bool:
+    """Whether ``user`` was made by ``register`` and has not confirmed their address yet."""
+    return PendingRegistration.objects.filter(user_id=user.pk).exists()
 
-    True when ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` is set on the user, or
-    when a link for the current address was used (a confirmed address stays
-    confirmed even if that field is ``is_active`` and an admin deactivates the
-    account, so a resend cannot re-activate it).
+
+def start_registration(user: Any, *, now: datetime) -> None:
+    """Mark a new account as a pending registration (in the transaction that saves it)."""
+    PendingRegistration.objects.create(user=user, created=now)
+
+
+def is_email_confirmed(user: Any) -> bool:
+    """Whether the user's current address counts as confirmed.
+
+    Never while their registration is pending. Otherwise when
+    ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` is true on the user, or when a
+    link for the current address was used (a confirmed address stays
+    confirmed when that field is ``is_active`` and an admin deactivates the
+    account).
     """
+    if is_pending_registration(user):
+        return False
     field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
     if field and getattr(user, field, False):
         return True
@@ -59,10 +79,12 @@ def is_email_confirmed(user: Any) -> bool:
     ).exists()
 
 
-def create_confirmation_token(user: Any, email: str, *, now: datetime) -> str:
+def create_confirmation_token(user: Any, email: str, *, purpose: str, now: datetime) -> str:
     """A new confirmation token for ``email``; only its digest is stored."""
     token = crypto.generate_token(length=auth_settings.TOKEN_CHARACTER_LENGTH)
-    EmailConfirmationToken.objects.create(user=user, email=email, digest=crypto.hash_token(token), created=now)
+    EmailConfirmationToken.objects.create(
+        user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
+    )
     return token
 
 
@@ -75,13 +97,23 @@ def confirmation_url(token: str) -> str:
     return str(email_settings()["BASE_URL"]).rstrip("/") + path
 
 
+def is_well_formed(token: str) -> bool:
+    """Whether ``token`` could be a link at all: printable ASCII, not overlong.
+
+    Anything else (NUL, unpaired surrogates, other Unicode, megabytes) is
+    refused before it is hashed or reaches a database.
+    """
+    return len(token) <= crypto.MAX_TOKEN_LENGTH and token.isascii() and token.isprintable()
+
+
 def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     """Use a confirmation token once: the user and the address it confirmed.
 
-    Unknown, used, expired and stale tokens (the user's address changed since)
-    all raise the same ``InvalidConfirmationToken``.
+    Unknown, used, expired and stale tokens (the user's address changed since),
+    and registration links of accounts with no pending registration, all raise
+    the same ``InvalidConfirmationToken``.
     """
-    if len(token) > crypto.MAX_TOKEN_LENGTH:
+    if not is_well_formed(token):
         raise InvalidConfirmationToken()
     try:
         row = EmailConfirmationToken.objects.select_related("user").get(
@@ -95,29 +127,59 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
         row.delete()
         raise InvalidConfirmationToken()
     with transaction.atomic():
+        _lock_user(user)
         # The conditional update lets exactly one of two simultaneous uses win.
-        if not EmailConfirmationToken.objects.filter(pk=row.pk, confirmed__isnull=True).update(confirmed=now):
-            raise InvalidConfirmationToken()
-        EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True).delete()
-        field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
-        if field:
-            setattr(user, field, True)
-            user.save(update_fields=[field])
+        used = EmailConfirmationToken.objects.filter(pk=row.pk, confirmed__isnull=True).update(confirmed=now)
+        if used and row.purpose == ConfirmationPurpose.REGISTRATION and not _complete_registration(user):
+            # Done already, or never made by ``register``: this link records nothing.
+            row.delete()
+            used = False
+        if used:
+            EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True).delete()
+    if not used:
+        raise InvalidConfirmationToken()
     return user, row.email
+
+
+def _lock_user(user: Any) -> None:
+    """Serialise the confirmations of one user on their row.
+
+    Using a link deletes the user's other unused links; without the lock, two
+    links of one user used at the same moment would each hold their own row
+    and wait for the other's (a deadlock on PostgreSQL).
+    """
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
+
+
+def _complete_registration(user: Any) -> bool:
+    """End the user's pending registration and set the model field; False when none was pending."""
+    deleted, _per_model = PendingRegistration.objects.filter(user_id=user.pk).delete()
+    if not deleted:
+        return False
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    if field:
+        setattr(user, field, True)
+        user.save(update_fields=[field])
+    return True
 
 
 def send_confirmation_email(user: Any, *, request: HttpRequest | None = None) -> None:
     """Mail a new confirmation link to the user's current address.
 
-    Written in the language of ``request`` (or the active language). Raises
-    what the mail backend raises; the link that could not be sent is removed.
+    For a pending registration the link completes it. For any other account
+    (created another way, already confirmed, deactivated) the link only
+    records that the address is confirmed and never changes the user, so this
+    cannot re-activate anyone. Written in the language of ``request`` (or the
+    active language). Raises what the mail backend raises; the link that
+    could not be sent is removed.
     """
     from . import services  # the core's clock; services imports this module
 
     email = email_of(user)
     if not email:
         raise ValueError("The user has no email address to confirm.")
-    token = create_confirmation_token(user, email, now=services.now())
+    purpose = ConfirmationPurpose.REGISTRATION if is_pending_registration(user) else ConfirmationPurpose.ADDRESS
+    token = create_confirmation_token(user, email, purpose=purpose, now=services.now())
     config = email_settings()
     language = translation.get_language_from_request(request) if request is not None else translation.get_language()
     with translation.override(language):

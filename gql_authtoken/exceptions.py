@@ -109,9 +109,13 @@ class Throttled(AuthTokenError):
         if wait is None:
             message = self.default_message
         else:
-            seconds = max(1, int(wait + 0.999))
-            message = _("Too many attempts. Try again in %(seconds)d seconds.") % {"seconds": seconds}
+            message = _("Too many attempts. Try again in %(seconds)d seconds.") % {"seconds": self.retry_after}
         super().__init__(message)
+
+    @property
+    def retry_after(self) -> int | None:
+        """Whole seconds to wait, at least 1 (a ``Retry-After`` value); None when unknown."""
+        return None if self.wait is None else max(1, int(self.wait + 0.999))
 
 
 class ValidationFailed(AuthTokenError):

@@ -1,4 +1,4 @@
-"""Clients, hashed tokens and email confirmation tokens. No plaintext column anywhere."""
+"""Clients, hashed tokens, email confirmation tokens and pending registrations. No plaintext column anywhere."""
 
 from __future__ import annotations
 
@@ -104,6 +104,15 @@ class AuthToken(models.Model):
         return (self.expiry is not None and self.expiry <= now) or (cap is not None and self.created + cap <= now)
 
 
+class ConfirmationPurpose(models.TextChoices):
+    """What using a confirmation link does (see ``email_confirmation.consume_confirmation_token``)."""
+
+    # Completes the user's pending registration: sets REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD.
+    REGISTRATION = "registration", _("complete the registration")
+    # Only records that the address was confirmed; never changes the user.
+    ADDRESS = "address", _("confirm the address only")
+
+
 class EmailConfirmationToken(models.Model):
     """A single-use email confirmation link, stored as a digest, bound to one address."""
 
@@ -118,6 +127,7 @@ class EmailConfirmationToken(models.Model):
     created = models.DateTimeField(_("created"))
     # Set when the link is used: the record that this address was confirmed.
     confirmed = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    purpose = models.CharField(_("purpose"), max_length=32, choices=ConfirmationPurpose.choices)
 
     class Meta:
         verbose_name = _("email confirmation token")
@@ -125,3 +135,29 @@ class EmailConfirmationToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} <{self.email}>"
+
+
+class PendingRegistration(models.Model):
+    """An account made by ``register`` whose address is not confirmed yet.
+
+    Only a pending registration can be completed by a link, and completing it
+    removes this row. Accounts made any other way (``createsuperuser``,
+    ``create_user``, the admin) never have one, so no link or resend can
+    activate them, and neither can an old link once the registration is done.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="pending_registration",
+        verbose_name=_("user"),
+    )
+    created = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("pending registration")
+        verbose_name_plural = _("pending registrations")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -630,6 +630,8 @@ def register(
     try:
         with transaction.atomic():
             user.save()
+            if confirm:
+                email_confirmation.start_registration(user, now=now())
     except IntegrityError:
         # The same username registered at the same moment by another request.
         raise ValidationFailed([_username_taken(model)]) from None
@@ -640,27 +642,50 @@ def register(
 
 
 def confirm_email(request: HttpRequest | None, token: str) -> Any:
-    """Use a confirmation link; works even after registration is turned off."""
-    _account_throttle("confirm_email", request, crypto.hash_token(token[: crypto.MAX_TOKEN_LENGTH]))
+    """Use a confirmation link; works even after registration is turned off.
+
+    Only a link of a pending registration sets ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD``
+    (see ``email_confirmation``). Every call counts against ``ACCOUNT_THROTTLE_RATE``
+    per client IP and per link; a malformed token only per IP (it has no digest).
+    """
+    well_formed = email_confirmation.is_well_formed(token)
+    _account_throttle("confirm_email", request, crypto.hash_token(token) if well_formed else "")
     user, email = email_confirmation.consume_confirmation_token(token, now=now())
     signals.email_confirmed.send(sender=user.__class__, user=user, email=email)
     return user
 
 
 def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
-    """Mail a new link to every unconfirmed account with this address.
+    """Mail a new link to every pending registration with this address (case-insensitive).
 
-    Says nothing about whether there was one: callers always answer success.
+    Accounts made some other way, or already confirmed, get nothing, whatever
+    their ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` says. Says nothing about
+    whether there was one: callers always answer success. An address that
+    could not be stored (NUL, unpaired surrogates, overlong) is counted per
+    client IP and mails nobody.
     """
     model = get_user_model()
     email = BaseUserManager.normalize_email(email or "").strip()
-    _account_throttle("resend_confirmation_email", request, email.lower())
-    if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
+    email_field = model.get_email_field_name()
+    storable = _is_storable(email, model._meta.get_field(email_field).max_length)
+    _account_throttle("resend_confirmation_email", request, email.lower() if storable else "")
+    if not email or not storable or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
-    users = model._default_manager.filter(**{f"{model.get_email_field_name()}__iexact": email})
+    users = model._default_manager.filter(**{f"{email_field}__iexact": email}, pending_registration__isnull=False)
     for user in users:
-        if not email_confirmation.is_email_confirmed(user):
-            email_confirmation.send_quietly(user, request=request)
+        email_confirmation.send_quietly(user, request=request)
+
+
+def _is_storable(value: str, max_length: int | None) -> bool:
+    """Whether a database can store ``value`` and a hasher encode it: no NUL
+    (PostgreSQL refuses it), no unpaired surrogate, at most ``max_length``."""
+    if "\x00" in value or (max_length is not None and len(value) > max_length):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- changes to users --------------------------------------------------------------

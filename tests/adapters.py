@@ -140,9 +140,10 @@ class RestAdapter:
         return REST_CODES[(response.status_code, body["detail"])]
 
     def confirm_email(self, token):
+        """The button of the link's page: a POST to the link (the test client skips CSRF)."""
         from django.conf import settings
 
-        response = self.api.get(f"/auth/register/confirm/{token}/")
+        response = self.api.post(f"/auth/register/confirm/{token}/")
         invalid_path = settings.GQL_AUTHTOKEN.get("REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH")
         if response.status_code == 302 and response["Location"] != invalid_path:
             return "ok"

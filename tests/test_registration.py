@@ -203,7 +203,7 @@ def test_only_the_digest_is_stored(confirming, db):
 
 
 def test_invalid_link_without_redirect_setting_is_400_plain_text(client, confirming, db):
-    response = client.get("/auth/register/confirm/nope/")
+    response = client.post("/auth/register/confirm/nope/")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == "The confirmation link is invalid or has expired."
@@ -214,8 +214,9 @@ def test_link_redirects_come_from_settings(client, settings, db):
                               "REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH": "/link-invalid/"}
     services.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
-    assert client.get(f"/auth/register/confirm/{token}/?next=https://evil.example").url == "/welcome/"
-    assert client.get(f"/auth/register/confirm/{token}/").url == "/link-invalid/"
+    assert client.post(f"/auth/register/confirm/{token}/?next=https://evil.example",
+                       {"next": "https://evil.example"}).url == "/welcome/"
+    assert client.post(f"/auth/register/confirm/{token}/").url == "/link-invalid/"
 
 
 def test_front_end_confirm_url_template(settings, db):
@@ -243,7 +244,7 @@ def test_resend_always_succeeds_and_sends_only_to_unconfirmed(gql, confirming, u
     for email in ("nobody@example.com", "alice@example.com", "CAROL@example.com", "not an email"):
         result = gql(RESEND, {"e": email})["data"]["resendConfirmationEmail"]
         assert result == {"__typename": "ResendResult", "success": True}
-    # alice is active, and is_active is the confirmation field: nothing to confirm.
+    # alice was made by create_user, not register: she has no pending registration.
     assert [m.to[0] for m in mail.outbox] == ["carol@example.com"]
     services.confirm_email(None, token_from_mail(mail.outbox[-1]))
     mail.outbox.clear()
@@ -251,11 +252,14 @@ def test_resend_always_succeeds_and_sends_only_to_unconfirmed(gql, confirming, u
     assert not mail.outbox
 
 
-def test_resend_goes_to_every_unconfirmed_account_with_the_address(confirming, db):
-    for name in ("carol", "carol2"):
-        User.objects.create_user(name, "Carol@Example.com", GOOD, is_active=False)
+def test_resend_goes_to_every_pending_registration_with_the_address(confirming, db):
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    services.register(None, username="carol2", password=GOOD, email="carol2@example.com")
+    # Two accounts can share an address when it was changed afterwards (here in bulk).
+    User.objects.filter(username="carol2").update(email="Carol@Example.com")
+    mail.outbox.clear()
     services.resend_confirmation_email(None, "carol@example.com")
-    assert len(mail.outbox) == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["Carol@Example.com", "carol@example.com"]
 
 
 def test_resend_is_throttled_per_call(gql, settings, db):
@@ -281,8 +285,8 @@ def test_confirm_email_is_throttled_per_call(gql, settings, db):
 
 def test_rest_register_and_link_are_throttled(client, settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "1/hour"}
-    assert client.get("/auth/register/confirm/guess/").status_code == 400
-    response = client.get("/auth/register/confirm/guess2/")
+    assert client.post("/auth/register/confirm/guess/").status_code == 400
+    response = client.post("/auth/register/confirm/guess2/")
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
     # Buckets are per operation: registering has its own.
     data = {"username": "carol", "password": GOOD, "email": "carol@example.com"}
@@ -349,3 +353,30 @@ def test_lazy_translations_in_the_mail_settings(adapter, settings, db):
     assert adapter.register("carol", GOOD, "carol@example.com", Accept_Language="de") == "ok"
     assert mail.outbox[0].subject == "Bestätigen Sie Ihre E-Mail-Adresse"
     assert "https://api.example.com/auth/register/confirm/" in mail.outbox[0].body
+
+
+ODD = ["\x00", "a\x00b", "\ud800", "x\udfffy", "é" * 40, "\u202e" + "A" * 63, "x" * 10_000]
+
+
+@pytest.mark.parametrize("token", ODD)
+def test_odd_confirmation_tokens_are_invalid_never_an_error(gql, confirming, db, token):
+    query = "mutation($t: String!) { confirmEmail(token: $t) { ... on OperationInfo { messages { code } } } }"
+    result = gql(query, {"t": token})
+    assert "errors" not in result, result
+    assert result["data"]["confirmEmail"]["messages"][0]["code"] == "invalid_confirmation_token"
+
+
+def test_odd_confirmation_tokens_are_counted_per_ip(gql, settings, db):
+    settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "2/hour"}
+    query = "mutation($t: String!) { confirmEmail(token: $t) { ... on OperationInfo { messages { code } } } }"
+    codes = [gql(query, {"t": token})["data"]["confirmEmail"]["messages"][0]["code"] for token in ODD[:3]]
+    assert codes == ["invalid_confirmation_token", "invalid_confirmation_token", "throttled"]
+
+
+@pytest.mark.parametrize("email", ["carol\x00@example.com", "carol\ud800@example.com", "c" * 300 + "@example.com"])
+def test_resend_with_an_odd_address_answers_success_and_mails_nobody(gql, confirming, db, email):
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    mail.outbox.clear()
+    result = gql(RESEND, {"e": email})
+    assert result["data"]["resendConfirmationEmail"] == {"__typename": "ResendResult", "success": True}, result
+    assert not mail.outbox

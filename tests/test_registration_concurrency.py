@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 
 import pytest
@@ -79,3 +80,20 @@ def test_simultaneous_confirmations_of_one_token(transactional_db, settings, mon
     assert sum(isinstance(o, InvalidConfirmationToken) for o in outcomes) == 1
     assert confirmed == ["carol@example.com"]
     assert EmailConfirmationToken.objects.filter(confirmed__isnull=False).count() == 1
+
+
+def test_simultaneous_confirmations_with_two_links_of_one_user(transactional_db, settings, monkeypatch):
+    """Each use deletes the user's other links: without serialising on the user, the
+    two transactions would wait for each other's link row (a deadlock)."""
+    settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    services.resend_confirmation_email(None, "carol@example.com")
+    links = queue.SimpleQueue()
+    for message in mail.outbox:
+        links.put(token_from_mail(message))
+    barrier = threading.Barrier(2)
+    monkeypatch.setattr(email_confirmation, "email_of", wait_at(barrier, email_confirmation.email_of))
+    outcomes = run_together(lambda: services.confirm_email(None, links.get()))
+    assert sorted(type(o).__name__ for o in outcomes) == ["InvalidConfirmationToken", "User"], outcomes
+    assert get_user_model().objects.get(username="carol").is_active
+    assert EmailConfirmationToken.objects.get().confirmed is not None

@@ -50,7 +50,8 @@ def test_confirmation_mail_over_smtp_and_link(smtp_server, settings, client, db)
     assert message["Subject"] == "Confirm your email address"
     body = message.get_payload(decode=True).decode()
     url = re.search(r"http://testserver(/auth/register/confirm/\S+/)", body).group(1)
+    assert client.get(url).status_code == 200  # the page with the button; opening it confirms nothing
     assert not get_user_model().objects.get(username="carol").is_active
-    assert client.get(url).status_code == 302
+    assert client.post(url).status_code == 302
     assert get_user_model().objects.get(username="carol").is_active
-    assert client.get(url).status_code == 400
+    assert client.post(url).status_code == 400

@@ -1,11 +1,17 @@
-"""REST endpoints: parse input, call the core, write output. No rules here."""
+"""REST endpoints (and the confirmation link's page): parse input, call the core, write output. No rules here."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_protect
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -14,7 +20,7 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..conf import auth_settings
-from ..exceptions import InvalidConfirmationToken
+from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
 from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
@@ -185,28 +191,65 @@ class RegisterView(CoreErrorsMixin, APIView):
         return Response({"success": True}, status=status.HTTP_201_CREATED)
 
 
-class ConfirmEmailView(CoreErrorsMixin, APIView):
-    """GET from the mailed link: 302 to ``REGISTRATION_CONFIRM_REDIRECT_PATH``.
+@method_decorator([never_cache, xframe_options_deny, csrf_protect], name="dispatch")
+class ConfirmEmailView(View):
+    """The mailed link, ``register/confirm/<token>/``: a page for people, not a JSON endpoint.
 
-    An invalid link redirects to ``REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH``,
-    or answers 400 in plain text when that is unset. Targets come from settings
-    only, never from the request.
+    GET and HEAD show a page whose button POSTs back to the same URL, because
+    mail scanners and link previews open links: they change nothing, do not
+    look the link up and do not count against the throttle. POST uses the
+    link and redirects (302) to ``REGISTRATION_CONFIRM_REDIRECT_PATH``; an
+    invalid link redirects to ``REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH``,
+    or answers 400 in plain text when that is unset; throttled: 429 with
+    ``Retry-After``. ``REGISTRATION_CONFIRM_ON_GET`` makes GET do what POST
+    does (HEAD still changes nothing). Targets come from settings only.
+
+    A plain Django view, so ``csrf_protect`` guards the POST (and sets the CSRF
+    cookie on the page) whether or not the project runs CsrfViewMiddleware.
     """
 
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
+    template_name = "gql_authtoken/confirm_email.html"
 
-    @extend_schema(responses={302: OpenApiResponse(description="To the confirmed or the invalid-link page."),
-                              400: OpenApiResponse(description="Invalid link (plain text)."), **_THROTTLED})
-    def get(self, request: Request, token: str) -> HttpResponse:
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        if auth_settings.REGISTRATION_CONFIRM_ON_GET:
+            return self.confirm(request, token)
+        return self.page(request)
+
+    def head(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self.page(request)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self.confirm(request, token)
+
+    def page(self, request: HttpRequest) -> HttpResponse:
+        """The page with the button; the same for every token, valid or not."""
+        response = render(request, self.template_name)
+        # Not "no-referrer": under it browsers send "Origin: null" with the
+        # form's POST (Fetch standard, "append a request Origin header"), which
+        # Django's CSRF check refuses (its CSRF docs warn about no-referrer).
+        # "strict-origin" sends only this site's origin: never the link.
+        response["Referrer-Policy"] = "strict-origin"
+        return response
+
+    def confirm(self, request: HttpRequest, token: str) -> HttpResponse:
+        """Use the link and say how it went, by redirect or plain text."""
         try:
-            services.confirm_email(request._request, token)
+            services.confirm_email(request, token)
         except InvalidConfirmationToken as error:
             target = auth_settings.REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH
-            if target:
-                return HttpResponseRedirect(target)
-            return HttpResponse(str(error.message), status=400, content_type="text/plain; charset=utf-8")
-        return HttpResponseRedirect(auth_settings.REGISTRATION_CONFIRM_REDIRECT_PATH)
+            response = HttpResponseRedirect(target) if target else _plain_text(error.message, status=400)
+        except Throttled as error:
+            response = _plain_text(error.message, status=429)
+            response["Retry-After"] = str(error.retry_after)
+        else:
+            response = HttpResponseRedirect(auth_settings.REGISTRATION_CONFIRM_REDIRECT_PATH)
+        # The page the browser lands on must not see the link in document.referrer.
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+def _plain_text(message: Any, *, status: int) -> HttpResponse:
+    return HttpResponse(str(message), status=status, content_type="text/plain; charset=utf-8")
 
 
 class ApiAccessView(TokenView):

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -26,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from . import crypto
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
-from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration
+from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -127,7 +126,7 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
         row.delete()
         raise InvalidConfirmationToken()
     with transaction.atomic():
-        _lock_user(user)
+        lock_user(user)  # one link of a user at a time: using one deletes the others
         # The conditional update lets exactly one of two simultaneous uses win.
         used = EmailConfirmationToken.objects.filter(pk=row.pk, confirmed__isnull=True).update(confirmed=now)
         if used and row.purpose == ConfirmationPurpose.REGISTRATION and not _complete_registration(user):
@@ -141,20 +140,15 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     return user, row.email
 
 
-def _lock_user(user: Any) -> None:
-    """Serialise the confirmations of one user on their row.
-
-    Using a link deletes the user's other unused links; without the lock, two
-    links of one user used at the same moment would each hold their own row
-    and wait for the other's (a deadlock on PostgreSQL).
-    """
-    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
+def end_pending_registration(user: Any) -> bool:
+    """End the user's pending registration, if any; whether there was one."""
+    deleted, _per_model = PendingRegistration.objects.filter(user_id=user.pk).delete()
+    return bool(deleted)
 
 
 def _complete_registration(user: Any) -> bool:
     """End the user's pending registration and set the model field; False when none was pending."""
-    deleted, _per_model = PendingRegistration.objects.filter(user_id=user.pk).delete()
-    if not deleted:
+    if not end_pending_registration(user):
         return False
     field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
     if field:

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .conf import auth_settings
+
+
+def lock_user(user: Any) -> None:
+    """Serialise writes that must not interleave for one user, on their row (inside a transaction).
+
+    Issuing and revoking-all: without it, under READ COMMITTED a login that
+    commits while ``logout_all`` deletes could keep its token although it
+    returned first. Confirmation links: using one deletes the user's others,
+    and two used at once would deadlock. A no-op on SQLite, which serialises
+    writers anyway.
+    """
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
 
 
 class Client(models.Model):

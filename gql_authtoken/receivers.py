@@ -25,7 +25,7 @@ _BEFORE_ATTR = "_gql_authtoken_before"
 
 def _watched_fields(model: Any, update_fields: Any) -> list[str]:
     names = []
-    for name in services.REVOKING_USER_FIELDS:
+    for name in services.watched_user_fields():
         try:
             model._meta.get_field(name)
         except FieldDoesNotExist:

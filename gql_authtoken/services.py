@@ -43,7 +43,7 @@ from .exceptions import (
     ValidationFailed,
 )
 from .throttling import parse_rate, throttle
-from .models import AuthToken, Client
+from .models import AuthToken, Client, lock_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -164,7 +164,7 @@ def issue_token(
     """Create a session for ``user`` and return its token (shown once, stored hashed)."""
     token = new_token()
     with transaction.atomic():
-        _lock_user(user)
+        lock_user(user)
         created = now()
         instance = AuthToken.objects.create(
             user=user,
@@ -177,17 +177,6 @@ def issue_token(
             ip_address=client_ip(request),
         )
     return IssuedToken(token=token, instance=instance)
-
-
-def _lock_user(user: AbstractBaseUser) -> None:
-    """Serialise issuing and revoking-all for one user on their row.
-
-    Without it, under READ COMMITTED a login that commits while ``logout_all``
-    deletes could keep its token although it returned first; with it, a login
-    either finishes before the revocation (and is revoked) or starts after it.
-    A no-op on SQLite, which serialises writers anyway.
-    """
-    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
 
 
 def login(
@@ -424,7 +413,7 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
     with transaction.atomic():
-        _lock_user(user)
+        lock_user(user)
         return revoke_tokens(AuthToken.objects.filter(user=user), user=user)
 
 
@@ -691,17 +680,25 @@ def _is_storable(value: str, max_length: int | None) -> bool:
 # --- changes to users --------------------------------------------------------------
 
 
-# Fields whose change through ``save()`` can end every session of a user.
-REVOKING_USER_FIELDS = ("password", "is_active")
+def watched_user_fields() -> tuple[str, ...]:
+    """The user fields whose change through ``save()`` ``user_saved`` acts on."""
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    return ("password", "is_active", *([field] if field else []))
 
 
 def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
-    """A user was saved; ``before`` holds the stored values of ``REVOKING_USER_FIELDS`` that it wrote.
+    """A user was saved; ``before`` holds the stored values of ``watched_user_fields`` that it wrote.
 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
     session back); any other change drops the cached copies of the user.
+    Setting ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an administrator
+    activating an account) ends a pending registration, so no link or resend
+    can later undo a deactivation.
     """
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    if field and field in before and not before[field] and getattr(user, field, False):
+        email_confirmation.end_pending_registration(user)
     old_hash = before.get("password")
     password_changed = (
         old_hash is not None

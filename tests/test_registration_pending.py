@@ -172,9 +172,10 @@ def test_is_email_confirmed(confirming, db):
     assert not email_confirmation.is_email_confirmed(alice)
     services.register(None, username="carol", password=GOOD, email="carol@example.com")
     carol = User.objects.get(username="carol")
-    carol.is_active = True  # set by hand: still waiting for the link
-    carol.save()
     assert not email_confirmation.is_email_confirmed(carol)
+    carol.is_active = True  # set by hand: an administrator ends the registration
+    carol.save()
+    assert email_confirmation.is_email_confirmed(carol)
 
 
 def test_expired_registration_link_leaves_the_registration_pending(confirming, db, monkeypatch):
@@ -225,3 +226,21 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
         assert not User.objects.get(username="confirmed_then_deactivated").is_active
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, db):
+    """An administrator activates a pending account, later deactivates it: no link
+    from before and no resend can undo the deactivation."""
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    link = token_from_mail(mail.outbox[0])
+    carol = User.objects.get(username="carol")
+    carol.is_active = True
+    carol.save()
+    assert not email_confirmation.is_pending_registration(carol)
+    deactivate(carol)
+    mail.outbox.clear()
+    services.resend_confirmation_email(None, "carol@example.com")
+    assert not mail.outbox
+    assert adapter.confirm_email(link) == "invalid_confirmation_token"
+    carol.refresh_from_db()
+    assert not carol.is_active

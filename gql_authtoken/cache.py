@@ -139,6 +139,11 @@ def _loader(load: Callable[..., AuthToken]) -> Any:
     return _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
 
 
+def _is_too_old(entry: CachedToken) -> bool:
+    """Whether the entry was read longer than ``TOKEN_CACHE_TIMEOUT`` ago (whatever the backend kept)."""
+    return clock() - entry.loaded_at >= auth_settings.TOKEN_CACHE_TIMEOUT
+
+
 def _is_revoked(entry: CachedToken, digest: str) -> bool:
     """Whether a mark of the entry's token, user or client is newer than its read."""
     instance = entry.instance
@@ -157,7 +162,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     loader = _loader(load)
     try:
         entry = loader(digest, legacy_digest)
-        if not entry.fresh and _is_revoked(entry, digest):
+        if not entry.fresh and (_is_too_old(entry) or _is_revoked(entry, digest)):
             loader.invalidate(digest, legacy_digest)
             entry = loader(digest, legacy_digest)
     except _NotCacheable as uncached:
@@ -166,9 +171,15 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
 
 
 def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Callable[..., AuthToken]) -> None:
-    """Store a changed copy (a new ``last_used``) under the same key, keeping its ``loaded_at``."""
-    key = _loader(load).get_cache_key(digest, legacy_digest)
-    _cache().set(key, entry, auth_settings.TOKEN_CACHE_TIMEOUT)
+    """Store a changed copy (a new ``last_used``) under the same key, for what is left of its timeout.
+
+    The entry keeps its ``loaded_at`` and never outlives ``TOKEN_CACHE_TIMEOUT``
+    from it, so a change the marks do not see (a bulk update without
+    ``invalidate_user_tokens``) still shows within that timeout.
+    """
+    remaining = int(auth_settings.TOKEN_CACHE_TIMEOUT - (clock() - entry.loaded_at))
+    if remaining > 0:
+        _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry, remaining)
 
 
 def _write_marks(keys: list[str]) -> None:

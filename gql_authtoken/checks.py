@@ -17,6 +17,8 @@ AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 DURATION_SETTINGS = ("DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME", "LAST_USED_UPDATE_INTERVAL",
                      "REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY")
 OPTIONAL_DURATIONS = {"DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME"}
+# Token lifetimes up to 100 years: far enough from datetime's limits that no expiry overflows.
+LONGEST_LIFETIME = timedelta(days=36500)
 
 
 def _error(message: str, id: int, hint: str | None = None) -> Error:
@@ -38,6 +40,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             continue
         if not isinstance(value, timedelta) or value < timedelta(0):
             errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a non-negative timedelta.", 3))
+        elif name in OPTIONAL_DURATIONS and not timedelta(0) < value <= LONGEST_LIFETIME:
+            errors.append(_error(
+                f"GQL_AUTHTOKEN[{name!r}] must be above 0 and at most {LONGEST_LIFETIME.days} days.", 16,
+                hint="0 would issue tokens that are dead on arrival; a longer time overflows dates. "
+                     "None means no limit."))
     length = auth_settings.TOKEN_CHARACTER_LENGTH
     if not isinstance(length, int) or not 32 <= length <= 256:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CHARACTER_LENGTH'] must be an int from 32 to 256.", 4,

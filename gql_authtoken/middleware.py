@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
+from django.views.decorators.debug import sensitive_variables
 
 from . import services
 from .exceptions import AuthTokenError
@@ -52,6 +53,7 @@ def authorization_header(request: HttpRequest) -> str:
 _PARSED_ATTR = "_gql_authtoken_header"
 
 
+@sensitive_variables("parsed")
 def _header_token(request: HttpRequest) -> str | None:
     """The token in the request's header (None: not ours), parsed once per request.
 
@@ -130,6 +132,7 @@ def request_token_auth(request: Any) -> TokenAuthResult | None:
     return get_token_auth(request)
 
 
+@sensitive_variables("value", "token")
 async def aauthenticate_header(value: str) -> TokenAuthResult | None:
     """The result for an ``Authorization`` value outside a request (WebSocket ``connection_init``)."""
     try:
@@ -141,6 +144,7 @@ async def aauthenticate_header(value: str) -> TokenAuthResult | None:
         return TokenAuthResult(error=error)
 
 
+@sensitive_variables("token")
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:
         token = _header_token(request)

@@ -14,16 +14,18 @@ from django.utils.translation import gettext_lazy as _
 from .conf import auth_settings
 
 
-def lock_user(user: Any) -> None:
+def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     """Serialise writes that must not interleave for one user, on their row (inside a transaction).
 
     Issuing and revoking-all: without it, under READ COMMITTED a login that
     commits while ``logout_all`` deletes could keep its token although it
     returned first. Confirmation links: using one deletes the user's others,
     and two used at once would deadlock. A no-op on SQLite, which serialises
-    writers anyway.
+    writers anyway. Returns the stored values of ``fields`` (empty when the
+    user is gone), read under the lock.
     """
-    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    row = get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values("pk", *fields).first()
+    return row or {}
 
 
 class Client(models.Model):
@@ -111,11 +113,18 @@ class AuthToken(models.Model):
         client = self.client.name if self.client_id else "-"
         return f"{self.user} ({client}, {self.created:%Y-%m-%d %H:%M})"
 
-    def is_expired(self, now: datetime) -> bool:
-        """Past its expiry, or older than ``MAX_TOKEN_LIFETIME`` (which also ends
-        tokens issued before the cap was set and imported ones without expiry)."""
+    def effective_expiry(self) -> datetime | None:
+        """When the token stops working: its expiry, or earlier ``created + MAX_TOKEN_LIFETIME``
+        (the cap also ends tokens issued before it was set and imported ones without expiry)."""
         cap = max_token_lifetime()
-        return (self.expiry is not None and self.expiry <= now) or (cap is not None and self.created + cap <= now)
+        if cap is None:
+            return self.expiry
+        limit = self.created + cap
+        return limit if self.expiry is None else min(self.expiry, limit)
+
+    def is_expired(self, now: datetime) -> bool:
+        expiry = self.effective_expiry()
+        return expiry is not None and expiry <= now
 
 
 class ConfirmationPurpose(models.TextChoices):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from . import cache as token_cache
@@ -24,15 +23,8 @@ _BEFORE_ATTR = "_gql_authtoken_before"
 
 
 def _watched_fields(model: Any, update_fields: Any) -> list[str]:
-    names = []
-    for name in services.watched_user_fields():
-        try:
-            model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        if update_fields is None or name in update_fields:
-            names.append(name)
-    return names
+    names = services.model_fields(model, services.watched_user_fields())
+    return [name for name in names if update_fields is None or name in update_fields]
 
 
 def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any) -> None:
@@ -66,11 +58,29 @@ def on_client_changed(sender: Any, instance: Client, created: bool = False, **kw
         token_cache.forget_client(instance.pk)
 
 
+def _for(model: type, receiver: Any) -> Any:
+    """``receiver`` for ``model`` and its proxies and subclasses.
+
+    Django sends a model's signals with the class that was saved as sender, so
+    a receiver connected for ``User`` alone would miss ``StaffUser(User)``
+    proxies (their admin pages included).
+    """
+
+    def dispatch(sender: Any, **kwargs: Any) -> None:
+        if isinstance(sender, type) and issubclass(sender, model):
+            receiver(sender=sender, **kwargs)
+
+    return dispatch
+
+
 def connect() -> None:
     user_model = get_user_model()
-    pre_save.connect(on_user_saving, sender=user_model, dispatch_uid="gql_authtoken.user_saving")
-    post_save.connect(on_user_saved, sender=user_model, dispatch_uid="gql_authtoken.user_saved")
-    post_delete.connect(on_user_deleted, sender=user_model, dispatch_uid="gql_authtoken.user_deleted")
-    post_delete.connect(on_token_deleted, sender=AuthToken, dispatch_uid="gql_authtoken.token_deleted")
-    post_save.connect(on_client_changed, sender=Client, dispatch_uid="gql_authtoken.client_saved")
-    post_delete.connect(on_client_changed, sender=Client, dispatch_uid="gql_authtoken.client_deleted")
+    for name, signal, model, receiver in [
+        ("user_saving", pre_save, user_model, on_user_saving),
+        ("user_saved", post_save, user_model, on_user_saved),
+        ("user_deleted", post_delete, user_model, on_user_deleted),
+        ("token_deleted", post_delete, AuthToken, on_token_deleted),
+        ("client_saved", post_save, Client, on_client_changed),
+        ("client_deleted", post_delete, Client, on_client_changed),
+    ]:
+        signal.connect(_for(model, receiver), weak=False, dispatch_uid=f"gql_authtoken.{name}")

@@ -8,7 +8,7 @@ code through ``sync_to_async``, so each rule exists once.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,12 @@ from django.contrib.auth import authenticate, get_user_model, user_logged_in, us
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
 from . import crypto, email_confirmation, signals
@@ -57,9 +58,9 @@ def now() -> datetime:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """A freshly issued or rotated token: the only place the plaintext exists."""
+    """A freshly issued or rotated token: the only place the plaintext exists (never in its repr)."""
 
-    token: str
+    token: str = field(repr=False)
     instance: AuthToken
 
     @property
@@ -86,7 +87,7 @@ class Session:
             id=str(token.pk),
             client=token.client.name if token.client_id else None,
             created=token.created,
-            expiry=token.expiry,
+            expiry=token.effective_expiry(),
             last_used=token.last_used,
             user_agent=token.user_agent,
             ip_address=token.ip_address,
@@ -158,13 +159,34 @@ def new_token() -> str:
     )
 
 
+@sensitive_variables("token")
 def issue_token(
-    user: AbstractBaseUser, *, client: Client | None = None, request: HttpRequest | None = None
+    user: AbstractBaseUser,
+    *,
+    client: Client | None = None,
+    request: HttpRequest | None = None,
+    password_hash: str | None = None,
+    session: AuthToken | None = None,
 ) -> IssuedToken:
-    """Create a session for ``user`` and return its token (shown once, stored hashed)."""
+    """Create a session for ``user`` and return its token (shown once, stored hashed).
+
+    ``password_hash`` (the hash a login checked) or ``session`` (the token a
+    request authenticated with) is the credential the new token rests on: it
+    is checked again under the user's row lock, so a password change,
+    deactivation or revocation that committed while the caller worked leaves
+    no token behind (``InvalidCredentials`` / ``InactiveUser`` /
+    ``InvalidToken``). The change's own revocation serialises on the same lock.
+    """
     token = new_token()
     with transaction.atomic():
-        lock_user(user)
+        stored = lock_user(user, *model_fields(user, ("password", "is_active")))
+        if password_hash is not None:
+            if stored.get("password") != password_hash:
+                raise InvalidCredentials()
+            if not stored.get("is_active", True):
+                raise InactiveUser()
+        if session is not None and not AuthToken.objects.filter(pk=session.pk, digest=session.digest).exists():
+            raise InvalidToken()
         created = now()
         instance = AuthToken.objects.create(
             user=user,
@@ -179,6 +201,7 @@ def issue_token(
     return IssuedToken(token=token, instance=instance)
 
 
+@sensitive_variables("password", "issued")
 def login(
     request: HttpRequest | None, *, username: str, password: str, client: Client | None = None
 ) -> IssuedToken:
@@ -194,11 +217,25 @@ def login(
         _raise_login_failure(username, password)
     if not getattr(user, "is_active", True):  # a backend that lets inactive users through
         raise InactiveUser()
-    issued = issue_token(user, client=client, request=request)
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
+        issued = issue_token(user, client=client, request=request, password_hash=user.password)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
     return issued
 
 
+def model_fields(model: Any, names: Any) -> list[str]:
+    """Those of ``names`` that are fields of ``model`` (``is_active`` may be a plain attribute)."""
+    found = []
+    for name in names:
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        found.append(name)
+    return found
+
+
+@sensitive_variables("password")
 def _raise_login_failure(username: str, password: str) -> None:
     """Say ``inactive_user`` only when the password of an inactive user matched.
 
@@ -224,6 +261,7 @@ def _raise_login_failure(username: str, password: str) -> None:
 # --- authenticating -----------------------------------------------------------
 
 
+@sensitive_variables("value", "parts", "token")
 def parse_authorization_header(value: str | bytes) -> str | None:
     """The token in an ``Authorization`` header, None when it is not ours.
 
@@ -269,6 +307,7 @@ def load_token(digest: str, legacy_digest: str | None = None) -> AuthToken:
         raise InvalidToken() from None
 
 
+@sensitive_variables("token")
 def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
     """The live ``AuthToken`` for ``token``: one query, or none on a cache hit.
 
@@ -359,6 +398,7 @@ def refresh_token(instance: AuthToken) -> datetime | None:
     return expiry
 
 
+@sensitive_variables("token")
 def rotate_token(instance: AuthToken) -> IssuedToken:
     """Give the session a new token; the old one stops working at once."""
     token = new_token()
@@ -504,12 +544,18 @@ def get_api_key(user: AbstractBaseUser) -> AuthToken:
     return instance
 
 
-def issue_api_key(user: AbstractBaseUser, *, request: HttpRequest | None = None) -> IssuedToken:
-    """A new API key for ``user``, replacing (revoking) any key they had."""
+def issue_api_key(
+    user: AbstractBaseUser, *, request: HttpRequest | None = None, session: AuthToken | None = None
+) -> IssuedToken:
+    """A new API key for ``user``, replacing (revoking) any key they had.
+
+    ``session``: the token of the request, which must still be live when the key is written.
+    """
     client = api_access_client()
     with transaction.atomic():
+        lock_user(user)
         revoke_tokens(AuthToken.objects.filter(user=user, client=client), user=user)
-        return issue_token(user, client=client, request=request)
+        return issue_token(user, client=client, request=request, session=session)
 
 
 def revoke_api_key(user: AbstractBaseUser) -> int:
@@ -692,12 +738,13 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
     session back); any other change drops the cached copies of the user.
-    Setting ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an administrator
-    activating an account) ends a pending registration, so no link or resend
-    can later undo a deactivation.
+    Changing ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an
+    administrator activating or deactivating the account; a pending one has it
+    false) ends a pending registration, so no link or resend can later undo a
+    deactivation.
     """
     field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
-    if field and field in before and not before[field] and getattr(user, field, False):
+    if field and field in before and bool(before[field]) != bool(getattr(user, field, False)):
         email_confirmation.end_pending_registration(user)
     old_hash = before.get("password")
     password_changed = (

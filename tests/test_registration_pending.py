@@ -202,14 +202,18 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
     now = services.now()
     plaintext = {}
 
-    def user_with_links(name, *, active, links):
-        user = OldUser.objects.create(username=name, email=f"{name}@example.com", is_active=active)
+    def user_with_links(name, *, active, links, joined=now - timedelta(hours=1)):
+        user = OldUser.objects.create(username=name, email=f"{name}@example.com", is_active=active,
+                                      date_joined=joined)
         for confirmed in links:
             plaintext[name] = token = crypto.generate_token(length=64)
             OldToken.objects.create(user=user, email=user.email, digest=crypto.hash_token(token),
                                     created=now - timedelta(hours=1), confirmed=confirmed)
 
     user_with_links("waiting", active=False, links=[None, None])
+    # The old resend mailed a link to any inactive account on request: an account an
+    # administrator deactivated long after it joined holds one, and must not become pending.
+    user_with_links("deactivated_by_admin", active=False, links=[None], joined=now - timedelta(days=400))
     user_with_links("confirmed", active=True, links=[now])
     user_with_links("confirmed_then_deactivated", active=False, links=[now, None])
     user_with_links("active_with_link", active=True, links=[None])
@@ -224,6 +228,9 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
         with pytest.raises(InvalidConfirmationToken):
             services.confirm_email(None, plaintext["confirmed_then_deactivated"])
         assert not User.objects.get(username="confirmed_then_deactivated").is_active
+        with pytest.raises(InvalidConfirmationToken):
+            services.confirm_email(None, plaintext["deactivated_by_admin"])
+        assert not User.objects.get(username="deactivated_by_admin").is_active
     finally:
         MigrationExecutor(connection).migrate(latest)
 
@@ -244,3 +251,17 @@ def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, 
     assert adapter.confirm_email(link) == "invalid_confirmation_token"
     carol.refresh_from_db()
     assert not carol.is_active
+
+
+def test_a_pending_account_activated_in_bulk_then_deactivated_stays_deactivated(adapter, confirming, db):
+    """``QuerySet.update()`` sends no signal, but the later deactivation through ``save()``
+    changes the field, which ends the pending registration."""
+    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    link = token_from_mail(mail.outbox[0])
+    User.objects.filter(username="carol").update(is_active=True)
+    deactivate(User.objects.get(username="carol"))
+    mail.outbox.clear()
+    services.resend_confirmation_email(None, "carol@example.com")
+    assert not mail.outbox
+    assert adapter.confirm_email(link) == "invalid_confirmation_token"
+    assert not User.objects.get(username="carol").is_active

@@ -12,6 +12,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -70,6 +71,7 @@ class TokenView(CoreErrorsMixin, APIView):
         return self.request.auth  # type: ignore[return-value]
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(CoreErrorsMixin, APIView):
     """POST username, password and optional client; 200 ``{"token", "expiry"}``.
 
@@ -96,6 +98,7 @@ class LoginView(CoreErrorsMixin, APIView):
         return data
 
     @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED})
+    @method_decorator(sensitive_variables("serializer", "issued"))
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -143,7 +146,7 @@ class TokenCheckView(TokenView):
 
     @extend_schema(responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
-        return Response({"expiry": format_expiry(self.token.expiry)})
+        return Response({"expiry": format_expiry(self.token.effective_expiry())})
 
     @extend_schema(request=None, responses={200: RotatedTokenSerializer, **_TOKEN_ERRORS})
     def put(self, request: Request) -> Response:
@@ -169,6 +172,7 @@ class SessionView(TokenView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class RegisterView(CoreErrorsMixin, APIView):
     """POST username, password, email: 201 ``{"success": true}`` (404 while disabled)."""
 
@@ -267,7 +271,7 @@ class ApiAccessView(TokenView):
 
     @extend_schema(request=None, responses={201: TokenResponseSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def post(self, request: Request) -> Response:
-        issued = services.issue_api_key(request.user, request=request._request)
+        issued = services.issue_api_key(request.user, request=request._request, session=self.token)
         return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,

@@ -67,6 +67,13 @@ class Subscription:
             yield f"{user.get_username()}: {number}"
             await asyncio.sleep(0.01)
 
+    @strawberry.subscription(extensions=[IsTokenAuthenticated()])
+    async def ticks(self, interval: float = 0.2, count: int = 1000) -> AsyncGenerator[int, None]:
+        """A slow, long stream: one number every ``interval`` seconds."""
+        for number in range(count):
+            yield number
+            await asyncio.sleep(interval)
+
 
 Query = merge_types("Query", (AuthQuery, AppQuery))
 Mutation = merge_types("Mutation", (AuthMutation, AppMutation))

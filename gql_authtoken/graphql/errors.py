@@ -115,5 +115,5 @@ class QuietAuthErrorsMixin:
         for error in errors:
             if is_unexpected_error(error):
                 original = error.original_error
-                path = ".".join(str(key) for key in error.path or ()) or "-"
-                logger.error("Unexpected %s in GraphQL field %s", type(original).__name__, path, exc_info=original)
+                where = "GraphQL field " + ".".join(map(str, error.path)) if error.path else "the GraphQL operation"
+                logger.error("Unexpected %s in %s", type(original).__name__, where, exc_info=original)

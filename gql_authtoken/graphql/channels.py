@@ -6,17 +6,19 @@ Needs ``channels``. Route WebSockets to ``TokenAuthGraphQLWSConsumer``::
 
 Clients send ``{"Authorization": "Token <token>"}`` as the ``connection_init``
 payload (the key in any case). A bad, revoked or expired token refuses the
-connection with the protocol's "Forbidden" (4403 in graphql-transport-ws);
-no token connects anonymously, and fields that need a user then answer
-``not_authenticated``.
+connection (4403 "Forbidden" in graphql-transport-ws, a ``connection_error``
+in the legacy graphql-ws); no token connects anonymously, and fields that
+need a user then answer ``not_authenticated``.
 
-The token stays valid only as long as it would over HTTP: it is checked
-again, through the token cache, before every operation, before every result
-of a subscription, and every ``token_recheck_interval`` seconds while the
+The connection lives only as long as its token: the token is checked again,
+through the token cache, before every operation, before every result of a
+subscription, and every ``token_recheck_interval`` seconds while the
 connection is open. Once it fails (revoked, expired, user deactivated or
 deleted) nothing more is sent and the socket closes with 4403, the error's
 code (``invalid_token``, ``token_expired``) as the reason. The plaintext token
-is kept in this consumer's memory only, for those checks.
+is kept in this consumer's memory only, for those checks. Mutations work as
+over HTTP: resolvers hand the core a request built from the connection's
+scope (``context.http_request``).
 """
 
 from __future__ import annotations

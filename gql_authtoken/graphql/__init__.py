@@ -1,6 +1,5 @@
 """The Strawberry adapter: merge ``AuthQuery`` / ``AuthMutation`` into your schema."""
 
-from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -15,8 +14,9 @@ class Schema(QuietAuthErrorsMixin, strawberry.Schema):
     """``strawberry.Schema`` that masks unexpected errors for the client and logs
     only them, without the operation's text (see ``QuietAuthErrorsMixin``)."""
 
-    def __init__(self, *args: Any, extensions: Iterable[Any] = (), **kwargs: Any) -> None:
-        super().__init__(*args, extensions=[*extensions, MaskUnexpectedErrors], **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["extensions"] = [*kwargs.get("extensions", ()), MaskUnexpectedErrors]
+        super().__init__(*args, **kwargs)
 
 
 __all__ = [

@@ -27,7 +27,7 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import database_sync_to_async  # type: ignore[import-untyped]
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError

@@ -169,6 +169,14 @@ def run_suite_in_subprocess(settings_module: str, path: str) -> None:
     assert " passed" in result.stdout and "failed" not in result.stdout and "skipped" not in result.stdout
 
 
+def logged_text(records) -> str:
+    """All that log records say, formatted as a handler would: messages, tracebacks, stack info."""
+    import logging
+
+    formatter = logging.Formatter()
+    return "\n".join(formatter.format(record) for record in records)
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     import socket

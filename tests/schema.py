@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
@@ -39,12 +40,22 @@ class AppQuery:
         user = await info.context.request.auser()
         return f"async secret of {user.get_username()}"
 
+    @strawberry.field
+    def refused_on_purpose(self) -> str:
+        """An app's deliberate GraphQLError: its message reaches the client."""
+        raise GraphQLError("Refused on purpose.")
+
 
 @strawberry.type
 class AppMutation:
     @strawberry.mutation(extensions=[IsTokenAuthenticated()])
     def touch_secret(self) -> SecretPayload:
         return Secret(value="touched")
+
+    @strawberry.mutation
+    def broken(self, password: str) -> str:
+        """A bug: its text must reach neither the client nor, with the password, the log."""
+        raise RuntimeError("internal detail the client must not see")
 
 
 @strawberry.type
@@ -55,6 +66,13 @@ class Subscription:
         for number in range(start, 0, -1):
             yield f"{user.get_username()}: {number}"
             await asyncio.sleep(0.01)
+
+    @strawberry.subscription(extensions=[IsTokenAuthenticated()])
+    async def ticks(self, interval: float = 0.2, count: int = 1000) -> AsyncGenerator[int, None]:
+        """A slow, long stream: one number every ``interval`` seconds."""
+        for number in range(count):
+            yield number
+            await asyncio.sleep(interval)
 
 
 Query = merge_types("Query", (AuthQuery, AppQuery))

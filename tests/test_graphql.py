@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 
 import pytest
+import strawberry
 from django.test import override_settings
 
 from gql_authtoken import crypto, services
+from gql_authtoken.graphql import MaskUnexpectedErrors
 from gql_authtoken.models import AuthToken
 
-from .conftest import LOGIN, PASSWORD, operation_code
+from .conftest import LOGIN, PASSWORD, logged_text, operation_code
 
 ME = "{ me { id username email } }"
 SESSIONS = "{ sessions { id client isCurrent created expiry lastUsed userAgent ipAddress } }"
@@ -217,3 +221,40 @@ def test_one_query_per_authenticated_request(gql, user, login_token, django_asse
 def test_expected_auth_errors_are_not_logged_as_server_errors(gql, user, caplog):
     gql(SESSIONS)
     assert not [r for r in caplog.records if r.name.startswith("strawberry")]
+
+
+SECRET = "hunter2-never-logged"
+BROKEN_INLINE = 'mutation { broken(password: "%s") }' % SECRET
+BROKEN_VARIABLE = "mutation Broken($password: String!) { broken(password: $password) }"
+
+
+@pytest.mark.parametrize(("query", "variables"), [(BROKEN_INLINE, None), (BROKEN_VARIABLE, {"password": SECRET})])
+def test_unexpected_errors_are_masked_and_logged_without_the_operation(gql, db, caplog, query, variables):
+    caplog.set_level(logging.DEBUG)
+    [error] = gql(query, variables)["errors"]
+    assert error["message"] == "Unexpected error."
+    assert error["path"] == ["broken"]
+    assert "internal detail" not in json.dumps(error)
+    logged = logged_text(caplog.records)
+    assert "Unexpected RuntimeError in GraphQL field broken" in logged
+    assert "Traceback" in logged
+    assert SECRET not in logged
+
+
+def test_errors_meant_for_the_client_keep_their_messages_and_are_not_logged(gql, user, caplog):
+    assert gql("{ refusedOnPurpose }")["errors"][0]["message"] == "Refused on purpose."
+    assert gql("{ nope }")["errors"][0]["message"] == "Cannot query field 'nope' on type 'Query'."
+    syntax = gql.post('mutation { login(username: "alice", password: "%s" }' % SECRET).json()
+    assert syntax["errors"][0]["message"].startswith("Syntax Error")
+    [error] = gql(SESSIONS)["errors"]
+    assert error["message"] == "Authentication credentials were not provided."
+    assert error["extensions"]["code"] == "not_authenticated"
+    assert not [r for r in caplog.records if r.name.startswith("strawberry")]
+
+
+def test_a_plain_strawberry_schema_masks_with_the_extension(db, caplog):
+    from .schema import Mutation, Query
+
+    schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskUnexpectedErrors])
+    [error] = schema.execute_sync(BROKEN_INLINE).errors
+    assert error.message == "Unexpected error."

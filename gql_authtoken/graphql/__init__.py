@@ -1,15 +1,22 @@
 """The Strawberry adapter: merge ``AuthQuery`` / ``AuthMutation`` into your schema."""
 
+from typing import Any
+
 import strawberry
 
-from .errors import AuthFailure, QuietAuthErrorsMixin, operation_info
+from .errors import AuthFailure, MaskUnexpectedErrors, QuietAuthErrorsMixin, is_unexpected_error, operation_info
 from .permissions import AllowClients, DenyClients, IsTokenAuthenticated
 from .schema import AuthMutation, AuthQuery, AuthTypes, make_auth_types
 from .types import LogoutResult, RefreshResult, ResendResult, Session, User
 
 
 class Schema(QuietAuthErrorsMixin, strawberry.Schema):
-    """``strawberry.Schema`` that does not log expected auth failures as errors."""
+    """``strawberry.Schema`` that masks unexpected errors for the client and logs
+    only them, without the operation's text (see ``QuietAuthErrorsMixin``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["extensions"] = [*kwargs.get("extensions", ()), MaskUnexpectedErrors]
+        super().__init__(*args, **kwargs)
 
 
 __all__ = [
@@ -21,12 +28,14 @@ __all__ = [
     "DenyClients",
     "IsTokenAuthenticated",
     "LogoutResult",
+    "MaskUnexpectedErrors",
     "QuietAuthErrorsMixin",
     "RefreshResult",
     "ResendResult",
     "Schema",
     "Session",
     "User",
+    "is_unexpected_error",
     "make_auth_types",
     "operation_info",
 ]

@@ -1,37 +1,208 @@
-"""Subscriptions over WebSocket (Django Channels) with the token from ``connection_init``.
+"""GraphQL over WebSocket (Django Channels), authenticated by the token from ``connection_init``.
 
 Needs ``channels``. Route WebSockets to ``TokenAuthGraphQLWSConsumer``::
 
     websocket_urlpatterns = [re_path(r"^graphql/$", TokenAuthGraphQLWSConsumer.as_asgi(schema=schema))]
 
 Clients send ``{"Authorization": "Token <token>"}`` as the ``connection_init``
-payload. A bad, revoked or expired token closes the connection with the
-protocol's "Forbidden" code (4403 in graphql-transport-ws), its payload
-naming the code; no token connects anonymously, and fields that need a user
-then answer ``not_authenticated``. The token is checked when the connection
-opens; revoking it later takes effect on the next connection.
+payload (the key in any case). A bad, revoked or expired token refuses the
+connection (4403 "Forbidden" in graphql-transport-ws, a ``connection_error``
+in the legacy graphql-ws); no token connects anonymously, and fields that
+need a user then answer ``not_authenticated``.
+
+The connection lives only as long as its token: the token is checked again,
+through the token cache, before every operation, before every result of a
+subscription, and every ``token_recheck_interval`` seconds while the
+connection is open. Once it fails (revoked, expired, user deactivated or
+deleted) nothing more is sent and the socket closes with 4403, the error's
+code (``invalid_token``, ``token_expired``) as the reason. The plaintext token
+is kept in this consumer's memory only, for those checks. Mutations work as
+over HTTP: resolvers hand the core a request built from the connection's
+scope (``context.http_request``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+from channels.db import database_sync_to_async  # type: ignore[import-untyped]
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from ..middleware import CONNECTION_SCOPE_KEY, aauthenticate_header
+from .. import services
+from ..exceptions import AuthTokenError, InvalidToken
+from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult
+
+logger = logging.getLogger(__name__)
+
+FORBIDDEN = 4403  # graphql-transport-ws's "Forbidden"; used for both protocols
+INTERNAL_ERROR = 1011
+
+
+def connection_token(params: Any) -> str | None:
+    """The token in a ``connection_init`` payload; None when it carries none of ours.
+
+    The ``Authorization`` key matches in any case, as HTTP header names do. Two
+    keys that differ only by case are refused (``invalid_token``): which one
+    the client meant cannot be known, and neither may win silently.
+    """
+    if not isinstance(params, dict):
+        return None
+    values = [value for key, value in params.items() if isinstance(key, str) and key.lower() == "authorization"]
+    if not values:
+        return None
+    if len(values) > 1 or not isinstance(values[0], str):
+        raise InvalidToken()
+    return services.parse_authorization_header(values[0])
+
+
+def has_single_result(query: Any, operation_name: Any) -> bool:
+    """Whether the operation is certainly a query or a mutation (one result, no stream).
+
+    Their result follows the check that admitted them; only a subscription's
+    results need a check each. A document that cannot be read here counts as
+    a subscription, the safe side (Strawberry reports its errors itself).
+    """
+    try:
+        operation = get_operation_ast(parse(query, no_location=True), operation_name)
+    except (GraphQLError, TypeError):
+        return False
+    return operation is not None and operation.operation is not OperationType.SUBSCRIPTION
+
+
+class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws: every ``subscribe`` and every subscription ``next`` waits for a token check."""
+
+    view: TokenAuthGraphQLWSConsumer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.streaming_ids: set[str] = set()
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            if not await self.view.check_connection_token():
+                return
+            payload = message["payload"]
+            if has_single_result(payload.get("query"), payload.get("operationName")):
+                self.streaming_ids.discard(message["id"])
+            else:
+                self.streaming_ids.add(message["id"])
+        await super().handle_subscribe(message)
+
+    async def handle_complete(self, message: Any) -> None:
+        self.streaming_ids.discard(message["id"])
+        await super().handle_complete(message)
+
+    async def send_message(self, message: Any) -> None:
+        if self.view.token_refused:
+            return  # the socket is closing: nothing more goes out
+        if message["type"] in ("complete", "error"):
+            self.streaming_ids.discard(message["id"])
+        elif message["type"] == "next" and message["id"] in self.streaming_ids:
+            if not await self.view.check_connection_token():
+                return
+        await super().send_message(message)
+
+
+class TokenCheckingWSHandler(BaseGraphQLWSHandler):
+    """The legacy graphql-ws (subscriptions only): every ``start`` and every ``data`` waits for a token check."""
+
+    view: TokenAuthGraphQLWSConsumer
+
+    async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged and not await self.view.check_connection_token():
+            return
+        await super().handle_start(message)
+
+    async def send_message(self, message: Any) -> None:
+        if self.view.token_refused:
+            return  # the socket is closing: nothing more goes out
+        if message["type"] == "data" and not await self.view.check_connection_token():
+            return
+        await super().send_message(message)
 
 
 class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
+    """Strawberry's Channels consumer, authenticated and kept authenticated by the connection's token."""
+
+    token_recheck_interval: float = 10.0
+    """Seconds between checks of an open connection's token, operations or not.
+
+    It bounds how long a revoked token's connection stays open when nothing is
+    sent on it; keep it well under 30 (the package's promise).
+    """
+
+    graphql_transport_ws_handler_class = TokenCheckingTransportWSHandler
+    graphql_ws_handler_class = TokenCheckingWSHandler
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._token: str | None = None  # the plaintext: in memory only, never logged
+        self._recheck_task: asyncio.Task[None] | None = None
+        self.token_refused = False
+
     async def on_ws_connect(self, context: Any) -> Any:
-        params = context.get("connection_params")
-        header = params.get("Authorization") if isinstance(params, dict) else None
-        result = await aauthenticate_header(str(header)) if header else None
-        if result is not None and result.error is not None:
-            raise ConnectionRejectionError({"code": result.error.code, "message": str(result.error.message)})
-        consumer = context["request"]
-        consumer.scope[CONNECTION_SCOPE_KEY] = result
-        if result is not None:
-            consumer.scope["user"] = result.user
+        try:
+            token = connection_token(context.get("connection_params"))
+            if token is not None:
+                await self._authenticate(token)
+        except AuthTokenError as error:
+            raise ConnectionRejectionError({"code": error.code, "message": str(error.message)}) from None
+        if token is not None:
+            self._token = token
+            self._recheck_task = asyncio.create_task(self._recheck_periodically())
         return UNSET
+
+    async def check_connection_token(self) -> bool:
+        """Whether the connection may go on: its token, if any, is authenticated again.
+
+        A cached lookup (``services.authenticate_token(use_cache=True)``): no
+        query on a cache hit. When it fails the socket is closed with 4403 and
+        the error's code as the reason. An unexpected failure (database or
+        cache down) closes it too, with 1011: a token that cannot be checked is
+        not trusted.
+        """
+        if self.token_refused:
+            return False
+        if self._token is None:
+            return True
+        try:
+            await self._authenticate(self._token)
+        except AuthTokenError as error:
+            await self._refuse(FORBIDDEN, error.code)
+            return False
+        except Exception:
+            logger.exception("Could not check a WebSocket connection's token; closing the connection")
+            await self._refuse(INTERNAL_ERROR, "")
+            return False
+        return True
+
+    async def _authenticate(self, token: str) -> None:
+        """Authenticate ``token``; the connection's user and token are then the fresh ones."""
+        instance = await database_sync_to_async(services.authenticate_token)(token, use_cache=True)
+        self.scope[CONNECTION_SCOPE_KEY] = TokenAuthResult(token=instance)
+        self.scope["user"] = instance.user
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        if self.token_refused:
+            return  # a concurrent check closed it already
+        self.token_refused = True
+        await self.close(code=code, reason=reason)
+
+    async def _recheck_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.token_recheck_interval)
+            if not await self.check_connection_token():
+                return
+
+    async def disconnect(self, code: int) -> None:
+        if self._recheck_task is not None:
+            self._recheck_task.cancel()
+        await super().disconnect(code)

@@ -1,15 +1,53 @@
-"""Who the GraphQL request is: read from the middleware's per-request result."""
+"""Who the GraphQL request is, and the Django request the core is given."""
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest
 from strawberry.types import Info
 from strawberry_django.utils.requests import get_request
 
 from ..exceptions import NotAuthenticated
 from ..middleware import check_client_rate, request_token_auth
 from ..models import AuthToken
+
+
+# Where a WebSocket connection's scope keeps the HttpRequest built from it.
+CONNECTION_REQUEST_KEY = "gql_authtoken.request"
+
+
+def http_request(info: Info) -> HttpRequest:
+    """The Django request of this operation: what the core reads the IP, user agent and language from.
+
+    Over HTTP, the view's request. Over a WebSocket, Strawberry's request is the
+    Channels consumer, which has no ``META``; every resolver gets instead one
+    ``HttpRequest`` per connection, built from its scope.
+    """
+    request = get_request(info)
+    scope = getattr(request, "scope", None)
+    if isinstance(request, HttpRequest) or not isinstance(scope, dict) or scope.get("type") != "websocket":
+        return request
+    return connection_request(scope)
+
+
+def connection_request(scope: dict[str, Any]) -> HttpRequest:
+    """The ``HttpRequest`` of a WebSocket connection, built from its scope once.
+
+    Django's ``ASGIRequest`` fills ``META`` as it does for HTTP: ``REMOTE_ADDR``
+    from ``scope["client"]``, the handshake's headers as ``HTTP_*`` (so
+    ``CLIENT_IP_HEADER``, ``HTTP_USER_AGENT`` and cookies work the same).
+    """
+    request = scope.get(CONNECTION_REQUEST_KEY)
+    if request is None:
+        request = ASGIRequest({**scope, "method": "GET"}, BytesIO())  # the handshake is a GET
+        # The live scope rather than the copy: the connection's token result,
+        # replaced at every re-check, is read from it (middleware.request_token_auth).
+        request.scope = scope
+        scope[CONNECTION_REQUEST_KEY] = request
+    return request
 
 
 def request_user(info: Info) -> tuple[Any, AuthToken | None]:
@@ -20,7 +58,7 @@ def request_user(info: Info) -> tuple[Any, AuthToken | None]:
     ``token_expired``) rather than a bare ``not_authenticated``. A token whose
     client has a ``throttle_rate`` counts the request once against it.
     """
-    request = get_request(info)
+    request = http_request(info)
     result = request_token_auth(request)
     if result is not None:
         if result.error is not None:

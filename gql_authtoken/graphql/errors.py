@@ -1,16 +1,20 @@
-"""Core errors to GraphQL, in one place.
+"""Core errors to GraphQL, in one place; unexpected errors masked and logged.
 
 Mutations return them as strawberry-django's ``OperationInfo`` (message with
 ``code``); fields that cannot return ``OperationInfo`` raise ``AuthFailure``, a
-``GraphQLError`` whose ``extensions.code`` is the same code.
+``GraphQLError`` whose ``extensions.code`` is the same code. Any other
+exception is a bug: the client sees "Unexpected error." and the server log
+gets its type, path and traceback, never the operation's text.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Callable, TypeVar
 
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.union import StrawberryUnion
 from strawberry_django.fields.types import OperationInfo, OperationMessage
@@ -18,6 +22,9 @@ from strawberry_django.fields.types import OperationInfo, OperationMessage
 from ..exceptions import AuthTokenError, NotAuthenticated, PermissionDenied
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Strawberry's own error logger, so logging configured for Strawberry applies.
+logger = logging.getLogger("strawberry.execution")
 
 
 class AuthFailure(GraphQLError):
@@ -69,13 +76,44 @@ def as_operation_info(resolver: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class QuietAuthErrorsMixin:
-    """Schema mixin: do not log expected auth failures as server errors.
+def is_unexpected_error(error: GraphQLError) -> bool:
+    """Whether ``error`` is a bug: an exception raised by code that is neither a
+    ``GraphQLError`` nor a core ``AuthTokenError``.
 
-    ``class Schema(QuietAuthErrorsMixin, strawberry.Schema)``; every other error
-    is logged as Strawberry logs it.
+    Syntax and validation errors (no original error), the package's auth
+    failures and ``GraphQLError`` instances an app raises on purpose are
+    answers to the client; anything else may carry internals in its text.
+    """
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, AuthTokenError))
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's ``MaskErrors``, masking only unexpected errors (``is_unexpected_error``).
+
+    Add it to a plain ``strawberry.Schema`` with ``extensions=[MaskUnexpectedErrors]``;
+    ``gql_authtoken.graphql.Schema`` has it already.
+    """
+
+    def __init__(self, error_message: str = "Unexpected error.") -> None:
+        super().__init__(should_mask_error=is_unexpected_error, error_message=error_message)
+
+
+class QuietAuthErrorsMixin:
+    """Schema mixin: log unexpected errors only, and never the operation's text.
+
+    ``class Schema(QuietAuthErrorsMixin, strawberry.Schema)``. Strawberry logs
+    every error as ``str(error)``, which quotes the operation's source around
+    it: inline arguments such as a password. This logs an unexpected error
+    (``is_unexpected_error``) with its type, path and traceback instead. The
+    others are answers to the client, not server errors, and are not logged:
+    expected auth failures, syntax and validation errors (whose messages may
+    quote argument values) and ``GraphQLError`` instances raised on purpose.
     """
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, (AuthFailure, AuthTokenError))]
-        super().process_errors(unexpected, execution_context)  # type: ignore[misc]
+        for error in errors:
+            if is_unexpected_error(error):
+                original = error.original_error
+                where = "GraphQL field " + ".".join(map(str, error.path)) if error.path else "the GraphQL operation"
+                logger.error("Unexpected %s in %s", type(original).__name__, where, exc_info=original)

@@ -13,11 +13,10 @@ import strawberry
 import strawberry_django
 from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
-from strawberry_django.utils.requests import get_request
 
 from .. import services
 from ..exceptions import AuthTokenError
-from .context import request_token, request_user
+from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
 from .types import LogoutResult, RefreshResult, ResendResult, Session, User
 
@@ -98,7 +97,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             self, info: Info, username: str, password: str, client: str | None = None
         ) -> LoginPayload:  # type: ignore[valid-type]
             issued = services.login(
-                get_request(info), username=username, password=password, client=services.get_client(client)
+                http_request(info), username=username, password=password, client=services.get_client(client)
             )
             session = services.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
@@ -111,13 +110,13 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Revoke this request's token.")
         @as_operation_info
         def logout(self, info: Info) -> LogoutPayload:  # type: ignore[valid-type]
-            return LogoutResult(revoked_sessions=services.logout(get_request(info), request_token(info)))
+            return LogoutResult(revoked_sessions=services.logout(http_request(info), request_token(info)))
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
         @as_operation_info
         def logout_all(self, info: Info) -> LogoutAllPayload:  # type: ignore[valid-type]
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=services.logout_all(get_request(info), user))
+            return LogoutResult(revoked_sessions=services.logout_all(http_request(info), user))
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
@@ -138,7 +137,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def register(
             self, info: Info, username: str, password: str, email: str | None = None
         ) -> RegisterPayload:  # type: ignore[valid-type]
-            result = services.register(get_request(info), username=username, password=password, email=email)
+            result = services.register(http_request(info), username=username, password=password, email=email)
             return RegisterResult(
                 success=True, user=result.user, email_confirmation_required=result.email_confirmation_required
             )
@@ -146,14 +145,14 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Confirm an email address with the token from the mail.")
         @as_operation_info
         def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:  # type: ignore[valid-type]
-            return ConfirmEmailResult(success=True, user=services.confirm_email(get_request(info), token))
+            return ConfirmEmailResult(success=True, user=services.confirm_email(http_request(info), token))
 
         @strawberry_django.mutation(description="Mail a new confirmation link; always succeeds.")
         @as_operation_info
         def resend_confirmation_email(
             self, info: Info, email: str
         ) -> ResendConfirmationEmailPayload:  # type: ignore[valid-type]
-            services.resend_confirmation_email(get_request(info), email)
+            services.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)

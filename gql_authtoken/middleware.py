@@ -132,18 +132,6 @@ def request_token_auth(request: Any) -> TokenAuthResult | None:
     return get_token_auth(request)
 
 
-@sensitive_variables("value", "token")
-async def aauthenticate_header(value: str) -> TokenAuthResult | None:
-    """The result for an ``Authorization`` value outside a request (WebSocket ``connection_init``)."""
-    try:
-        token = services.parse_authorization_header(value)
-        if token is None:
-            return None
-        return TokenAuthResult(token=await services.aauthenticate_token(token, use_cache=True))
-    except AuthTokenError as error:
-        return TokenAuthResult(error=error)
-
-
 @sensitive_variables("token")
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     try:

@@ -8,13 +8,16 @@ The second-process column needs a database and a cache that processes share
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import uvicorn
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
@@ -22,15 +25,18 @@ from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.db import connection
 from django.test import AsyncClient, Client as DjangoClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from gql_authtoken import crypto, services
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken, Client
 
-from .conftest import PASSWORD, http_json, server_processes
+from .conftest import PASSWORD, free_port, http_json, server_processes, wait_until_listening
 from .revocation_settings import GQL_AUTHTOKEN as MATRIX_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
+ME_QUERY = "{ me { username } }"
 SHARED = connection.vendor == "postgresql" and "redis" in django_settings.CACHES["default"]["BACKEND"]
 
 
@@ -62,6 +68,37 @@ def _second_process(port, token):
     answers = {cached_status == 200, plain_status == 200, body["data"]["me"] is not None}
     assert len(answers) == 1, "the second process's consumers disagree"
     return answers.pop()
+
+
+class OpenWebSocket:
+    """A graphql-transport-ws connection opened with the token before the revocation.
+
+    Each use runs ``{ me { username } }`` on the same socket; a refusal is the
+    server closing it with 4403.
+    """
+
+    def __init__(self, url):
+        self.url, self.ws, self.count, self.stack = url, None, 0, contextlib.ExitStack()
+
+    def __call__(self, ctx, token):
+        if self.ws is None:
+            self.ws = self.stack.enter_context(connect(self.url, subprotocols=["graphql-transport-ws"],
+                                                       open_timeout=5))
+            self.ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {token}"}}))
+            assert json.loads(self.ws.recv(timeout=5))["type"] == "connection_ack"
+        self.count += 1
+        self.ws.send(json.dumps({"id": str(self.count), "type": "subscribe", "payload": {"query": ME_QUERY}}))
+        try:
+            message = json.loads(self.ws.recv(timeout=5))
+        except ConnectionClosed as closed:
+            assert closed.rcvd.code == 4403, closed.rcvd
+            return False
+        assert message["type"] == "next", message
+        assert json.loads(self.ws.recv(timeout=5))["type"] == "complete"
+        return message["payload"]["data"]["me"] is not None
+
+    def close(self):
+        self.stack.close()
 
 
 CONSUMERS = {
@@ -267,6 +304,22 @@ def second_process(django_db_setup, django_db_blocker):
         yield port
 
 
+@pytest.fixture(scope="module")
+def websocket_server():
+    """The test project's ASGI app (Channels) under uvicorn, in this process."""
+    from tests.asgi import application
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off",
+                                          log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until_listening(port)
+    yield f"ws://127.0.0.1:{port}/graphql/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 @pytest.fixture
 def matrix_settings(settings):
     settings.GQL_AUTHTOKEN = MATRIX_SETTINGS
@@ -274,17 +327,21 @@ def matrix_settings(settings):
 
 @pytest.mark.parametrize("way", list(WAYS))
 def test_the_next_request_after_a_revocation_is_refused_everywhere(
-    way, transactional_db, matrix_settings, second_process
+    way, transactional_db, matrix_settings, second_process, websocket_server
 ):
     ctx = Subject(way)
-    consumers = dict(CONSUMERS)
+    websocket = OpenWebSocket(websocket_server)
+    consumers = {**CONSUMERS, "open-websocket": websocket}
     if second_process is not None:
         consumers["second-process"] = lambda ctx, token: _second_process(second_process, token)
     for name, accepts in consumers.items():
         for _ in range(2):  # the second use answers from the cache where there is one
             assert accepts(ctx, ctx.token), f"{name} refused the token before it was revoked"
-    WAYS[way](ctx)
-    accepted = [name for name, accepts in consumers.items() if accepts(ctx, ctx.token)]
+    try:
+        WAYS[way](ctx)
+        accepted = [name for name, accepts in consumers.items() if accepts(ctx, ctx.token)]
+    finally:
+        websocket.close()
     assert accepted == [], f"after {way}, still accepted by {accepted}"
 
 
@@ -316,8 +373,6 @@ def test_the_hash_upgrade_at_login_is_not_a_password_change(login_through, db, s
 
 # --- the paths of the issue one by one ----------------------------------------------------
 
-
-ME_QUERY = "{ me { username } }"
 
 
 def _me(token):

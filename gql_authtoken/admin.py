@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -48,11 +49,16 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     list_display = ["user", "client", "created", "expiry", "last_used", "ip_address"]
     list_filter = ["client"]
-    search_fields = ["user__username"]
     list_select_related = ["user", "client"]
     fields = ["user", "client", "created", "expiry", "last_used", "user_agent", "ip_address"]
     readonly_fields = fields
     actions = ["revoke_selected"]
+
+    def get_search_fields(self, request: Any) -> list[str]:
+        """By the user model's own name and email fields (a custom user may have no ``username``)."""
+        user_model = get_user_model()
+        names = {user_model.USERNAME_FIELD, user_model.get_email_field_name()}
+        return [f"user__{name}" for name in services.model_fields(user_model, sorted(names))]
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # tokens are issued by logging in, never minted for someone else

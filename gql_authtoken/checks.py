@@ -17,8 +17,6 @@ AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 DURATION_SETTINGS = ("DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME", "LAST_USED_UPDATE_INTERVAL",
                      "REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY")
 OPTIONAL_DURATIONS = {"DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME"}
-# Token lifetimes up to 100 years: far enough from datetime's limits that no expiry overflows.
-LONGEST_LIFETIME = timedelta(days=36500)
 
 
 def _error(message: str, id: int, hint: str | None = None) -> Error:
@@ -27,6 +25,8 @@ def _error(message: str, id: int, hint: str | None = None) -> Error:
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from .models import LONGEST_TOKEN_LIFETIME
+
     errors: list[Any] = []
     user = auth_settings.user_settings()
     if not isinstance(user, dict):
@@ -40,9 +40,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             continue
         if not isinstance(value, timedelta) or value < timedelta(0):
             errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a non-negative timedelta.", 3))
-        elif name in OPTIONAL_DURATIONS and not timedelta(0) < value <= LONGEST_LIFETIME:
+        elif name in OPTIONAL_DURATIONS and not timedelta(0) < value <= LONGEST_TOKEN_LIFETIME:
             errors.append(_error(
-                f"GQL_AUTHTOKEN[{name!r}] must be above 0 and at most {LONGEST_LIFETIME.days} days.", 16,
+                f"GQL_AUTHTOKEN[{name!r}] must be above 0 and at most {LONGEST_TOKEN_LIFETIME.days} days.", 16,
                 hint="0 would issue tokens that are dead on arrival; a longer time overflows dates. "
                      "None means no limit."))
     length = auth_settings.TOKEN_CHARACTER_LENGTH

@@ -7,11 +7,37 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .conf import auth_settings
+from .throttling import parse_rate
+
+# Token lifetimes up to 100 years: far enough from datetime's limits that no expiry overflows.
+LONGEST_TOKEN_LIFETIME = timedelta(days=36500)
+
+
+def validate_throttle_rate(value: str | None) -> None:
+    """A DRF rate such as ``"100/hour"``: a positive count, a period starting with s, m, h or d."""
+    if value in (None, ""):
+        return
+    try:
+        count, _period = parse_rate(value)  # type: ignore[misc]
+    except (ValueError, KeyError, IndexError, TypeError):
+        count = 0
+    if count <= 0:
+        raise ValidationError(_("Enter a rate such as '100/hour'."), code="invalid")
+
+
+def validate_token_ttl(value: timedelta | None) -> None:
+    """Above 0 (a zero TTL issues dead tokens) and small enough that no expiry overflows."""
+    if value is not None and not timedelta(0) < value <= LONGEST_TOKEN_LIFETIME:
+        raise ValidationError(
+            _("Enter a lifetime above 0 and at most %(days)d days, or nothing for tokens that never expire."),
+            # Not "invalid": form DurationFields replace that code's message with their own.
+            code="out_of_range", params={"days": LONGEST_TOKEN_LIFETIME.days})
 
 
 def lock_user(user: Any, *fields: str) -> dict[str, Any]:
@@ -37,6 +63,7 @@ class Client(models.Model):
         null=True,
         blank=True,
         help_text=_("How long a token of this client lives; empty means it never expires."),
+        validators=[validate_token_ttl],
     )
     throttle_rate = models.CharField(
         _("throttle rate"),
@@ -44,6 +71,7 @@ class Client(models.Model):
         null=True,
         blank=True,
         help_text=_("A DRF rate such as '1000/hour'; empty means no per-client limit."),
+        validators=[validate_throttle_rate],
     )
 
     class Meta:

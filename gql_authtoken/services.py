@@ -8,6 +8,7 @@ code through ``sync_to_async``, so each rule exists once.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,12 +44,15 @@ from .exceptions import (
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import parse_rate, throttle
-from .models import AuthToken, Client, lock_user
+from .throttling import throttle
+from .models import AuthToken, Client, lock_user, validate_throttle_rate, validate_token_ttl
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest
+
+
+logger = logging.getLogger("gql_authtoken")
 
 
 def now() -> datetime:
@@ -135,8 +139,19 @@ def get_client(name: str | None) -> Client | None:
 
 
 def token_ttl(client: Client | None) -> timedelta | None:
-    """How long a token of ``client`` lives (None: forever)."""
-    return client.token_ttl if client is not None else auth_settings.DEFAULT_TOKEN_TTL
+    """How long a token of ``client`` lives (None: forever).
+
+    A TTL the model's validator refuses, stored some other way (SQL, ``update()``),
+    is logged and ignored: such tokens get ``DEFAULT_TOKEN_TTL``, never a 500.
+    """
+    if client is None:
+        return auth_settings.DEFAULT_TOKEN_TTL
+    try:
+        validate_token_ttl(client.token_ttl)
+    except ValidationError:
+        logger.warning("Client %r has an invalid token_ttl; DEFAULT_TOKEN_TTL is used instead", client.name)
+        return auth_settings.DEFAULT_TOKEN_TTL
+    return client.token_ttl
 
 
 def compute_expiry(*, created: datetime, start: datetime, client: Client | None) -> datetime | None:
@@ -371,8 +386,14 @@ def check_client(
 def throttle_client(token: AuthToken) -> None:
     """Count one request against the token's ``Client.throttle_rate`` (per user and client)."""
     client = token.client if token.client_id else None
-    if client is not None and client.throttle_rate:
-        throttle("user_per_client", [f"{token.user_id}:{client.pk}"], client.throttle_rate)
+    if client is None or not client.throttle_rate:
+        return
+    try:
+        validate_throttle_rate(client.throttle_rate)
+    except ValidationError:  # stored past the model's validator: logged, not a 500
+        logger.warning("Client %r has an invalid throttle_rate; its requests are not limited", client.name)
+        return
+    throttle("user_per_client", [f"{token.user_id}:{client.pk}"], client.throttle_rate)
 
 
 # --- refreshing, rotating, revoking ---------------------------------------------
@@ -476,7 +497,8 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
         pk = int(str(session_id))
     except ValueError:
         raise SessionNotFound() from None
-    tokens = session_tokens(user).filter(pk=pk)
+    # Any live token of the user, also an API key left out of the sessions list (§6).
+    tokens = AuthToken.objects.filter(user=user, pk=pk).active(now())
     count = revoke_tokens(tokens, user=user)
     if not count:
         raise SessionNotFound()
@@ -508,16 +530,18 @@ def revoke_every_token(*, batch_size: int = 1000) -> int:
 
 
 def create_client(name: str, *, token_ttl: timedelta | None, throttle_rate: str | None = None) -> Client:
-    """A new ``Client``; the name must be new and the rate a DRF rate string."""
-    if throttle_rate:
-        try:
-            parse_rate(throttle_rate)
-        except (ValueError, KeyError, IndexError):
-            raise ValidationFailed([FieldError("throttle_rate", _("Enter a rate such as '100/hour'."), "invalid")]) \
-                from None
+    """A new ``Client``, checked by the model's validators (``ValidationFailed``, codes
+    ``unique`` and ``invalid``): a new name, a DRF rate, a TTL the dates can hold."""
+    client = Client(name=name, token_ttl=token_ttl, throttle_rate=throttle_rate or None)
+    try:
+        client.full_clean()
+    except ValidationError as error:
+        raise ValidationFailed([e for field, errors in error.error_dict.items()
+                                for e in _validation_errors(ValidationError(errors), field)]) from None
     try:
         with transaction.atomic():
-            return Client.objects.create(name=name, token_ttl=token_ttl, throttle_rate=throttle_rate or None)
+            client.save()
+            return client
     except IntegrityError:
         raise ValidationFailed([FieldError("name", _("A client with that name already exists."), "unique")]) \
             from None

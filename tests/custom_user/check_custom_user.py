@@ -49,3 +49,20 @@ def test_default_user_type_works_with_the_custom_model(db):
     token = services.issue_token(user).token
     me = GraphQLClient("sync")("{ me { id username email } }", token=token)["data"]["me"]
     assert me == {"id": str(user.pk), "username": "dora@example.com", "email": "dora@example.com"}
+
+
+def test_the_token_admin_searches_by_the_user_models_own_fields(db, rf):
+    """The user model has no ``username``: the token list searches its USERNAME_FIELD (email)."""
+    from django.contrib import admin
+
+    from gql_authtoken.models import AuthToken
+    from tests.custom_user.models import EmailUser
+
+    carol = EmailUser.objects.create(email="carol@example.com")
+    services.issue_token(carol)
+    model_admin = admin.site._registry[AuthToken]
+    request = rf.get("/admin/gql_authtoken/authtoken/", {"q": "carol"})
+    assert model_admin.get_search_fields(request) == ["user__email"]
+    found, _ = model_admin.get_search_results(request, AuthToken.objects.all(), "carol")
+    assert [token.user for token in found] == [carol]
+    assert not model_admin.get_search_results(request, AuthToken.objects.all(), "nobody")[0].exists()

@@ -120,6 +120,11 @@ def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
         raise outcome
 
 
+def new_client_rate_count(request: HttpRequest) -> None:
+    """Let the next ``check_client_rate`` count again: one WebSocket request carries many operations."""
+    request.__dict__.pop(_CLIENT_RATE_ATTR, None)
+
+
 # Where a WebSocket connection keeps its token result (see graphql/channels.py).
 CONNECTION_SCOPE_KEY = "gql_authtoken"
 

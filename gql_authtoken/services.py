@@ -333,8 +333,13 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
     """
     if len(token) > crypto.MAX_TOKEN_LENGTH:
         raise InvalidToken()
-    digest = crypto.hash_token(token)
-    legacy_digest = crypto.rest_authtoken_digest(token)
+    return authenticate_digest(crypto.hash_token(token), crypto.rest_authtoken_digest(token), use_cache=use_cache)
+
+
+def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_cache: bool = False) -> AuthToken:
+    """``authenticate_token`` for a token known by its digests (``crypto.hash_token``,
+    ``crypto.rest_authtoken_digest``): for callers that keep no plaintext, such as
+    an open WebSocket connection checking its token again."""
     entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
     instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
     current = now()

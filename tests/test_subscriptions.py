@@ -344,6 +344,84 @@ def test_legacy_protocol_stops_a_running_subscription(server, user):
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "invalid_token")
 
 
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+def test_a_second_connection_init_cannot_swap_the_identity(server, user, other_user, protocol):
+    """The legacy protocol accepts any number of connection_init messages: one with
+    another token must not keep the first user's subscription alive after revocation."""
+    token, own = services.issue_token(user).token, services.issue_token(other_user).token
+    with connected(server, token, protocol=protocol) as ws:
+        if protocol == LEGACY_WS:
+            start(ws, TICKS)
+            assert receive(ws)["payload"]["data"] == {"ticks": 0}
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {own}"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(20):
+                receive(ws)
+    assert closed.value.rcvd.code == 4429
+
+
+def test_a_closed_socket_leaves_no_token_check_behind(server, user, short_recheck, monkeypatch):
+    checks = []
+    real = services.authenticate_digest
+    monkeypatch.setattr(services, "authenticate_digest", lambda *a, **k: checks.append(1) or real(*a, **k))
+    token = services.issue_token(user).token
+    with connected(server, token, protocol=LEGACY_WS) as ws:
+        for _ in range(3):
+            ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {token}"}}))
+    time.sleep(0.5)
+    count = len(checks)
+    time.sleep(1.0)  # three re-check intervals
+    assert len(checks) == count
+
+
+def test_a_clients_rate_counts_every_operation_on_a_socket(server, user):
+    from gql_authtoken.models import Client
+
+    limited = Client.objects.create(name="limited", token_ttl=None, throttle_rate="3/min")
+    token = services.issue_token(user, client=limited).token
+    with connected(server, token) as ws:
+        answers = [execute(ws, "{ sessions { id } }", id=str(n)) for n in range(5)]
+    codes = [(a.get("errors") or [{}])[0].get("extensions", {}).get("code") for a in answers]
+    assert codes == [None, None, None, "throttled", "throttled"]
+
+
+def test_a_page_on_another_origin_cannot_open_a_socket(server, user):
+    """Browsers apply no CORS to WebSocket handshakes; Strawberry refuses foreign origins
+    (``allowed_origins``), so no other site can drive mutations from its visitors' browsers."""
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus):
+        with connect(server, subprotocols=[TRANSPORT_WS], open_timeout=5, origin="https://evil.example"):
+            pass
+
+
+def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monkeypatch):
+    from django.views.debug import ExceptionReporter
+
+    token = services.issue_token(user).token
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep(level=logging.ERROR)
+    logging.getLogger("gql_authtoken").addHandler(handler)
+    try:
+        with connected(server, token) as ws:
+            def down(*args, **kwargs):
+                raise ConnectionError("database unreachable")
+
+            monkeypatch.setattr(services, "authenticate_digest", down)
+            subscribe(ws, ME)
+            assert close_of(ws)[0] == 1011
+    finally:
+        logging.getLogger("gql_authtoken").removeHandler(handler)
+    [record] = [r for r in records if r.exc_info]
+    report = ExceptionReporter(None, *record.exc_info, is_email=True).get_traceback_html()
+    assert "database unreachable" in report and token not in report
+
+
 # --- mutations over WebSocket -------------------------------------------------------------
 
 

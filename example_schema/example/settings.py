@@ -83,7 +83,8 @@ DATABASES = {
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
     if os.environ.get("REDIS_URL")
-    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": BASE_DIR / ".cache"}
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+          "LOCATION": os.environ.get("EXAMPLE_CACHE_DIR", BASE_DIR / ".cache")}
 }
 
 REST_FRAMEWORK = {

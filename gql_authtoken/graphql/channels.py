@@ -15,8 +15,9 @@ through the token cache, before every operation, before every result of a
 subscription, and every ``token_recheck_interval`` seconds while the
 connection is open. Once it fails (revoked, expired, user deactivated or
 deleted) nothing more is sent and the socket closes with 4403, the error's
-code (``invalid_token``, ``token_expired``) as the reason. The plaintext token
-is kept in this consumer's memory only, for those checks. Mutations work as
+code (``invalid_token``, ``token_expired``) as the reason. Only the token's
+digests are kept, for those checks; the plaintext is dropped once the
+connection is authenticated. Mutations work as
 over HTTP: resolvers hand the core a request built from the connection's
 scope (``context.http_request``).
 """
@@ -28,6 +29,7 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async  # type: ignore[import-untyped]
+from django.views.decorators.debug import sensitive_variables
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
@@ -35,16 +37,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import services
+from .. import crypto, services
 from ..exceptions import AuthTokenError, InvalidToken
-from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult
+from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
+from .context import connection_request
 
 logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403  # graphql-transport-ws's "Forbidden"; used for both protocols
 INTERNAL_ERROR = 1011
+TOO_MANY_INITIALISATIONS = 4429  # graphql-transport-ws's code; used for both protocols
 
 
+@sensitive_variables("values")
 def connection_token(params: Any) -> str | None:
     """The token in a ``connection_init`` payload; None when it carries none of ours.
 
@@ -87,7 +92,7 @@ class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged:
-            if not await self.view.check_connection_token():
+            if not await self.view.start_operation():
                 return
             payload = message["payload"]
             if has_single_result(payload.get("query"), payload.get("operationName")):
@@ -117,7 +122,7 @@ class TokenCheckingWSHandler(BaseGraphQLWSHandler):
     view: TokenAuthGraphQLWSConsumer
 
     async def handle_start(self, message: Any) -> None:
-        if self.connection_acknowledged and not await self.view.check_connection_token():
+        if self.connection_acknowledged and not await self.view.start_operation():
             return
         await super().handle_start(message)
 
@@ -144,26 +149,44 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._token: str | None = None  # the plaintext: in memory only, never logged
+        # The token's digests (crypto.hash_token, rest_authtoken_digest): the plaintext is not kept.
+        self._digests: tuple[str, str | None] | None = None
         self._recheck_task: asyncio.Task[None] | None = None
+        self._initialised = False
         self.token_refused = False
 
+    @sensitive_variables("token")
     async def on_ws_connect(self, context: Any) -> Any:
+        if self._initialised:
+            # The legacy graphql-ws accepts any number of connection_init messages:
+            # a second one must not swap the identity under running subscriptions.
+            await self._refuse(TOO_MANY_INITIALISATIONS, "Too many initialisation requests")
+            return UNSET
+        self._initialised = True
         try:
             token = connection_token(context.get("connection_params"))
-            if token is not None:
-                await self._authenticate(token)
+            digests = None if token is None else (crypto.hash_token(token), crypto.rest_authtoken_digest(token))
+            if digests is not None:
+                await self._authenticate(digests)
         except AuthTokenError as error:
             raise ConnectionRejectionError({"code": error.code, "message": str(error.message)}) from None
         if token is not None:
-            self._token = token
+            self._digests = digests
             self._recheck_task = asyncio.create_task(self._recheck_periodically())
         return UNSET
+
+    async def start_operation(self) -> bool:
+        """Whether a new operation may run: the token is checked, and the
+        operation counts anew against its client's ``throttle_rate``."""
+        if not await self.check_connection_token():
+            return False
+        new_client_rate_count(connection_request(self.scope))
+        return True
 
     async def check_connection_token(self) -> bool:
         """Whether the connection may go on: its token, if any, is authenticated again.
 
-        A cached lookup (``services.authenticate_token(use_cache=True)``): no
+        A cached lookup (``services.authenticate_digest(use_cache=True)``): no
         query on a cache hit. When it fails the socket is closed with 4403 and
         the error's code as the reason. An unexpected failure (database or
         cache down) closes it too, with 1011: a token that cannot be checked is
@@ -171,10 +194,10 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         """
         if self.token_refused:
             return False
-        if self._token is None:
+        if self._digests is None:
             return True
         try:
-            await self._authenticate(self._token)
+            await self._authenticate(self._digests)
         except AuthTokenError as error:
             await self._refuse(FORBIDDEN, error.code)
             return False
@@ -184,9 +207,9 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
             return False
         return True
 
-    async def _authenticate(self, token: str) -> None:
-        """Authenticate ``token``; the connection's user and token are then the fresh ones."""
-        instance = await database_sync_to_async(services.authenticate_token)(token, use_cache=True)
+    async def _authenticate(self, digests: tuple[str, str | None]) -> None:
+        """Authenticate the token by its digests; the connection's user and token are then the fresh ones."""
+        instance = await database_sync_to_async(services.authenticate_digest)(*digests, use_cache=True)
         self.scope[CONNECTION_SCOPE_KEY] = TokenAuthResult(token=instance)
         self.scope["user"] = instance.user
 

@@ -5,6 +5,9 @@ import tempfile
 from urllib.parse import urlparse
 
 SECRET_KEY = "tests-only-not-secret"
+
+# Names that must differ between two runs on one machine (test databases, cache prefix).
+RUN_SUFFIX = f"_{os.environ['GQL_AUTHTOKEN_TEST_RUN']}" if os.environ.get("GQL_AUTHTOKEN_TEST_RUN") else ""
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -79,7 +82,8 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ["REDIS_URL"],
-        "KEY_PREFIX": "gql_authtoken_tests",
+        # One prefix per run (GQL_AUTHTOKEN_TEST_RUN, set by .ci/run): two runs can share a Redis db.
+        "KEY_PREFIX": f"gql_authtoken_tests{RUN_SUFFIX}",
     }
     if os.environ.get("REDIS_URL")
     else {

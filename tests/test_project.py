@@ -40,3 +40,21 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
                  "myNoteCount(times: Int! = 5): Int!"):
         assert name in result.stdout
 
+
+
+def test_clearing_the_cache_between_tests_spares_other_runs_keys():
+    """Two runs on one machine may share a Redis db (see .ci/run): each deletes only its own keys."""
+    from django.core.cache import cache
+
+    from .conftest import clear_cache
+
+    cache.set("mine", 1)
+    if hasattr(getattr(cache, "_cache", None), "get_client"):  # Redis: another run's key in the same db
+        client = cache._cache.get_client(write=True)
+        client.set("another_run:1:key", b"1")
+        clear_cache()
+        assert client.get("another_run:1:key") == b"1"
+        client.delete("another_run:1:key")
+    else:
+        clear_cache()  # the file cache lives in this run's own directory
+    assert cache.get("mine") is None

@@ -7,4 +7,4 @@ AUTH_USER_MODEL = "custom_user.EmailUser"
 ROOT_URLCONF = "tests.custom_user.urls"
 
 # Its own test database: the parent test run is still using the default one.
-DATABASES["default"]["TEST"] = {"NAME": "test_gql_authtoken_custom_user"}  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_gql_authtoken_custom_user{RUN_SUFFIX}"}  # noqa: F405

@@ -9,7 +9,7 @@ MIDDLEWARE = [*MIDDLEWARE, "gqlauth.core.middlewares.django_jwt_middleware"]  # 
 # knox and durin both name their reverse accessor on User "auth_token_set"; the
 # later app keeps it. knox's authentication walks it, durin's does not.
 SILENCED_SYSTEM_CHECKS = ["fields.E304", "fields.E305"]
-DATABASES["default"]["TEST"] = {"NAME": "test_gql_authtoken_legacy"}  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_gql_authtoken_legacy{RUN_SUFFIX}"}  # noqa: F405
 
 from gqlauth.settings_type import GqlAuthSettings  # noqa: E402
 

@@ -62,7 +62,11 @@ def now() -> datetime:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """A freshly issued or rotated token: the only place the plaintext exists (never in its repr)."""
+    """A freshly issued or rotated token: the only place the plaintext exists (never in its repr).
+
+    Shaped like django-rest-durin's ``token_obj``: ``token``, ``expiry``, ``user``,
+    ``client``, and ``instance`` (the ``AuthToken``).
+    """
 
     token: str = field(repr=False)
     instance: AuthToken
@@ -70,6 +74,14 @@ class IssuedToken:
     @property
     def expiry(self) -> datetime | None:
         return self.instance.expiry
+
+    @property
+    def user(self) -> Any:
+        return self.instance.user
+
+    @property
+    def client(self) -> Client | None:
+        return self.instance.client
 
 
 @dataclass(frozen=True)

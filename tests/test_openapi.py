@@ -16,7 +16,7 @@ def test_openapi_schema_describes_every_endpoint_and_the_token_scheme(tmp_path, 
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "Authorization"}
     methods = {p: set(ops) - {"parameters"} for p, ops in document["paths"].items()}
     assert methods == {
-        "/login/": {"post"}, "/logout/": {"post", "delete"}, "/logoutall/": {"post"}, "/refresh/": {"post"},
+        "/login/": {"post"}, "/logout/": {"get", "post", "delete"}, "/logoutall/": {"post"}, "/refresh/": {"post"},
         "/token/": {"get", "put"}, "/sessions/": {"get"}, "/sessions/{session_id}/": {"delete"},
         "/apiaccess/": {"get", "post", "delete"}, "/register/": {"post"},
     }  # register/confirm/<token>/ is an HTML page with a form, not a JSON endpoint
@@ -29,4 +29,4 @@ def test_openapi_schema_describes_every_endpoint_and_the_token_scheme(tmp_path, 
     assert document["components"]["schemas"][login_body.rsplit("/", 1)[-1]]["required"] == ["password", "username"]
     session = document["components"]["schemas"]["Session"]["properties"]
     assert set(session) == {"id", "client", "created", "expiry", "last_used", "user_agent", "ip_address",
-                            "is_current"}
+                            "is_current", "has_expired", "expires_in_str"}

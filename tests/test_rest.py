@@ -123,7 +123,8 @@ def test_sessions_and_revoke(api, user, other_user, clients, login_token):
     sessions = api.get("/auth/sessions/").json()
     assert [s["client"] for s in sessions] == ["web", None]
     assert set(sessions[0]) == {"id", "client", "created", "expiry", "last_used", "user_agent",
-                                "ip_address", "is_current"}
+                                "ip_address", "is_current", "has_expired", "expires_in_str"}
+    assert (sessions[0]["has_expired"], sessions[0]["expires_in_str"]) == (False, "2\xa0hours")  # the web TTL
     assert [s["is_current"] for s in sessions] == [False, True]
     assert api.delete(f"/auth/sessions/{theirs.instance.pk}/").status_code == 404
     assert api.delete("/auth/sessions/x/").status_code == 404

@@ -90,11 +90,13 @@ class LoginView(CoreErrorsMixin, APIView):
     def format_expiry_datetime(self, expiry: datetime | None) -> Any:
         return format_expiry(expiry)
 
-    def get_post_response_data(self, request: Request, token: str, instance: AuthToken) -> dict[str, Any]:
-        data = {"token": token, "expiry": self.format_expiry_datetime(instance.expiry)}
+    def get_post_response_data(self, request: Request, token_obj: services.IssuedToken) -> dict[str, Any]:
+        """The response body; ``token_obj`` has ``token`` (the plaintext, this once),
+        ``expiry``, ``user``, ``client`` and ``instance``, as durin's hook receives."""
+        data = {"token": token_obj.token, "expiry": self.format_expiry_datetime(token_obj.expiry)}
         user_serializer = auth_settings.import_setting("USER_SERIALIZER")
         if user_serializer is not None:
-            data["user"] = user_serializer(instance.user, context={"request": request, "view": self}).data
+            data["user"] = user_serializer(token_obj.user, context={"request": request, "view": self}).data
         return data
 
     @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED})
@@ -108,11 +110,18 @@ class LoginView(CoreErrorsMixin, APIView):
             password=serializer.validated_data["password"],
             client=self.get_client_obj(request),
         )
-        return Response(self.get_post_response_data(request, issued.token, issued.instance))
+        return Response(self.get_post_response_data(request, issued))
 
 
 class LogoutView(TokenView):
-    """POST or DELETE: revoke the request's token; 204."""
+    """POST or DELETE: revoke the request's token; 204. GET (drf_advanced_token's
+    documented logout): the same, answered by a blank 200."""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Done (empty body)."),
+                                            **_TOKEN_ERRORS})
+    def get(self, request: Request) -> HttpResponse:
+        services.logout(request._request, self.token)
+        return HttpResponse(status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:

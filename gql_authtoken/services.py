@@ -26,13 +26,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import crypto, email_confirmation, signals
+from . import crypto, email_confirmation, inputs, signals
 from .conf import auth_settings
 from .exceptions import (
     ApiAccessUnavailable,
     ApiKeyNotFound,
     FieldError,
     InactiveUser,
+    InvalidConfirmationToken,
     InvalidCredentials,
     InvalidToken,
     InvalidTokenHeader,
@@ -132,18 +133,25 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
 
 def user_agent(request: HttpRequest | None) -> str:
+    """The request's ``User-Agent``, as the sessions list shows it (storable, cut to the column)."""
     if request is None:
         return ""
-    return str(request.META.get("HTTP_USER_AGENT", ""))[: AuthToken._meta.get_field("user_agent").max_length]
+    value = str(request.META.get("HTTP_USER_AGENT", ""))
+    return inputs.sanitized(value, max_length=AuthToken._meta.get_field("user_agent").max_length)
 
 
 # --- clients and expiry -------------------------------------------------------
 
 
 def get_client(name: str | None) -> Client | None:
-    """The ``Client`` called ``name``; None for no name. Clients never come from input."""
+    """The ``Client`` called ``name``; None for no name. Clients never come from input.
+
+    A name no ``Client`` could have (``inputs.refused``) is unknown without a query.
+    """
     if not name:
         return None
+    if inputs.refused(client=name):
+        raise UnknownClient()
     try:
         return Client.objects.get(name=name)
     except Client.DoesNotExist:
@@ -235,8 +243,12 @@ def login(
     """Check credentials with Django's backends and issue a token (``get_client`` first).
 
     Every call counts one attempt against ``LOGIN_THROTTLE_RATE`` for the
-    client IP and for the username, before any password is checked.
+    client IP and for the username, before any password is checked. A
+    username or password that ``inputs`` refuses fails as wrong credentials
+    do, counted for the client IP only, before any lookup or hash.
     """
+    if _refused_input("login", request, auth_settings.LOGIN_THROTTLE_RATE, username=username, password=password):
+        raise InvalidCredentials()
     throttle("login", [client_ip(request), str(username).strip().lower()], auth_settings.LOGIN_THROTTLE_RATE)
     # Sends ``user_login_failed`` itself when every backend refuses.
     user = authenticate(request, username=username, password=password)
@@ -343,7 +355,7 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
     Expiry, ``MAX_TOKEN_LIFETIME`` and the user's ``is_active`` are checked on
     cache hits too. Raises ``InvalidToken`` or ``TokenExpired``.
     """
-    if len(token) > crypto.MAX_TOKEN_LENGTH:
+    if inputs.refused(token=token):
         raise InvalidToken()
     return authenticate_digest(crypto.hash_token(token), crypto.rest_authtoken_digest(token), use_cache=use_cache)
 
@@ -509,11 +521,10 @@ def list_sessions(user: AbstractBaseUser, *, current: AuthToken | None = None) -
 
 
 def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
-    """Revoke one of ``user``'s sessions; anyone else's id is simply not found."""
-    try:
-        pk = int(str(session_id))
-    except ValueError:
-        raise SessionNotFound() from None
+    """Revoke one of ``user``'s sessions; anyone else's id, or what is no id, is simply not found."""
+    pk = inputs.session_pk(session_id)
+    if pk is None:
+        raise SessionNotFound()
     # Any live token of the user, also an API key left out of the sessions list (§6).
     tokens = AuthToken.objects.filter(user=user, pk=pk).active(now())
     count = revoke_tokens(tokens, user=user)
@@ -616,6 +627,20 @@ def _account_throttle(scope: str, request: HttpRequest | None, identity: str) ->
     throttle(scope, [client_ip(request), identity], auth_settings.ACCOUNT_THROTTLE_RATE)
 
 
+@sensitive_variables("arguments")
+def _refused_input(scope: str, request: HttpRequest | None, rate: str | None, **arguments: Any) -> dict[str, Any]:
+    """``inputs.refused(**arguments)`` for a throttled entry point.
+
+    A refused call still counts one attempt for the client IP (no identity: the
+    value names none), so it is throttled as any other call is and its answer
+    does not stand out from a wrong value's.
+    """
+    refused = inputs.refused(**arguments)
+    if refused:
+        throttle(scope, [client_ip(request)], rate)
+    return refused
+
+
 def _validation_errors(error: ValidationError, field: str) -> list[FieldError]:
     return [FieldError(field=field, message=e.message % (e.params or {}), code=e.code or "invalid")
             for e in error.error_list]
@@ -687,6 +712,9 @@ def register(
     """
     if not auth_settings.REGISTRATION_ENABLED:
         raise RegistrationDisabled()
+    if refused := _refused_input("register", request, auth_settings.ACCOUNT_THROTTLE_RATE,
+                                 username=username, password=password, email=email):
+        raise ValidationFailed([e for name, error in refused.items() for e in _validation_errors(error, name)])
     model = get_user_model()
     username = model.normalize_username(username or "").strip()
     email = BaseUserManager.normalize_email(email or "").strip()
@@ -724,6 +752,8 @@ def confirm_email(request: HttpRequest | None, token: str) -> Any:
     (see ``email_confirmation``). Every call counts against ``ACCOUNT_THROTTLE_RATE``
     per client IP and per link; a malformed token only per IP (it has no digest).
     """
+    if _refused_input("confirm_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, token=token):
+        raise InvalidConfirmationToken()
     well_formed = email_confirmation.is_well_formed(token)
     _account_throttle("confirm_email", request, crypto.hash_token(token) if well_formed else "")
     user, email = email_confirmation.consume_confirmation_token(token, now=now())
@@ -737,31 +767,19 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     Accounts made some other way, or already confirmed, get nothing, whatever
     their ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` says. Says nothing about
     whether there was one: callers always answer success. An address that
-    could not be stored (NUL, unpaired surrogates, overlong) is counted per
-    client IP and mails nobody.
+    ``inputs`` refuses is counted per client IP and mails nobody.
     """
+    if _refused_input("resend_confirmation_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
+        return
     model = get_user_model()
     email = BaseUserManager.normalize_email(email or "").strip()
     email_field = model.get_email_field_name()
-    storable = _is_storable(email, model._meta.get_field(email_field).max_length)
-    _account_throttle("resend_confirmation_email", request, email.lower() if storable else "")
-    if not email or not storable or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
+    _account_throttle("resend_confirmation_email", request, email.lower())
+    if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
     users = model._default_manager.filter(**{f"{email_field}__iexact": email}, pending_registration__isnull=False)
     for user in users:
         email_confirmation.send_quietly(user, request=request)
-
-
-def _is_storable(value: str, max_length: int | None) -> bool:
-    """Whether a database can store ``value`` and a hasher encode it: no NUL
-    (PostgreSQL refuses it), no unpaired surrogate, at most ``max_length``."""
-    if "\x00" in value or (max_length is not None and len(value) > max_length):
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --- changes to users --------------------------------------------------------------

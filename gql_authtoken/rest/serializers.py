@@ -2,30 +2,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+
+class InputField(serializers.CharField):
+    """A string argument as the client sent it, for the core to check.
+
+    The core checks every string argument once (``gql_authtoken.inputs``:
+    length, NUL, unpaired surrogates) and normalises identities, the same for
+    GraphQL, and answers a refusal as the operation answers any wrong value. So
+    this field neither trims nor refuses anything DRF's ``CharField`` would
+    (no ``max_length``, no NUL or surrogate validators): REST must accept and
+    refuse exactly what GraphQL does. It still requires a string (or a number,
+    which DRF reads as one) and refuses blanks unless ``allow_blank``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [
+            validator for validator in self.validators
+            if not isinstance(validator, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))
+        ]
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(label=_("Username"), max_length=254)
-    password = serializers.CharField(label=_("Password"), max_length=4096, trim_whitespace=False,
-                                     style={"input_type": "password"})
-    client = serializers.CharField(label=_("Client"), max_length=64, required=False, allow_blank=True,
-                                   allow_null=True)
+    """Shape only; the core checks the values (a refused one: wrong credentials / unknown client)."""
+
+    username = InputField(label=_("Username"))
+    password = InputField(label=_("Password"), style={"input_type": "password"})
+    client = InputField(label=_("Client"), required=False, allow_blank=True, allow_null=True)
 
 
 class RegisterSerializer(serializers.Serializer):
-    """Shape only; every rule (uniqueness, password validators...) is the core's."""
+    """Shape only; every rule (input checks, uniqueness, password validators...) is the core's."""
 
     # Not required here: the core reports missing fields, after answering 404
     # while registration is disabled.
-    username = serializers.CharField(label=_("Username"), max_length=254, required=False, allow_blank=True)
-    password = serializers.CharField(label=_("Password"), max_length=4096, trim_whitespace=False, required=False,
-                                     allow_blank=True, style={"input_type": "password"})
-    email = serializers.CharField(label=_("Email"), max_length=254, required=False, allow_blank=True,
-                                  allow_null=True)
+    username = InputField(label=_("Username"), required=False, allow_blank=True)
+    password = InputField(label=_("Password"), required=False, allow_blank=True, style={"input_type": "password"})
+    email = InputField(label=_("Email"), required=False, allow_blank=True, allow_null=True)
 
 
 class SessionSerializer(serializers.Serializer):

@@ -1,0 +1,128 @@
+"""The one check of every string argument, before it reaches a database, a hasher or a cache key.
+
+Python strings can hold what none of those take: NUL (PostgreSQL refuses it
+in text columns and parameters), unpaired surrogates (a JSON ``"\\ud800"``
+escape decodes to one, and no UTF-8 encoder accepts it: hashers, cache keys
+and database drivers all encode) and values of any length. Each core entry
+point hands its string arguments to ``refused`` before anything else and
+answers a refusal as it answers any other wrong value (API.md §5 "Input").
+The GraphQL and REST adapters add no rules of their own, so both accept and
+refuse exactly the same values.
+
+The limits live here, one per argument name (``max_length``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MaxLengthValidator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from . import crypto
+from .models import Client
+
+# The longest password accepted (characters), as DRF's and Django's password
+# fields have long used: more only costs the hasher time.
+PASSWORD_MAX_LENGTH = 4096
+
+# Session ids are ``str(pk)`` of a BigAutoField: at most 19 digits.
+SESSION_ID_MAX_LENGTH = 19
+
+# Any surrogate code point in a ``str`` is unpaired: a JSON surrogate pair
+# decodes to the one character it encodes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def max_length(argument: str) -> int | None:
+    """The most characters the argument called ``argument`` may have; None for no limit.
+
+    Usernames and emails: the user model's field (``USERNAME_FIELD``, the email
+    field); client names: ``Client.name``; passwords: ``PASSWORD_MAX_LENGTH``;
+    tokens: ``crypto.MAX_TOKEN_LENGTH``; session ids: ``SESSION_ID_MAX_LENGTH``.
+    Raises ``ValueError`` for a name with no limit defined here.
+    """
+    user_model: Any = get_user_model()
+    match argument:
+        case "username":
+            return _field_max_length(user_model, user_model.USERNAME_FIELD)
+        case "email":
+            return _field_max_length(user_model, user_model.get_email_field_name())
+        case "password":
+            return PASSWORD_MAX_LENGTH
+        case "client":
+            return _field_max_length(Client, "name")
+        case "token":
+            return crypto.MAX_TOKEN_LENGTH
+        case "session_id":
+            return SESSION_ID_MAX_LENGTH
+    raise ValueError(f"no input limit for the argument {argument!r}")
+
+
+def _field_max_length(model: Any, name: str) -> int | None:
+    try:
+        return getattr(model._meta.get_field(name), "max_length", None)
+    except FieldDoesNotExist:  # e.g. a user model without an email field
+        return None
+
+
+@sensitive_variables("value")  # a password, or a token
+def text_error(value: object, *, max_length: int | None) -> ValidationError | None:
+    """Why ``value`` may not be used (a ``ValidationError``, code ``invalid``), or None when it may.
+
+    Refused: anything but a ``str``, more than ``max_length`` characters, NUL,
+    unpaired surrogates. The messages never quote the value (it may be a password).
+    """
+    if not isinstance(value, str):
+        return ValidationError(_("Enter a valid value."), code="invalid")
+    if max_length is not None and len(value) > max_length:
+        # Django's own message (and its translations), with our code.
+        return ValidationError(MaxLengthValidator.message, code="invalid",
+                               params={"limit_value": max_length, "show_value": len(value)})
+    if "\x00" in value:
+        return ValidationError(_("Null characters are not allowed."), code="invalid")
+    if _SURROGATE.search(value):
+        return ValidationError(_("Enter a valid value."), code="invalid")
+    return None
+
+
+@sensitive_variables("arguments", "value")
+def refused(**arguments: object) -> dict[str, ValidationError]:
+    """The ``arguments`` that may not be used, by name, each with why (``text_error``).
+
+    Each is checked against the limit of its name (``max_length``); None (an
+    optional argument left out) always passes. An empty dict: all may be used.
+    """
+    errors = {}
+    for name, value in arguments.items():
+        if value is None:
+            continue
+        error = text_error(value, max_length=max_length(name))
+        if error is not None:
+            errors[name] = error
+    return errors
+
+
+def session_pk(session_id: object) -> int | None:
+    """The primary key a session id names, or None when it names none.
+
+    Session ids are handed out as ``str(pk)``, so only ASCII digits name one;
+    ``int()`` alone would also read ``" 7"``, ``"7_0"`` or a fullwidth ``"７"``.
+    An int is taken as it is written.
+    """
+    if isinstance(session_id, int) and not isinstance(session_id, bool):
+        session_id = str(session_id)
+    if not isinstance(session_id, str) or refused(session_id=session_id):
+        return None
+    return int(session_id) if session_id.isascii() and session_id.isdigit() else None
+
+
+def sanitized(value: str, *, max_length: int | None) -> str:
+    """``value`` made storable, for request metadata that is recorded, never refused
+    (the user agent of a login): NUL and surrogates become U+FFFD, and it is cut
+    to ``max_length`` characters (None: not cut)."""
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))[:max_length]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
-from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -26,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import crypto, email_confirmation, signals
+from . import crypto, email_confirmation, identities, signals
 from .conf import auth_settings
 from .exceptions import (
     ApiAccessUnavailable,
@@ -222,14 +221,17 @@ def login(
 ) -> IssuedToken:
     """Check credentials with Django's backends and issue a token (``get_client`` first).
 
-    Every call counts one attempt against ``LOGIN_THROTTLE_RATE`` for the
-    client IP and for the username, before any password is checked.
+    The username is normalised as ``register`` stored it
+    (``identities.normalize_username``). Every call counts one attempt against
+    ``LOGIN_THROTTLE_RATE`` for the client IP and for the username, before any
+    password is checked.
     """
-    throttle("login", [client_ip(request), str(username).strip().lower()], auth_settings.LOGIN_THROTTLE_RATE)
+    username = identities.normalize_username(username)
+    throttle("login", [client_ip(request), username.lower()], auth_settings.LOGIN_THROTTLE_RATE)
     # Sends ``user_login_failed`` itself when every backend refuses.
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _raise_login_failure(username, password)
+        _raise_login_failure(identities.find_account(username), password)
     if not getattr(user, "is_active", True):  # a backend that lets inactive users through
         raise InactiveUser()
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
@@ -251,20 +253,16 @@ def model_fields(model: Any, names: Any) -> list[str]:
 
 
 @sensitive_variables("password")
-def _raise_login_failure(username: str, password: str) -> None:
+def _raise_login_failure(candidate: Any | None, password: str) -> None:
     """Say ``inactive_user`` only when the password of an inactive user matched.
 
+    ``candidate`` is the account the username reaches (``identities.find_account``).
     Django's ModelBackend refuses inactive users without saying why, so the
     password is checked once more here. Every failure pays for this second
     hash (a throwaway one when there is no inactive user to check), so the
     response time does not tell an inactive account from a wrong password or
     an unknown user; compare ModelBackend, which hashes for unknown users.
     """
-    model = get_user_model()
-    try:
-        candidate = model._default_manager.get_by_natural_key(username)
-    except model.DoesNotExist:
-        candidate = None
     if candidate is not None and not getattr(candidate, "is_active", True):
         if candidate.check_password(password):
             raise InactiveUser()
@@ -614,6 +612,7 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
     errors: list[FieldError] = []
     required = _("This field is required.")
     username_field = model._meta.get_field(model.USERNAME_FIELD)
+    checked: dict[str, str] = {}  # the values that passed, for the uniqueness checks
     if not username:
         errors.append(FieldError("username", required, "required"))
     else:
@@ -622,17 +621,14 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
         except ValidationError as error:
             errors += _validation_errors(error, "username")
         else:
-            # Through the manager, so a case-insensitive get_by_natural_key
-            # makes registration case-insensitive too.
-            try:
-                model._default_manager.get_by_natural_key(username)
-            except model.DoesNotExist:
-                pass
-            else:
-                errors.append(_username_taken(model))
+            checked["username"] = username
     email_field = model.get_email_field_name()
     if email_field != model.USERNAME_FIELD:  # else checked above, as the username
-        errors += _email_errors(model, email_field, email)
+        email_errors = _email_errors(model, email_field, email)
+        errors += email_errors
+        if email and not email_errors:
+            checked["email"] = email
+    errors += _uniqueness_errors(model, **checked)
     if not password:
         errors.append(FieldError("password", required, "required"))
     else:
@@ -645,6 +641,7 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
 
 
 def _email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
+    """Whether the separate email field's value may be stored (uniqueness aside)."""
     if not email:
         # REQUIRED_FIELDS only drives createsuperuser's prompts (Django's User lists
         # a blank=True email there); the model field says whether it may be empty.
@@ -654,9 +651,18 @@ def _email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
         validate_email(email)
     except ValidationError as error:
         return _validation_errors(error, "email")
-    if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
-        return [FieldError("email", _("A user with that email already exists."), "unique")]
     return []
+
+
+def _uniqueness_errors(model: Any, *, username: str = "", email: str = "") -> list[FieldError]:
+    """``unique`` errors for a username or an address another account has in any case
+    (``identities.username_in_use`` / ``email_in_use``); an empty value is not checked."""
+    errors = []
+    if username and identities.username_in_use(username):
+        errors.append(_username_taken(model))
+    if email and identities.email_in_use(email):
+        errors.append(FieldError("email", _("A user with that email already exists."), "unique"))
+    return errors
 
 
 def _username_taken(model: Any) -> FieldError:
@@ -669,18 +675,22 @@ def register(
 ) -> Registration:
     """Create an account; with ``REGISTRATION_EMAIL_CONFIRM``, mail a confirmation link.
 
-    Every field error is reported at once (``ValidationFailed``) and nothing is
-    written unless all pass. A mail failure does not undo the account: it is
-    logged, and ``resend_confirmation_email`` sends a new link.
+    Username and address are normalised as ``login`` and ``resend`` normalise
+    them (``identities``). Every field error is reported at once
+    (``ValidationFailed``) and nothing is written unless all pass. A username
+    or address another account has in any case is ``unique`` (as Django's
+    ``UserCreationForm``); checked again under ``identities.lock_identities``
+    just before the account is written, so simultaneous registrations of one
+    identity, in any case, make one account. A mail failure does not undo the
+    account: it is logged, and ``resend_confirmation_email`` sends a new link.
     """
     if not auth_settings.REGISTRATION_ENABLED:
         raise RegistrationDisabled()
     model = get_user_model()
-    username = model.normalize_username(username or "").strip()
-    email = BaseUserManager.normalize_email(email or "").strip()
-    if model.get_email_field_name() == model.USERNAME_FIELD:
-        # One field: the username is the address (the ``email`` argument is not used).
-        username = email = BaseUserManager.normalize_email(username)
+    username = identities.normalize_username(username)
+    one_field = identities.email_is_username(model)
+    # One field when the username is the address (the ``email`` argument is not used).
+    email = username if one_field else identities.normalize_email(email)
     _account_throttle("register", request, email.lower() or username.lower())
     errors = _registration_errors(model, username, password, email)
     if errors:
@@ -693,11 +703,15 @@ def register(
         setattr(user, field, False)
     try:
         with transaction.atomic():
+            identities.lock_identities([username, email])
+            errors = _uniqueness_errors(model, username=username, email="" if one_field else email)
+            if errors:  # registered since the check above, by a request that held the lock
+                raise ValidationFailed(errors)
             user.save()
             if confirm:
                 email_confirmation.start_registration(user, now=now())
     except IntegrityError:
-        # The same username registered at the same moment by another request.
+        # Without the lock (not PostgreSQL): the same username registered at the same moment.
         raise ValidationFailed([_username_taken(model)]) from None
     signals.user_registered.send(sender=model, user=user, request=request)
     if confirm:
@@ -729,14 +743,12 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     client IP and mails nobody.
     """
     model = get_user_model()
-    email = BaseUserManager.normalize_email(email or "").strip()
-    email_field = model.get_email_field_name()
-    storable = _is_storable(email, model._meta.get_field(email_field).max_length)
+    email = identities.normalize_email(email)
+    storable = _is_storable(email, model._meta.get_field(model.get_email_field_name()).max_length)
     _account_throttle("resend_confirmation_email", request, email.lower() if storable else "")
     if not email or not storable or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
-    users = model._default_manager.filter(**{f"{email_field}__iexact": email}, pending_registration__isnull=False)
-    for user in users:
+    for user in identities.accounts_with_email(email).filter(pending_registration__isnull=False):
         email_confirmation.send_quietly(user, request=request)
 
 

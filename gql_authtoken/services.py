@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import crypto, email_confirmation, identities, signals
+from . import crypto, email_confirmation, identities, signals, throttling
 from .conf import auth_settings
 from .exceptions import (
     ApiAccessUnavailable,
@@ -39,11 +40,12 @@ from .exceptions import (
     PermissionDenied,
     RegistrationDisabled,
     SessionNotFound,
+    Throttled,
     TokenExpired,
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import throttle
+from .throttling import Counted, throttle
 from .models import AuthToken, Client, lock_user, validate_throttle_rate, validate_token_ttl
 
 if TYPE_CHECKING:
@@ -106,16 +108,20 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
     ``REMOTE_ADDR``, unless ``CLIENT_IP_HEADER`` names a header set by your own
     proxy; then its last address, the one that proxy appended (addresses
-    further left come from the client and can be forged).
+    further left come from the client and can be forged). An IPv4-mapped IPv6
+    address (``::ffff:203.0.113.9``, what a dual-stack socket reports for an
+    IPv4 client) is given as the IPv4 address it carries.
     """
     if request is None:
         return None
     header = auth_settings.CLIENT_IP_HEADER
     value = request.META.get(header, "").split(",")[-1] if header else request.META.get("REMOTE_ADDR", "")
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(str(value).strip())
     except ValueError:
         return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def user_agent(request: HttpRequest | None) -> str:
@@ -222,16 +228,16 @@ def login(
     """Check credentials with Django's backends and issue a token (``get_client`` first).
 
     The username is normalised as ``register`` stored it
-    (``identities.normalize_username``). Every call counts one attempt against
-    ``LOGIN_THROTTLE_RATE`` for the client IP and for the username, before any
-    password is checked.
+    (``identities.normalize_username``), and the call is throttled before any
+    password is checked (``_throttle_login``).
     """
     username = identities.normalize_username(username)
-    throttle("login", [client_ip(request), username.lower()], auth_settings.LOGIN_THROTTLE_RATE)
+    account, failure = _throttle_login(request, username)
     # Sends ``user_login_failed`` itself when every backend refuses.
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _raise_login_failure(identities.find_account(username), password)
+        _raise_login_failure(account, password, failure)
+    failure.refund()  # the password matched: no failure
     if not getattr(user, "is_active", True):  # a backend that lets inactive users through
         raise InactiveUser()
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
@@ -252,8 +258,49 @@ def model_fields(model: Any, names: Any) -> list[str]:
     return found
 
 
+def _throttle_login(request: HttpRequest | None, username: str) -> tuple[Any, Counted]:
+    """Count a login attempt (API.md §8); the account the username reaches (or None) and
+    the attempt's reservation in that account's failure buckets.
+
+    ``LOGIN_THROTTLE_RATE`` limits attempts per client IP, counted first: a
+    full IP bucket refuses the call before anything is looked up or counted.
+    That bucket also bounds the attempts on each account from the IP (they are
+    among its attempts), so no (account, IP) attempt counter of its own is kept.
+
+    ``LOGIN_ACCOUNT_THROTTLE_RATE`` limits failures on one account from all
+    addresses together, so a guess spread over many addresses is still capped;
+    and one address may use at most half of it (``throttling.share_of``), so no
+    single address can use it up and lock the rightful user out at another.
+    Each attempt is counted as a failure up front and refunded once the
+    password matches, so concurrent guesses cannot overshoot either cap.
+    Names that reach no account get the same buckets (their folded name), so
+    throttling tells nobody which accounts exist.
+    """
+    ip = throttling.ip_bucket(client_ip(request))
+    throttle("login", [ip], auth_settings.LOGIN_THROTTLE_RATE)
+    account = identities.find_account(username)
+    identity = throttling.identity_bucket(account, username)
+    rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
+    share = throttle("login_failures", [f"{identity} from {ip}"], throttling.share_of(rate))
+    try:
+        return account, share + throttle("login_failures", [identity], rate)
+    except Throttled:
+        share.refund()  # refused before any password was checked: no failure
+        raise
+
+
+def _throttle_ip(scope: str, request: HttpRequest | None, rate: str | None) -> None:
+    """Count the call in the caller's IP bucket (``throttling.ip_bucket``).
+
+    Counted on its own and first: once it is full the call is refused before
+    any per-identity counter is created, so a throttled caller trying new names
+    cannot grow the cache.
+    """
+    throttle(scope, [throttling.ip_bucket(client_ip(request))], rate)
+
+
 @sensitive_variables("password")
-def _raise_login_failure(candidate: Any | None, password: str) -> None:
+def _raise_login_failure(candidate: Any | None, password: str, failure: Counted) -> None:
     """Say ``inactive_user`` only when the password of an inactive user matched.
 
     ``candidate`` is the account the username reaches (``identities.find_account``).
@@ -262,9 +309,11 @@ def _raise_login_failure(candidate: Any | None, password: str) -> None:
     hash (a throwaway one when there is no inactive user to check), so the
     response time does not tell an inactive account from a wrong password or
     an unknown user; compare ModelBackend, which hashes for unknown users.
+    A matching password is no failure: its reservation is refunded.
     """
     if candidate is not None and not getattr(candidate, "is_active", True):
         if candidate.check_password(password):
+            failure.refund()
             raise InactiveUser()
     else:
         make_password(password)
@@ -598,8 +647,23 @@ class Registration:
     email_confirmation_required: bool
 
 
-def _account_throttle(scope: str, request: HttpRequest | None, identity: str) -> None:
-    throttle(scope, [client_ip(request), identity], auth_settings.ACCOUNT_THROTTLE_RATE)
+def _account_throttle(scope: str, request: HttpRequest | None, identity: Callable[[], str]) -> None:
+    """Count one call of an account operation against ``ACCOUNT_THROTTLE_RATE`` (API.md §8):
+    per client IP first, then per ``identity()``, the bucket of the address, username or
+    link (asked only when the IP bucket let the call through; ``""``: none)."""
+    rate = auth_settings.ACCOUNT_THROTTLE_RATE
+    _throttle_ip(scope, request, rate)
+    if rate is not None:
+        throttle(scope, [identity()], rate)
+
+
+def _identity_bucket(value: str, find_account: Callable[[str], Any]) -> str:
+    """The throttle bucket of a normalised username or address, ``find_account`` the
+    account it reaches (``throttling.identity_bucket``). ``""`` (the IP bucket only) when
+    empty or not storable (NUL, unpaired surrogates): such a value reaches no database."""
+    if not value or not _is_storable(value, None):
+        return ""
+    return throttling.identity_bucket(find_account(value), value)
 
 
 def _validation_errors(error: ValidationError, field: str) -> list[FieldError]:
@@ -691,7 +755,8 @@ def register(
     one_field = identities.email_is_username(model)
     # One field when the username is the address (the ``email`` argument is not used).
     email = username if one_field else identities.normalize_email(email)
-    _account_throttle("register", request, email.lower() or username.lower())
+    _account_throttle("register", request, lambda: _identity_bucket(email, identities.find_account_by_email)
+                      or _identity_bucket(username, identities.find_account))
     errors = _registration_errors(model, username, password, email)
     if errors:
         raise ValidationFailed(errors)
@@ -727,7 +792,7 @@ def confirm_email(request: HttpRequest | None, token: str) -> Any:
     per client IP and per link; a malformed token only per IP (it has no digest).
     """
     well_formed = email_confirmation.is_well_formed(token)
-    _account_throttle("confirm_email", request, crypto.hash_token(token) if well_formed else "")
+    _account_throttle("confirm_email", request, lambda: f"link:{crypto.hash_token(token)}" if well_formed else "")
     user, email = email_confirmation.consume_confirmation_token(token, now=now())
     signals.email_confirmed.send(sender=user.__class__, user=user, email=email)
     return user
@@ -745,7 +810,8 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     model = get_user_model()
     email = identities.normalize_email(email)
     storable = _is_storable(email, model._meta.get_field(model.get_email_field_name()).max_length)
-    _account_throttle("resend_confirmation_email", request, email.lower() if storable else "")
+    _account_throttle("resend_confirmation_email", request,
+                      lambda: _identity_bucket(email, identities.find_account_by_email) if storable else "")
     if not email or not storable or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
     for user in identities.accounts_with_email(email).filter(pending_registration__isnull=False):

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
@@ -300,7 +300,7 @@ def _throttle_ip(scope: str, request: HttpRequest | None, rate: str | None) -> N
 
 
 @sensitive_variables("password")
-def _raise_login_failure(candidate: Any | None, password: str, failure: Counted) -> None:
+def _raise_login_failure(candidate: Any | None, password: str, failure: Counted) -> NoReturn:
     """Say ``inactive_user`` only when the password of an inactive user matched.
 
     ``candidate`` is the account the username reaches (``identities.find_account``).

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, IMPORT_STRINGS, auth_settings
@@ -17,6 +18,7 @@ AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 DURATION_SETTINGS = ("DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME", "LAST_USED_UPDATE_INTERVAL",
                      "REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY")
 OPTIONAL_DURATIONS = {"DEFAULT_TOKEN_TTL", "MAX_TOKEN_LIFETIME"}
+THROTTLE_RATE_SETTINGS = ("LOGIN_THROTTLE_RATE", "LOGIN_ACCOUNT_THROTTLE_RATE", "ACCOUNT_THROTTLE_RATE")
 
 
 def _error(message: str, id: int, hint: str | None = None) -> Error:
@@ -25,7 +27,7 @@ def _error(message: str, id: int, hint: str | None = None) -> Error:
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    from .models import LONGEST_TOKEN_LIFETIME
+    from .models import LONGEST_TOKEN_LIFETIME, validate_throttle_rate
 
     errors: list[Any] = []
     user = auth_settings.user_settings()
@@ -62,6 +64,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_TIMEOUT'] must be a non-negative int.", 7))
     if auth_settings.TOKEN_CACHE_ALIAS not in settings.CACHES:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] names no entry of CACHES.", 8))
+    for name in THROTTLE_RATE_SETTINGS:
+        rate = getattr(auth_settings, name)
+        try:
+            if rate is not None and (not isinstance(rate, str) or not rate.strip()):
+                raise ValidationError("not a rate")
+            validate_throttle_rate(rate)
+        except ValidationError:
+            errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a DRF rate such as '10/min', or None.", 17,
+                                 hint="A count, a slash and a period starting with s, m, h or d."))
+    prefix = auth_settings.IPV6_THROTTLE_PREFIX
+    if isinstance(prefix, bool) or not isinstance(prefix, int) or not 0 <= prefix <= 128:
+        errors.append(_error("GQL_AUTHTOKEN['IPV6_THROTTLE_PREFIX'] must be an int from 0 to 128.", 18,
+                             hint="The number of leading bits IPv6 clients of one throttle bucket share; "
+                                  "64 (the default) is one subscriber's network."))
     for name in sorted(IMPORT_STRINGS):
         value = getattr(auth_settings, name)
         if isinstance(value, str):
@@ -129,8 +145,6 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             errors += _check_confirm_page_template()
     return errors
 
-
-THROTTLE_RATE_SETTINGS = ("LOGIN_THROTTLE_RATE", "ACCOUNT_THROTTLE_RATE")
 
 
 @register()

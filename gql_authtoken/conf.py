@@ -27,10 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "API_ACCESS_CLIENT_NAME": None,
     "API_ACCESS_EXCLUDE_FROM_SESSIONS": False,
     "API_ACCESS_RESPONSE_INCLUDE_TOKEN": False,
-    "LOGIN_THROTTLE_RATE": "10/min",
+    "LOGIN_THROTTLE_RATE": "10/min",  # attempts per client IP and per (account, IP)
+    "LOGIN_ACCOUNT_THROTTLE_RATE": "100/hour",  # failed logins per account, from all addresses
     # The request.META key of a header your own proxy sets to the client's
     # address, e.g. "HTTP_X_FORWARDED_FOR" (its last address is used); None: REMOTE_ADDR.
     "CLIENT_IP_HEADER": None,
+    # IPv6 clients share a throttle bucket per network of this many leading bits.
+    "IPV6_THROTTLE_PREFIX": 64,
     "ACCOUNT_THROTTLE_RATE": "30/hour",
     "REGISTRATION_ENABLED": False,
     "REGISTRATION_EMAIL_CONFIRM": False,

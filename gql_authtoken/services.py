@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
-from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import crypto, email_confirmation, inputs, signals
+from . import crypto, email_confirmation, identities, inputs, signals, throttling
 from .conf import auth_settings
 from .exceptions import (
     ApiAccessUnavailable,
@@ -41,11 +41,12 @@ from .exceptions import (
     PermissionDenied,
     RegistrationDisabled,
     SessionNotFound,
+    Throttled,
     TokenExpired,
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import throttle
+from .throttling import Counted, throttle
 from .models import AuthToken, Client, lock_user, validate_throttle_rate, validate_token_ttl
 
 if TYPE_CHECKING:
@@ -120,16 +121,20 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
     ``REMOTE_ADDR``, unless ``CLIENT_IP_HEADER`` names a header set by your own
     proxy; then its last address, the one that proxy appended (addresses
-    further left come from the client and can be forged).
+    further left come from the client and can be forged). An IPv4-mapped IPv6
+    address (``::ffff:203.0.113.9``, what a dual-stack socket reports for an
+    IPv4 client) is given as the IPv4 address it carries.
     """
     if request is None:
         return None
     header = auth_settings.CLIENT_IP_HEADER
     value = request.META.get(header, "").split(",")[-1] if header else request.META.get("REMOTE_ADDR", "")
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(str(value).strip())
     except ValueError:
         return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def user_agent(request: HttpRequest | None) -> str:
@@ -242,18 +247,21 @@ def login(
 ) -> IssuedToken:
     """Check credentials with Django's backends and issue a token (``get_client`` first).
 
-    Every call counts one attempt against ``LOGIN_THROTTLE_RATE`` for the
-    client IP and for the username, before any password is checked. A
-    username or password that ``inputs`` refuses fails as wrong credentials
-    do, counted for the client IP only, before any lookup or hash.
+    A username or password that ``inputs`` refuses fails as wrong credentials
+    do, counted for the client IP only, before any lookup or hash. Otherwise
+    the username is normalised as ``register`` stored it
+    (``identities.normalize_username``), and the call is throttled before any
+    password is checked (``_throttle_login``).
     """
     if _refused_input("login", request, auth_settings.LOGIN_THROTTLE_RATE, username=username, password=password):
         raise InvalidCredentials()
-    throttle("login", [client_ip(request), str(username).strip().lower()], auth_settings.LOGIN_THROTTLE_RATE)
+    username = identities.normalize_username(username)
+    account, failure = _throttle_login(request, username)
     # Sends ``user_login_failed`` itself when every backend refuses.
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _raise_login_failure(username, password)
+        _raise_login_failure(account, password, failure)
+    failure.refund()  # the password matched: no failure
     if not getattr(user, "is_active", True):  # a backend that lets inactive users through
         raise InactiveUser()
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
@@ -274,23 +282,62 @@ def model_fields(model: Any, names: Any) -> list[str]:
     return found
 
 
+def _throttle_login(request: HttpRequest | None, username: str) -> tuple[Any, Counted]:
+    """Count a login attempt (API.md §8); the account the username reaches (or None) and
+    the attempt's reservation in that account's failure buckets.
+
+    ``LOGIN_THROTTLE_RATE`` limits attempts per client IP, counted first: a
+    full IP bucket refuses the call before anything is looked up or counted.
+    That bucket also bounds the attempts on each account from the IP (they are
+    among its attempts), so no (account, IP) attempt counter of its own is kept.
+
+    ``LOGIN_ACCOUNT_THROTTLE_RATE`` limits failures on one account from all
+    addresses together, so a guess spread over many addresses is still capped;
+    and one address may use at most half of it (``throttling.share_of``), so no
+    single address can use it up and lock the rightful user out at another.
+    Each attempt is counted as a failure up front and refunded once the
+    password matches, so concurrent guesses cannot overshoot either cap.
+    Names that reach no account get the same buckets (their folded name), so
+    throttling tells nobody which accounts exist.
+    """
+    ip = throttling.ip_bucket(client_ip(request))
+    throttle("login", [ip], auth_settings.LOGIN_THROTTLE_RATE)
+    account = identities.find_account(username)
+    identity = throttling.identity_bucket(account, username)
+    rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
+    share = throttle("login_failures", [f"{identity} from {ip}"], throttling.share_of(rate))
+    try:
+        return account, share + throttle("login_failures", [identity], rate)
+    except Throttled:
+        share.refund()  # refused before any password was checked: no failure
+        raise
+
+
+def _throttle_ip(scope: str, request: HttpRequest | None, rate: str | None) -> None:
+    """Count the call in the caller's IP bucket (``throttling.ip_bucket``).
+
+    Counted on its own and first: once it is full the call is refused before
+    any per-identity counter is created, so a throttled caller trying new names
+    cannot grow the cache.
+    """
+    throttle(scope, [throttling.ip_bucket(client_ip(request))], rate)
+
+
 @sensitive_variables("password")
-def _raise_login_failure(username: str, password: str) -> None:
+def _raise_login_failure(candidate: Any | None, password: str, failure: Counted) -> NoReturn:
     """Say ``inactive_user`` only when the password of an inactive user matched.
 
+    ``candidate`` is the account the username reaches (``identities.find_account``).
     Django's ModelBackend refuses inactive users without saying why, so the
     password is checked once more here. Every failure pays for this second
     hash (a throwaway one when there is no inactive user to check), so the
     response time does not tell an inactive account from a wrong password or
     an unknown user; compare ModelBackend, which hashes for unknown users.
+    A matching password is no failure: its reservation is refunded.
     """
-    model = get_user_model()
-    try:
-        candidate = model._default_manager.get_by_natural_key(username)
-    except model.DoesNotExist:
-        candidate = None
     if candidate is not None and not getattr(candidate, "is_active", True):
         if candidate.check_password(password):
+            failure.refund()
             raise InactiveUser()
     else:
         make_password(password)
@@ -623,8 +670,23 @@ class Registration:
     email_confirmation_required: bool
 
 
-def _account_throttle(scope: str, request: HttpRequest | None, identity: str) -> None:
-    throttle(scope, [client_ip(request), identity], auth_settings.ACCOUNT_THROTTLE_RATE)
+def _account_throttle(scope: str, request: HttpRequest | None, identity: Callable[[], str]) -> None:
+    """Count one call of an account operation against ``ACCOUNT_THROTTLE_RATE`` (API.md §8):
+    per client IP first, then per ``identity()``, the bucket of the address, username or
+    link (asked only when the IP bucket let the call through; ``""``: none)."""
+    rate = auth_settings.ACCOUNT_THROTTLE_RATE
+    _throttle_ip(scope, request, rate)
+    if rate is not None:
+        throttle(scope, [identity()], rate)
+
+
+def _identity_bucket(value: str, find_account: Callable[[str], Any]) -> str:
+    """The throttle bucket of a normalised username or address, ``find_account`` the
+    account it reaches (``throttling.identity_bucket``); ``""`` (the IP bucket only) when
+    empty. Values ``inputs`` refuses never get here."""
+    if not value:
+        return ""
+    return throttling.identity_bucket(find_account(value), value)
 
 
 @sensitive_variables("arguments")
@@ -637,7 +699,7 @@ def _refused_input(scope: str, request: HttpRequest | None, rate: str | None, **
     """
     refused = inputs.refused(**arguments)
     if refused:
-        throttle(scope, [client_ip(request)], rate)
+        _throttle_ip(scope, request, rate)
     return refused
 
 
@@ -651,6 +713,7 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
     errors: list[FieldError] = []
     required = _("This field is required.")
     username_field = model._meta.get_field(model.USERNAME_FIELD)
+    checked: dict[str, str] = {}  # the values that passed, for the uniqueness checks
     if not username:
         errors.append(FieldError("username", required, "required"))
     else:
@@ -659,17 +722,14 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
         except ValidationError as error:
             errors += _validation_errors(error, "username")
         else:
-            # Through the manager, so a case-insensitive get_by_natural_key
-            # makes registration case-insensitive too.
-            try:
-                model._default_manager.get_by_natural_key(username)
-            except model.DoesNotExist:
-                pass
-            else:
-                errors.append(_username_taken(model))
+            checked["username"] = username
     email_field = model.get_email_field_name()
     if email_field != model.USERNAME_FIELD:  # else checked above, as the username
-        errors += _email_errors(model, email_field, email)
+        email_errors = _email_errors(model, email_field, email)
+        errors += email_errors
+        if email and not email_errors:
+            checked["email"] = email
+    errors += _uniqueness_errors(model, **checked)
     if not password:
         errors.append(FieldError("password", required, "required"))
     else:
@@ -682,6 +742,7 @@ def _registration_errors(model: Any, username: str, password: str, email: str) -
 
 
 def _email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
+    """Whether the separate email field's value may be stored (uniqueness aside)."""
     if not email:
         # REQUIRED_FIELDS only drives createsuperuser's prompts (Django's User lists
         # a blank=True email there); the model field says whether it may be empty.
@@ -691,9 +752,18 @@ def _email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
         validate_email(email)
     except ValidationError as error:
         return _validation_errors(error, "email")
-    if model._default_manager.filter(**{f"{email_field}__iexact": email}).exists():
-        return [FieldError("email", _("A user with that email already exists."), "unique")]
     return []
+
+
+def _uniqueness_errors(model: Any, *, username: str = "", email: str = "") -> list[FieldError]:
+    """``unique`` errors for a username or an address another account has in any case
+    (``identities.username_in_use`` / ``email_in_use``); an empty value is not checked."""
+    errors = []
+    if username and identities.username_in_use(username):
+        errors.append(_username_taken(model))
+    if email and identities.email_in_use(email):
+        errors.append(FieldError("email", _("A user with that email already exists."), "unique"))
+    return errors
 
 
 def _username_taken(model: Any) -> FieldError:
@@ -706,9 +776,14 @@ def register(
 ) -> Registration:
     """Create an account; with ``REGISTRATION_EMAIL_CONFIRM``, mail a confirmation link.
 
-    Every field error is reported at once (``ValidationFailed``) and nothing is
-    written unless all pass. A mail failure does not undo the account: it is
-    logged, and ``resend_confirmation_email`` sends a new link.
+    Username and address are normalised as ``login`` and ``resend`` normalise
+    them (``identities``). Every field error is reported at once
+    (``ValidationFailed``) and nothing is written unless all pass. A username
+    or address another account has in any case is ``unique`` (as Django's
+    ``UserCreationForm``); checked again under ``identities.lock_identities``
+    just before the account is written, so simultaneous registrations of one
+    identity, in any case, make one account. A mail failure does not undo the
+    account: it is logged, and ``resend_confirmation_email`` sends a new link.
     """
     if not auth_settings.REGISTRATION_ENABLED:
         raise RegistrationDisabled()
@@ -716,12 +791,12 @@ def register(
                                  username=username, password=password, email=email):
         raise ValidationFailed([e for name, error in refused.items() for e in _validation_errors(error, name)])
     model = get_user_model()
-    username = model.normalize_username(username or "").strip()
-    email = BaseUserManager.normalize_email(email or "").strip()
-    if model.get_email_field_name() == model.USERNAME_FIELD:
-        # One field: the username is the address (the ``email`` argument is not used).
-        username = email = BaseUserManager.normalize_email(username)
-    _account_throttle("register", request, email.lower() or username.lower())
+    username = identities.normalize_username(username)
+    one_field = identities.email_is_username(model)
+    # One field when the username is the address (the ``email`` argument is not used).
+    email = username if one_field else identities.normalize_email(email)
+    _account_throttle("register", request, lambda: _identity_bucket(email, identities.find_account_by_email)
+                      or _identity_bucket(username, identities.find_account))
     errors = _registration_errors(model, username, password, email)
     if errors:
         raise ValidationFailed(errors)
@@ -733,11 +808,15 @@ def register(
         setattr(user, field, False)
     try:
         with transaction.atomic():
+            identities.lock_identities([username, email])
+            errors = _uniqueness_errors(model, username=username, email="" if one_field else email)
+            if errors:  # registered since the check above, by a request that held the lock
+                raise ValidationFailed(errors)
             user.save()
             if confirm:
                 email_confirmation.start_registration(user, now=now())
     except IntegrityError:
-        # The same username registered at the same moment by another request.
+        # Without the lock (not PostgreSQL): the same username registered at the same moment.
         raise ValidationFailed([_username_taken(model)]) from None
     signals.user_registered.send(sender=model, user=user, request=request)
     if confirm:
@@ -755,7 +834,7 @@ def confirm_email(request: HttpRequest | None, token: str) -> Any:
     if _refused_input("confirm_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, token=token):
         raise InvalidConfirmationToken()
     well_formed = email_confirmation.is_well_formed(token)
-    _account_throttle("confirm_email", request, crypto.hash_token(token) if well_formed else "")
+    _account_throttle("confirm_email", request, lambda: f"link:{crypto.hash_token(token)}" if well_formed else "")
     user, email = email_confirmation.consume_confirmation_token(token, now=now())
     signals.email_confirmed.send(sender=user.__class__, user=user, email=email)
     return user
@@ -771,14 +850,12 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     """
     if _refused_input("resend_confirmation_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
         return
-    model = get_user_model()
-    email = BaseUserManager.normalize_email(email or "").strip()
-    email_field = model.get_email_field_name()
-    _account_throttle("resend_confirmation_email", request, email.lower())
+    email = identities.normalize_email(email)
+    _account_throttle("resend_confirmation_email", request,
+                      lambda: _identity_bucket(email, identities.find_account_by_email))
     if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
-    users = model._default_manager.filter(**{f"{email_field}__iexact": email}, pending_registration__isnull=False)
-    for user in users:
+    for user in identities.accounts_with_email(email).filter(pending_registration__isnull=False):
         email_confirmation.send_quietly(user, request=request)
 
 

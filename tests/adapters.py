@@ -45,8 +45,12 @@ def graphql_outcome(result):
 
 
 class GraphQLAdapter:
-    def __init__(self, kind):
-        self.gql = GraphQLClient(kind)
+    def __init__(self, kind, remote_addr="127.0.0.1"):
+        self.gql = GraphQLClient(kind, remote_addr)
+
+    def at(self, remote_addr):
+        """The same adapter, its requests coming from ``remote_addr``."""
+        return GraphQLAdapter(self.gql.kind, remote_addr)
 
     def login(self, username, password, client=None):
         result = self.gql(LOGIN, {"username": username, "password": password, "client": client})["data"]["login"]
@@ -87,8 +91,12 @@ class GraphQLAdapter:
 
 
 class RestAdapter:
-    def __init__(self):
-        self.api = APIClient()
+    def __init__(self, remote_addr="127.0.0.1"):
+        self.api = APIClient(REMOTE_ADDR=remote_addr)
+
+    def at(self, remote_addr):
+        """The same adapter, its requests coming from ``remote_addr``."""
+        return RestAdapter(remote_addr)
 
     def _call(self, method, path, token=None, data=None):
         self.api.credentials(**({"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}))

@@ -62,11 +62,23 @@ def auth_header(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Token {token}"} if token else {}
 
 
+class AsyncClientAt(AsyncClient):
+    """Django's AsyncClient with the client address of its ASGI scope (``REMOTE_ADDR``) set."""
+
+    def __init__(self, remote_addr: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.remote_addr = remote_addr
+
+    def _base_scope(self, **request: Any) -> dict:
+        return {**super()._base_scope(**request), "client": [self.remote_addr, 0]}
+
+
 @dataclass
 class GraphQLClient:
     """Posts GraphQL operations as JSON to the sync or the async view."""
 
     kind: str
+    remote_addr: str = "127.0.0.1"  # the client address the server sees
 
     @property
     def path(self) -> str:
@@ -78,8 +90,9 @@ class GraphQLClient:
         headers = {name.replace("_", "-"): value for name, value in headers.items()}
         kwargs = {"content_type": "application/json", "headers": {**auth_header(token), **headers}}
         if self.kind == "async":
-            return async_to_sync(AsyncClient(enforce_csrf_checks=True).post)(self.path, body, **kwargs)
-        return DjangoClient(enforce_csrf_checks=True).post(self.path, body, **kwargs)
+            client = AsyncClientAt(self.remote_addr, enforce_csrf_checks=True)
+            return async_to_sync(client.post)(self.path, body, **kwargs)
+        return DjangoClient(enforce_csrf_checks=True, REMOTE_ADDR=self.remote_addr).post(self.path, body, **kwargs)
 
     def __call__(self, query: str, variables: dict | None = None, token: str | None = None, **headers: str) -> dict:
         response = self.post(query, variables, token, **headers)

@@ -88,12 +88,18 @@ def _cache_check_ids():
         "gql_authtoken.W003", "gql_authtoken.W004", "gql_authtoken.E014"})
 
 
+NO_THROTTLING = {"LOGIN_THROTTLE_RATE": None, "LOGIN_ACCOUNT_THROTTLE_RATE": None, "ACCOUNT_THROTTLE_RATE": None}
+
+
 @pytest.mark.parametrize(("caches", "options", "expected"), [
     (LOCMEM, {}, ["gql_authtoken.W003", "gql_authtoken.W004"]),
     (LOCMEM, {"TOKEN_CACHE_TIMEOUT": 0}, ["gql_authtoken.W004"]),
-    (LOCMEM, {"TOKEN_CACHE_TIMEOUT": 0, "LOGIN_THROTTLE_RATE": None, "ACCOUNT_THROTTLE_RATE": None}, []),
+    (LOCMEM, {"TOKEN_CACHE_TIMEOUT": 0, **NO_THROTTLING}, []),
+    (LOCMEM, {"TOKEN_CACHE_TIMEOUT": 0, **NO_THROTTLING, "LOGIN_ACCOUNT_THROTTLE_RATE": "100/hour"},
+     ["gql_authtoken.W004"]),
     (DUMMY, {}, ["gql_authtoken.E014", "gql_authtoken.W003"]),
-    (DUMMY, {"LOGIN_THROTTLE_RATE": None, "ACCOUNT_THROTTLE_RATE": None}, ["gql_authtoken.W003"]),
+    (DUMMY, NO_THROTTLING, ["gql_authtoken.W003"]),
+    (DUMMY, {**NO_THROTTLING, "LOGIN_ACCOUNT_THROTTLE_RATE": "100/hour"}, ["gql_authtoken.E014", "gql_authtoken.W003"]),
     (None, {}, []),  # the suite's own shared cache (files or Redis)
 ])
 def test_cache_checks(caches, options, expected):

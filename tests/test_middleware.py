@@ -88,6 +88,13 @@ def test_check_missing_or_misplaced_middleware():
         ({"API_ACCESS_RESPONSE_INCLUDE_TOKEN": True}, "gql_authtoken.W001"),
         ({"REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "nope"}, "gql_authtoken.E012"),
         ({"REGISTRATION_EMAIL_CONFIRM": True}, "gql_authtoken.E013"),
+        ({"LOGIN_THROTTLE_RATE": "ten/min"}, "gql_authtoken.E017"),
+        ({"LOGIN_ACCOUNT_THROTTLE_RATE": "100/fortnight"}, "gql_authtoken.E017"),
+        ({"LOGIN_ACCOUNT_THROTTLE_RATE": ""}, "gql_authtoken.E017"),
+        ({"ACCOUNT_THROTTLE_RATE": 30}, "gql_authtoken.E017"),
+        ({"IPV6_THROTTLE_PREFIX": 129}, "gql_authtoken.E018"),
+        ({"IPV6_THROTTLE_PREFIX": "64"}, "gql_authtoken.E018"),
+        ({"IPV6_THROTTLE_PREFIX": True}, "gql_authtoken.E018"),
     ],
 )
 def test_setting_checks(settings, error):

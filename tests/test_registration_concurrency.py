@@ -97,3 +97,69 @@ def test_simultaneous_confirmations_with_two_links_of_one_user(transactional_db,
     assert sorted(type(o).__name__ for o in outcomes) == ["InvalidConfirmationToken", "User"], outcomes
     assert get_user_model().objects.get(username="carol").is_active
     assert EmailConfirmationToken.objects.get().confirmed is not None
+
+
+# --- one identity in any case, many requests at once (issue 10, item 2) ----------------
+
+
+def register_concurrently(kind, registrations, monkeypatch):
+    """Send the registrations as simultaneous requests (GraphQL or REST), one thread and one
+    database connection each; all of them pass the first uniqueness check before any takes
+    the identity lock. Their outcomes, in order."""
+    from gql_authtoken import identities
+
+    from .adapters import GraphQLAdapter, RestAdapter
+
+    barrier = threading.Barrier(len(registrations))
+    original = identities.lock_identities
+
+    def lock_when_all_are_here(values):
+        barrier.wait(timeout=10)
+        original(values)
+
+    adapters = iter([RestAdapter() if kind == "rest" else GraphQLAdapter("sync") for _ in registrations])
+    calls = iter(registrations)
+    lock = threading.Lock()
+
+    def register():
+        with lock:
+            adapter, (username, email) = next(adapters), next(calls)
+        return adapter.register(username, GOOD, email)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(identities, "lock_identities", lock_when_all_are_here)
+        return run_together(register, count=len(registrations))
+
+
+@pytest.mark.parametrize("kind", ["graphql", "rest"])
+def test_ten_simultaneous_registrations_with_one_address_make_one_account(transactional_db, settings, monkeypatch,
+                                                                           kind):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    spellings = ["carol@example.com", "Carol@example.com", "CAROL@EXAMPLE.COM", "ｃａｒｏｌ@example.com"]
+    outcomes = register_concurrently(kind, [(f"user{i}", spellings[i % 4]) for i in range(10)], monkeypatch)
+    taken = {"email": ["A user with that email already exists."]}
+    assert outcomes.count("ok") == 1 and outcomes.count(taken) == 9, outcomes
+    assert get_user_model().objects.filter(email__iexact="carol@example.com").count() == 1
+
+
+@pytest.mark.parametrize("kind", ["graphql", "rest"])
+def test_ten_simultaneous_registrations_of_case_variants_make_one_account(transactional_db, settings, monkeypatch,
+                                                                          kind):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    variants = ["carol", "Carol", "CAROL", "cArol", "caRol", "carOl", "caroL", "CArol", "ｃａｒｏｌ", "ＣＡＲＯＬ"]
+    outcomes = register_concurrently(kind, [(name, None) for name in variants], monkeypatch)
+    taken = {"username": ["A user with that username already exists."]}
+    assert outcomes.count("ok") == 1 and outcomes.count(taken) == 9, outcomes
+    assert get_user_model().objects.filter(username__iexact="carol").count() == 1
+
+
+def test_simultaneous_registrations_of_crossing_identities_do_not_deadlock(transactional_db, settings,
+                                                                            monkeypatch):
+    """One's username is the other's address and the other way round: both claim both
+    identities, and take their locks in one order."""
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    for round in range(8):  # locks taken in opposite orders would deadlock in about every other round
+        dave, erin = f"dave{round}@example.com", f"erin{round}@example.com"
+        outcomes = register_concurrently("graphql", [(dave, erin), (erin, dave)], monkeypatch)
+        assert outcomes == ["ok", "ok"], (round, outcomes)
+    assert get_user_model().objects.count() == 16

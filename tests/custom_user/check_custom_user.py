@@ -66,3 +66,51 @@ def test_the_token_admin_searches_by_the_user_models_own_fields(db, rf):
     found, _ = model_admin.get_search_results(request, AuthToken.objects.all(), "carol")
     assert [token.user for token in found] == [carol]
     assert not model_admin.get_search_results(request, AuthToken.objects.all(), "nobody")[0].exists()
+
+
+# --- one account per address in any case or form (issue 10, items 2 and 3) --------------
+
+
+def test_case_variants_of_the_address_are_one_account_whatever_the_manager(adapter, monkeypatch):
+    """A case-sensitive ``get_by_natural_key`` (Django's own) does not make two accounts of one address."""
+    from django.contrib.auth.base_user import BaseUserManager
+
+    from tests.custom_user.models import EmailUser, EmailUserManager
+
+    monkeypatch.setattr(EmailUserManager, "get_by_natural_key", BaseUserManager.get_by_natural_key)
+    assert adapter.register("Someone@Example.COM", GOOD) == "ok"
+    taken = {"username": ["Email user with this Email already exists."]}
+    for variant in ["someone@example.com", "SOMEONE@EXAMPLE.COM", "ｓｏｍｅｏｎｅ@example.com", " someone@Example.com "]:
+        assert adapter.register(variant, GOOD) == taken, variant
+    assert EmailUser.objects.get().email == "Someone@example.com"
+
+
+def test_log_in_with_the_address_as_it_was_typed(adapter):
+    from tests.custom_user.models import EmailUser
+
+    assert adapter.register("ＤＯＲＡ@Example.com", GOOD) == "ok"
+    user = EmailUser.objects.get()
+    assert user.email == "DORA@example.com"
+    user.is_active = True  # confirmed
+    user.save()
+    for typed in ["ＤＯＲＡ@Example.com", "DORA@example.com", "dora@EXAMPLE.COM", " ｄｏｒａ@example.com "]:
+        assert adapter.login(typed, GOOD)[0] == "ok", typed
+
+
+def test_every_spelling_that_reaches_the_account_shares_its_failure_bucket(adapter, settings):
+    """The manager folds case (``__iexact``): on PostgreSQL ``UPPER()`` also maps the
+    dotless ``ı`` onto ``I``, so ``alıce@…`` is Alice's account and shares her bucket."""
+    from django.db import connection
+
+    from tests.custom_user.models import EmailUser
+
+    settings.GQL_AUTHTOKEN = {"LOGIN_ACCOUNT_THROTTLE_RATE": "5/hour"}
+    alice = EmailUser(email="alice@example.com")
+    alice.set_password(GOOD)
+    alice.save()
+    variants = ["ALICE@example.com", "Alice@EXAMPLE.com", "ａｌｉｃｅ@example.com", "aLiCe@example.com",
+                "alıce@example.com" if connection.vendor == "postgresql" else "alicE@example.com"]
+    for i, variant in enumerate(variants):
+        assert adapter.at(f"198.51.100.{i}").login(variant, "wrong")[0] == "invalid_credentials", variant
+    assert adapter.at("192.0.2.1").login("alice@example.com", GOOD)[0] == "throttled"
+    assert adapter.at("192.0.2.1").login(variants[-1], GOOD)[0] == "throttled"

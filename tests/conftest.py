@@ -269,3 +269,35 @@ def http_json(port: int, path: str, token: str | None = None, *, json_body: dict
         return status, json.loads(body) if body else None
     except ValueError:
         return status, None
+
+
+@contextlib.contextmanager
+def example_server():
+    """The example project (``make example``), migrated into a fresh SQLite file with its demo
+    user and its own cache directory, served by its ``runserver`` (daphne: HTTP and WebSocket);
+    yields the port."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    directory = tempfile.mkdtemp()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
+    env["EXAMPLE_CACHE_DIR"] = str(Path(directory) / "cache")  # not the throttle counts of a running example
+    manage = [sys.executable, str(root / "example_schema" / "manage.py")]
+    for command in (["migrate", "--noinput", "-v0"], ["demo_user"]):
+        subprocess.run(manage + command, env=env, check=True, capture_output=True, timeout=120)
+    server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_listening(port, process=server, timeout=60)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -14,14 +14,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from .conftest import free_port, wait_until_listening
+from .conftest import example_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "tests" / "browser"
@@ -55,24 +53,8 @@ def graphiql_assets() -> Path:
 
 @pytest.fixture(scope="module")
 def example_url():
-    """The example project, migrated into a fresh SQLite file, with its demo user, served."""
-    port = free_port()
-    directory = tempfile.mkdtemp()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
-    env["EXAMPLE_CACHE_DIR"] = str(Path(directory) / "cache")  # not the throttle counts of a running example
-    manage = [sys.executable, str(ROOT / "example_schema" / "manage.py")]
-    for command in (["migrate", "--noinput", "-v0"], ["demo_user"]):
-        subprocess.run(manage + command, env=env, check=True, capture_output=True, timeout=120)
-    server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_listening(port, process=server, timeout=60)
+    with example_server() as port:
         yield f"http://127.0.0.1:{port}/graphql/"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

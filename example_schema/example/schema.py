@@ -12,7 +12,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
 
-from gql_authtoken.graphql import AuthMutation, AuthQuery, IsTokenAuthenticated, Schema
+from gql_authtoken.graphql import AuthMutation, AuthQuery, IsTokenAuthenticated, Schema, current_user
 from notes.models import Note
 
 
@@ -30,21 +30,21 @@ AddNotePayload = Annotated[NoteType | OperationInfo, strawberry.union("AddNotePa
 class NotesQuery:
     @strawberry_django.field(extensions=[IsTokenAuthenticated()], description="Your notes, newest first.")
     def my_notes(self, info: strawberry.Info) -> list[NoteType]:
-        return list(Note.objects.filter(owner=info.context.request.user))
+        return list(Note.objects.filter(owner=current_user(info)))  # HTTP and WebSocket alike
 
 
 @strawberry.type
 class NotesMutation:
     @strawberry_django.mutation(extensions=[IsTokenAuthenticated()], description="Write a note.")
     def add_note(self, info: strawberry.Info, text: str) -> AddNotePayload:
-        return Note.objects.create(owner=info.context.request.user, text=text)
+        return Note.objects.create(owner=current_user(info), text=text)
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription(extensions=[IsTokenAuthenticated()], description="Your note count, every second.")
     async def my_note_count(self, info: strawberry.Info, times: int = 5) -> AsyncGenerator[int, None]:
-        user = info.context["request"].scope["user"]  # set from the connection_init token
+        user = await sync_to_async(current_user)(info)  # the connection_init token's user
         for _ in range(max(0, min(times, 60))):
             yield await sync_to_async(Note.objects.filter(owner=user).count)()
             await asyncio.sleep(1)

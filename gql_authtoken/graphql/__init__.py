@@ -4,6 +4,7 @@ from typing import Any
 
 import strawberry
 
+from .context import current_user
 from .errors import AuthFailure, MaskUnexpectedErrors, QuietAuthErrorsMixin, is_unexpected_error, operation_info
 from .permissions import AllowClients, DenyClients, IsTokenAuthenticated
 from .schema import AuthMutation, AuthQuery, AuthTypes, make_auth_types

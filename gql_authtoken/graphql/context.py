@@ -77,3 +77,16 @@ def request_token(info: Info) -> AuthToken:
     if token is None:
         raise NotAuthenticated()
     return token
+
+
+def current_user(info: Info) -> Any:
+    """The user of this operation, over HTTP or a WebSocket: for an app's own resolvers.
+
+    ``info.context.request.user`` exists only over HTTP (over a WebSocket the
+    request is the Channels consumer). Raises the core's ``NotAuthenticated`` /
+    ``InvalidToken`` / ``TokenExpired`` when there is no user; fields guarded by
+    ``IsTokenAuthenticated`` never see that. Sync code: in an async resolver,
+    ``await sync_to_async(current_user)(info)``.
+    """
+    user, _token = request_user(info)
+    return user

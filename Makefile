@@ -16,8 +16,10 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]" $(if $(EXTRA),"$(EXTRA)")
 
-example: install
-	$(BIN)/python -m pip install --quiet -e ".[example]"
+# Only what the example needs (not the test tools).
+example: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[example]" $(if $(EXTRA),"$(EXTRA)")
 	$(BIN)/python example_schema/manage.py migrate --noinput
 	$(BIN)/python example_schema/manage.py demo_user
 	@echo "GraphiQL: http://127.0.0.1:8000/graphql/  REST: http://127.0.0.1:8000/auth/  admin: http://127.0.0.1:8000/admin/"

@@ -114,4 +114,6 @@ GQL_AUTHTOKEN = {
     "REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "is_active",
     "REGISTRATION_EMAIL": {"BASE_URL": "http://127.0.0.1:8000"},
     "REGISTRATION_CONFIRM_REDIRECT_PATH": "/graphql/",
+    # API keys (auth/apiaccess/) are tokens of this client; demo_user creates it.
+    "API_ACCESS_CLIENT_NAME": "api",
 }

@@ -9,11 +9,12 @@ from gql_authtoken.models import Client
 
 USERNAME = "demo"
 PASSWORD = "demo-password"
-CLIENTS = {"web": timedelta(hours=12), "ios": timedelta(days=30), "cli": None}
+# "api" is API_ACCESS_CLIENT_NAME: the clients' API keys (auth/apiaccess/).
+CLIENTS = {"web": timedelta(hours=12), "ios": timedelta(days=30), "cli": None, "api": None}
 
 
 class Command(BaseCommand):
-    help = "Create the demo user and the web, ios and cli clients."
+    help = "Create the demo user and the web, ios, cli and api clients."
 
     def handle(self, *args, **options):
         user, _ = get_user_model().objects.get_or_create(

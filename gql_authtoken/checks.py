@@ -73,6 +73,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         except ValidationError:
             errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a DRF rate such as '10/min', or None.", 17,
                                  hint="A count, a slash and a period starting with s, m, h or d."))
+    account_rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
+    if isinstance(account_rate, str) and account_rate.strip().startswith("1/"):
+        # One address may cause at most half of an account's failures; with a
+        # budget of one, one wrong password would lock the user out everywhere.
+        errors.append(_error("GQL_AUTHTOKEN['LOGIN_ACCOUNT_THROTTLE_RATE'] must allow at least 2 failures.", 19,
+                             hint="So that no single address can lock the rightful user out (API.md §8)."))
+    header = auth_settings.CLIENT_IP_HEADER
+    if header is not None and (not isinstance(header, str) or not header.isupper() or "-" in header):
+        errors.append(_error("GQL_AUTHTOKEN['CLIENT_IP_HEADER'] must be a request.META key such as "
+                             "'HTTP_X_FORWARDED_FOR', or None.", 20,
+                             hint="Header names are upper case in request.META, with HTTP_ in front and _ for -; "
+                                  "another value matches no request, and every caller would share one bucket."))
     prefix = auth_settings.IPV6_THROTTLE_PREFIX
     if isinstance(prefix, bool) or not isinstance(prefix, int) or not 0 <= prefix <= 128:
         errors.append(_error("GQL_AUTHTOKEN['IPV6_THROTTLE_PREFIX'] must be an int from 0 to 128.", 18,
@@ -153,7 +165,12 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     from django.core.cache import caches
     from django.core.cache.backends.dummy import DummyCache
 
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.filebased import FileBasedCache
+
     from .cache import is_shared
+
+    NON_ATOMIC_BACKENDS = (DatabaseCache, FileBasedCache)
 
     alias = auth_settings.TOKEN_CACHE_ALIAS
     if alias not in settings.CACHES:
@@ -173,6 +190,11 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         if isinstance(caches[alias], DummyCache):
             messages.append(_error(
                 f"Throttling counts nothing: CACHES[{alias!r}] is a DummyCache, which stores nothing.", 14, hint))
+        elif isinstance(caches[alias], NON_ATOMIC_BACKENDS):
+            messages.append(Warning(
+                f"Throttle counts may run over under concurrent requests: CACHES[{alias!r}] ({backend}) "
+                "increments with a read and a write, not atomically.",
+                hint="Use Redis or Memcached for throttling under load.", id="gql_authtoken.W005"))
         elif not is_shared(alias):
             messages.append(Warning(
                 f"Throttle counts are per process: CACHES[{alias!r}] ({backend}) is private to each process, so "

@@ -200,12 +200,14 @@ def csrf_exempt_request(request: HttpRequest, *, token_header: bool) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def is_admin_path(urlconf: Any, path: str) -> bool:
-    """Whether ``path`` belongs to a Django admin site (URLs of the ``admin`` app)."""
+    """Whether ``path`` belongs to a Django admin site (URLs of the ``admin`` app) or to
+    one of Django's admin tools mounted beside it (``django.contrib.admindocs``)."""
     try:
         match = get_resolver(urlconf).resolve(path)
     except Resolver404:
         return False
-    return "admin" in match.app_names
+    module = getattr(match.func, "__module__", "") or ""
+    return "admin" in match.app_names or module.startswith("django.contrib.admin")
 
 
 class TokenAuthenticationMiddleware:

@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model, user_logged_in, user_logged_out
 from django.contrib.auth.hashers import get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, MultipleObjectsReturned, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -130,11 +130,20 @@ def client_ip(request: HttpRequest | None) -> str | None:
     header = auth_settings.CLIENT_IP_HEADER
     value = request.META.get(header, "").split(",")[-1] if header else request.META.get("REMOTE_ADDR", "")
     try:
-        address = ipaddress.ip_address(str(value).strip())
+        address = ipaddress.ip_address(_without_port(str(value).strip()))
     except ValueError:
         return None
     mapped = getattr(address, "ipv4_mapped", None)
     return str(mapped or address)
+
+
+def _without_port(value: str) -> str:
+    """The address of ``203.0.113.9:1111``, ``[2001:db8::1]:443`` or ``[2001:db8::1]``
+    (proxies that append the client's port); other values as they are."""
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    host, colon, port = value.rpartition(":")
+    return host if colon and "." in host and ":" not in host and port.isdigit() else value
 
 
 def user_agent(request: HttpRequest | None) -> str:
@@ -258,7 +267,13 @@ def login(
     username = identities.normalize_username(username)
     account, failure = _throttle_login(request, username)
     # Sends ``user_login_failed`` itself when every backend refuses.
-    user = authenticate(request, username=username, password=password)
+    try:
+        user = authenticate(request, username=username, password=password)
+    except MultipleObjectsReturned:
+        # Accounts that differ only in case, made before registration refused them,
+        # and a case-insensitive get_by_natural_key: no account is "the" one.
+        logger.warning("Login refused: several accounts match one username; merge or rename them")
+        raise InvalidCredentials() from None  # counted as a failure, as any refused login
     if user is None:
         _raise_login_failure(account, password, failure)
     failure.refund()  # the password matched: no failure
@@ -607,6 +622,8 @@ def revoke_every_token(*, batch_size: int = 1000) -> int:
 def create_client(name: str, *, token_ttl: timedelta | None, throttle_rate: str | None = None) -> Client:
     """A new ``Client``, checked by the model's validators (``ValidationFailed``, codes
     ``unique`` and ``invalid``): a new name, a DRF rate, a TTL the dates can hold."""
+    if refused := inputs.refused(client=name):
+        raise ValidationFailed([e for field, error in refused.items() for e in _validation_errors(error, "name")])
     client = Client(name=name, token_ttl=token_ttl, throttle_rate=throttle_rate or None)
     try:
         client.full_clean()
@@ -795,6 +812,9 @@ def register(
     one_field = identities.email_is_username(model)
     # One field when the username is the address (the ``email`` argument is not used).
     email = username if one_field else identities.normalize_email(email)
+    # NFKC can lengthen a value ("ⅷ" becomes "viii"): the limits hold for what is stored.
+    if refused := inputs.refused(username=username, **({} if one_field else {"email": email})):
+        raise ValidationFailed([e for name, error in refused.items() for e in _validation_errors(error, name)])
     _account_throttle("register", request, lambda: _identity_bucket(email, identities.find_account_by_email)
                       or _identity_bucket(username, identities.find_account))
     errors = _registration_errors(model, username, password, email)

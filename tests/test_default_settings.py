@@ -81,11 +81,14 @@ def test_check_says_why_the_default_cache_is_not_used(project):
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DUMMY = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+FILES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
+# Configured only, never connected to: the checks look at the backend's kind.
+REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
 
 
 def _cache_check_ids():
     return sorted(m.id for m in run_checks() if m.id and m.id in {
-        "gql_authtoken.W003", "gql_authtoken.W004", "gql_authtoken.E014"})
+        "gql_authtoken.W003", "gql_authtoken.W004", "gql_authtoken.W005", "gql_authtoken.E014"})
 
 
 NO_THROTTLING = {"LOGIN_THROTTLE_RATE": None, "LOGIN_ACCOUNT_THROTTLE_RATE": None, "ACCOUNT_THROTTLE_RATE": None}
@@ -100,12 +103,16 @@ NO_THROTTLING = {"LOGIN_THROTTLE_RATE": None, "LOGIN_ACCOUNT_THROTTLE_RATE": Non
     (DUMMY, {}, ["gql_authtoken.E014", "gql_authtoken.W003"]),
     (DUMMY, NO_THROTTLING, ["gql_authtoken.W003"]),
     (DUMMY, {**NO_THROTTLING, "LOGIN_ACCOUNT_THROTTLE_RATE": "100/hour"}, ["gql_authtoken.E014", "gql_authtoken.W003"]),
-    (None, {}, []),  # the suite's own shared cache (files or Redis)
+    (FILES, {}, ["gql_authtoken.W005"]),  # shared, but its counters are not atomic
+    (FILES, NO_THROTTLING, []),
+    (REDIS, {}, []),
 ])
-def test_cache_checks(caches, options, expected):
-    with override_settings(GQL_AUTHTOKEN=options, **({"CACHES": caches} if caches else {})):
+def test_cache_checks(caches, options, expected, tmp_path):
+    if caches is FILES:
+        caches = {"default": {**FILES["default"], "LOCATION": str(tmp_path)}}
+    with override_settings(GQL_AUTHTOKEN=options, CACHES=caches):
         assert _cache_check_ids() == expected
-        assert token_cache.enabled() is (caches is None)
+        assert token_cache.enabled() is (caches not in (LOCMEM, DUMMY))
 
 
 @override_settings(CACHES=LOCMEM)

@@ -64,7 +64,11 @@ def check_ids(**overrides):
 
 
 def test_checks_pass_on_the_test_settings(db):
-    assert check_ids() == []
+    from django.conf import settings
+
+    # Without Redis the suite's cache is the file cache, whose counters are not atomic.
+    redis = "redis" in settings.CACHES["default"]["BACKEND"]
+    assert check_ids() == ([] if redis else ["gql_authtoken.W005"])
 
 
 def test_check_missing_or_misplaced_middleware():

@@ -87,6 +87,10 @@ CACHES = {
           "LOCATION": os.environ.get("EXAMPLE_CACHE_DIR", BASE_DIR / ".cache")}
 }
 
+# The file cache counts throttle attempts with a read and a write (W005): exact enough
+# for one developer's example; use Redis (REDIS_URL) under real concurrent load.
+SILENCED_SYSTEM_CHECKS = [] if os.environ.get("REDIS_URL") else ["gql_authtoken.W005"]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["gql_authtoken.rest.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -12,9 +12,12 @@ def parse_ttl(value: str) -> timedelta | None:
     """``3600`` (seconds), a Django/ISO 8601 duration (``1 00:00:00``, ``P30D``) or ``none``."""
     if value.strip().lower() == "none":
         return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value))
-    duration = parse_duration(value.strip())
+    try:
+        if value.strip().isascii() and value.strip().isdigit():
+            return timedelta(seconds=int(value))
+        duration = parse_duration(value.strip())
+    except (OverflowError, ValueError):
+        duration = None
     if duration is None or duration < timedelta(0):
         raise CommandError(f"--ttl {value!r} is not seconds, a duration (e.g. P30D, '1 00:00:00') or none.")
     return duration

@@ -83,6 +83,7 @@ def test_answers_compare_by_status_header_keys_and_types():
     """The comparison itself: list items merge, a key's type and a missing key are differences."""
     assert shape([{"id": 1}, {"id": None, "x": "a"}]) == {"$": "list", "$[]": "object", "$[].id": "int|null",
                                                           "$[].x": "str"}
+    assert shape({"expiry": "2025-01-31T12:00:00.123456Z"}) == {"$": "object", "$.expiry": "datetime"}
     legacy = {"login": {"status": "401", "body": "str"}, "facts": {"fact": "true"}}
     ours = {"login": {"status": "400", "body": "object", "body.token": "str"}, "facts": {"fact": "true"},
             "open / submit": {"status": "302"}}

@@ -30,6 +30,11 @@ DELIBERATE: list[Deliberate] = [
         ("rest_authtoken_confirm", "login before confirming", "*"),
     ), "Wrong credentials are a validation error, 400 {non_field_errors}, as DRF's obtain_auth_token and durin"
        " answer; 401 is kept for a refused token, with WWW-Authenticate."),
+    Deliberate("login-ignores-token-header", (
+        ("drf*", "login with the revoked token still in the header", "*"),
+        ("rest_authtoken", "login with the revoked token still in the header", "*"),
+    ), "login/ reads no token header, as durin's: a client still sending a revoked token can log in again;"
+       " DRF's obtain_auth_token, drf_advanced_token's middleware and django-rest-authtoken answered 401."),
     Deliberate("refused-token-as-drf", (
         ("rest_authtoken", "*", "detail"),
         ("durin", "expired token", "detail"),

@@ -17,15 +17,23 @@ _JSON_TYPES = {type(None): "null", bool: "bool", int: "int", float: "float", str
                dict: "object"}
 
 
+# ISO 8601 as DRF's DateTimeField writes it (``2025-01-31T12:00:00.123456Z``, or an offset).
+_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
+
+
 def shape(value: Any, path: str = "$", into: dict[str, str] | None = None) -> dict[str, str]:
-    """Every path of a JSON value with its type: ``{"$": "object", "$.token": "str"}``.
+    """Every path of a JSON value with its type: ``{"$": "object", "$.token": "str"}``;
+    an ISO 8601 string is a ``datetime``.
 
     List items are merged (``$.[]``), so a list's length never matters, and a
     key that some items lack or type that varies shows as a union (``int|null``).
     """
     into = {} if into is None else into
     kinds = set(into[path].split("|")) if path in into else set()
-    into[path] = "|".join(sorted(kinds | {_JSON_TYPES[type(value)]}))
+    kind = _JSON_TYPES[type(value)]
+    if kind == "str" and _DATETIME.fullmatch(value):
+        kind = "datetime"  # a client parses these: a change of format is a change of type
+    into[path] = "|".join(sorted(kinds | {kind}))
     if isinstance(value, dict):
         for key, item in value.items():
             shape(item, f"{path}.{key}", into)

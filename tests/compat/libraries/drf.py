@@ -77,3 +77,4 @@ class DrfAuthtoken(Project):
         f.documented(f.get("after logout", WHOAMI, token=token), 401)
         again = f.post("login after logout", LOGIN, json_body=credentials)
         f.fact("new_token_after_logout", again["token"] != token)
+        f.post("login with the revoked token still in the header", LOGIN, json_body=credentials, token=token)

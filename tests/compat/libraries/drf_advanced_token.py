@@ -81,3 +81,5 @@ class DrfAdvancedToken(Project):
 
         f.documented(login("login, wrong password", password="wrong"), 401)
         f.fact("new_token_after_logout", login("login after logout")["token"] != new)
+        f.post("login with the revoked token still in the header", "/auth/login/", token=new,
+               json_body={"username": "alice", "password": PASSWORD}, headers={"Accept": "application/json"})

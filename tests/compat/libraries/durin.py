@@ -131,3 +131,5 @@ class Durin(Project):
         f.documented(f.post("logoutall", AUTH + "logoutall/", token=token), 204)
         f.get("after logoutall", WHOAMI, token=token)
         f.get("another session of the user after logoutall", WHOAMI, token=again["token"])
+        f.post("login with the revoked token still in the header", AUTH + "login/", token=token,
+               form={"username": "alice", "password": PASSWORD, "client": "web"})

@@ -80,6 +80,10 @@ DELIBERATE: list[Deliberate] = [
     Deliberate("api-key-replaced", (
         ("durin", "create a second API key", "*"),
     ), "A second POST apiaccess/ replaces the key (201) rather than refusing with 400."),
+    Deliberate("api-key-delete-idempotent", (
+        ("durin", "delete the API key when there is none", "*"),
+    ), "DELETE apiaccess/ answers 204 whether or not there was a key (the key is gone either way);"
+       " durin answered 404 when there was none."),
     Deliberate("confirmation-link-page", (
         ("rest_authtoken_confirm", "open the mailed link", "*"),
         ("rest_authtoken_confirm", "open the used link again", "*"),

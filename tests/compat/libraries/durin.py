@@ -118,6 +118,7 @@ class Durin(Project):
         f.post("create a second API key", AUTH + "apiaccess/", token=token)
         f.documented(f.delete("delete the API key", AUTH + "apiaccess/", token=token), 204)
         f.get("API key after deleting it", AUTH + "apiaccess/", token=token)
+        f.delete("delete the API key when there is none", AUTH + "apiaccess/", token=token)
 
         expiring = login("bob logs in", username="bob", client="cli", address="127.0.0.3")["token"]
         f.expire(expiring)
@@ -127,6 +128,7 @@ class Durin(Project):
         bob = login("bob logs in on the web", username="bob", client="web", address="127.0.0.3")["token"]
         f.documented(f.post("logout", AUTH + "logout/", token=bob), 204)
         f.get("after logout", WHOAMI, token=bob)
+        f.post("logout again", AUTH + "logout/", token=bob)
 
         f.documented(f.post("logoutall", AUTH + "logoutall/", token=token), 204)
         f.get("after logoutall", WHOAMI, token=token)

@@ -84,6 +84,7 @@ class RestAuthtoken(Project):
 
         f.documented(f.delete("logout", "/auth/logout/", token=token), 204)
         f.get("after logout", WHOAMI, token=token)
+        f.delete("logout again", "/auth/logout/", token=token)
         f.post("login with the revoked token still in the header", "/auth/login/", form=credentials, token=token)
         f.get("another session after logout", WHOAMI, token=second["token"])
         f.expire(second["token"])

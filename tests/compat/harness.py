@@ -97,6 +97,8 @@ class Flow:
         if self.side == "legacy":
             self.project.expire_legacy_token(token)
         else:
+            from datetime import timedelta
+
             from django.utils import timezone
 
             from gql_authtoken import services
@@ -104,7 +106,7 @@ class Flow:
             from gql_authtoken.models import AuthToken
 
             instance = services.authenticate_token(token)
-            AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timezone.timedelta(seconds=1))
+            AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timedelta(seconds=1))
             invalidate_user_tokens(instance.user)
 
     def mailed_link(self, to: str) -> str:

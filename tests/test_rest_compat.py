@@ -65,3 +65,13 @@ def test_a_durin_login_view_subclass_keeps_working(user, clients):
     instance = AuthToken.objects.get()
     assert body["user"] == "alice" and body["client"] == "web" and body["session"] == instance.pk
     assert services.authenticate_token(body["token"]).pk == instance.pk
+
+
+def test_durins_session_route_with_its_double_slash(user, clients):
+    """durin's router serves a session at ``sessions//<id>``: what its clients were given."""
+    token = services.issue_token(user, client=clients["web"]).token
+    other = services.issue_token(user, client=clients["cli"])
+    headers = {"Authorization": f"Token {token}"}
+    assert DjangoClient().delete(f"/auth/sessions//{other.instance.pk}", headers=headers).status_code == 204
+    assert DjangoClient().get("/auth/token/", headers={"Authorization": f"Token {other.token}"}).status_code == 401
+    assert DjangoClient().delete("/auth/sessions//987654", headers=headers).status_code == 404

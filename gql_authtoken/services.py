@@ -46,8 +46,8 @@ from .exceptions import (
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import Counted, throttle
 from .models import AuthToken, Client, lock_user, validate_throttle_rate, validate_token_ttl
+from .throttling import Counted, throttle
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

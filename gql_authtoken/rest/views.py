@@ -37,7 +37,6 @@ from .serializers import (
 )
 from .throttling import UserClientRateThrottle
 
-
 # Documented answers besides success, for the OpenAPI description.
 _BAD_INPUT = {400: OpenApiResponse(description="Invalid input, by field.")}
 _NO_TOKEN = {401: OpenApiResponse(description="No, an invalid, revoked or expired token.")}

@@ -7,7 +7,7 @@ VENV ?= .venv
 EXTRA ?=
 BIN := $(VENV)/bin
 
-.PHONY: install example test bench bench-all docs schema
+.PHONY: install example test bench bench-all docs lint schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench-all: bench
 docs: install
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir build/site
+
+# Lint the whole tree (ruff) and type-check the package (mypy with the Django and DRF stubs), as CI does.
+lint: install
+	$(BIN)/python -m pip install --quiet -e ".[lint]" $(if $(EXTRA),"$(EXTRA)")
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 # Re-export the example's GraphQL schema into docs/ (CI checks it is current).
 schema: install

@@ -51,7 +51,7 @@ class AuthTokenAdmin(admin.ModelAdmin):
     list_filter = ["client"]
     list_select_related = ["user", "client"]
     fields = ["user", "client", "created", "expiry", "last_used", "user_agent", "ip_address"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # only names: the stubs allow groups in `fields`
     actions = ["revoke_selected"]
 
     def get_search_fields(self, request: Any) -> list[str]:
@@ -96,7 +96,7 @@ class PendingRegistrationAdmin(admin.ModelAdmin):
     list_display = ["user", "created"]
     list_select_related = ["user"]
     fields = ["user", "created"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # only names: the stubs allow groups in `fields`
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # only ``register`` starts a registration

@@ -8,17 +8,20 @@ token or any other secret.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # str or a lazy translation
 
 
 class AuthTokenError(Exception):
     code: str = "error"
     default_message = _("The request could not be completed.")
 
-    def __init__(self, message: str | None = None, *, field: str | None = None):
-        self.message = message if message is not None else self.default_message
+    def __init__(self, message: StrOrPromise | None = None, *, field: str | None = None):
+        self.message: StrOrPromise = message if message is not None else self.default_message
         self.field = field
         super().__init__(str(self.message))
 
@@ -106,6 +109,7 @@ class Throttled(AuthTokenError):
 
     def __init__(self, wait: float | None = None):
         self.wait = wait
+        message: StrOrPromise
         if wait is None:
             message = self.default_message
         else:

@@ -63,8 +63,10 @@ def _user_id_field() -> models.Field:
     return models.CharField(max_length=255, db_column="user_id")
 
 
-def _table(class_name: str, db_table: str, *, user: bool = True, **fields: models.Field) -> type[models.Model]:
-    """An unmanaged model of another library's table, in a registry of its own."""
+def _table(class_name: str, db_table: str, *, user: bool = True, **fields: models.Field) -> Any:
+    """An unmanaged model of another library's table, in a registry of its own.
+
+    Typed ``Any``: the model and its fields exist only at run time."""
     meta = type("Meta", (), {"managed": False, "db_table": db_table, "apps": Apps(),
                              "app_label": "gql_authtoken_import"})
     if user:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -108,7 +108,7 @@ def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
     GraphQL fields that need a user and ``UserClientRateThrottle`` both ask;
     the request is counted once, and every asker gets the same answer.
     """
-    outcome = request.__dict__.get(_CLIENT_RATE_ATTR)
+    outcome: Literal[True] | AuthTokenError | None = request.__dict__.get(_CLIENT_RATE_ATTR)
     if outcome is None:
         try:
             services.throttle_client(token)
@@ -249,9 +249,11 @@ class TokenAuthenticationMiddleware:
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
         if not token_header:
             return
-        request.user = SimpleLazyObject(lambda: get_token_auth(request).user)  # type: ignore[union-attr]
+        # A lazy proxy, as Django's AuthenticationMiddleware sets (the stubs type a user). With a token
+        # header, get_token_auth() is never None, here and in auser().
+        request.user = SimpleLazyObject(lambda: get_token_auth(request).user)  # type: ignore[assignment,union-attr]
 
         async def auser() -> Any:
             return (await aget_token_auth(request)).user  # type: ignore[union-attr]
 
-        request.auser = auser  # type: ignore[attr-defined]
+        request.auser = auser

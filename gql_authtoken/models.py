@@ -138,7 +138,7 @@ class AuthToken(models.Model):
 
     def __str__(self) -> str:
         # Never the digest: it is not a token, and must not look like one.
-        client = self.client.name if self.client_id else "-"
+        client = self.client.name if self.client is not None else "-"
         return f"{self.user} ({client}, {self.created:%Y-%m-%d %H:%M})"
 
     def effective_expiry(self) -> datetime | None:

@@ -74,7 +74,7 @@ def _for(model: type, receiver: Any) -> Any:
 
 
 def connect() -> None:
-    user_model = get_user_model()
+    user_model: type = get_user_model()
     for name, signal, model, receiver in [
         ("user_saving", pre_save, user_model, on_user_saving),
         ("user_saved", post_save, user_model, on_user_saved),

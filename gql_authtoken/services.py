@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -46,8 +46,8 @@ from .exceptions import (
     UnknownClient,
     ValidationFailed,
 )
-from .throttling import Counted, throttle
 from .models import AuthToken, Client, lock_user, validate_throttle_rate, validate_token_ttl
+from .throttling import Counted, throttle
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -103,7 +103,7 @@ class Session:
     def from_token(cls, token: AuthToken, *, current: AuthToken | None = None) -> Session:
         return cls(
             id=str(token.pk),
-            client=token.client.name if token.client_id else None,
+            client=token.client.name if token.client is not None else None,
             created=token.created,
             expiry=token.effective_expiry(),
             last_used=token.last_used,
@@ -237,7 +237,9 @@ def issue_token(
         if session is not None and not AuthToken.objects.filter(pk=session.pk, digest=session.digest).exists():
             raise InvalidToken()
         created = now()
-        instance = AuthToken.objects.create(
+        # django-stubs types the FK as the type-checking settings' own user model; any AUTH_USER_MODEL
+        # instance is right here. The instance, not its pk: ``IssuedToken.user`` then needs no query.
+        instance = AuthToken.objects.create(  # type: ignore[misc]
             user=user,
             client=client,
             digest=crypto.hash_token(token),
@@ -469,7 +471,7 @@ def check_client(
     """Refuse a token whose client is not in ``allowed`` or is in ``denied``."""
     if token is None:
         raise NotAuthenticated()
-    name = token.client.name if token.client_id else None
+    name = token.client.name if token.client is not None else None
     if (allowed is not None and name not in allowed) or (name is not None and name in denied):
         raise PermissionDenied()
 
@@ -530,6 +532,7 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     Pass ``user`` when all the tokens are that user's, to spare looking them up.
     """
     by_user: dict[Any, list[int]] = {}
+    users: Mapping[Any, AbstractBaseUser]
     for pk, user_id in tokens.values_list("pk", "user_id"):
         by_user.setdefault(user_id, []).append(pk)
     if user is not None:
@@ -566,12 +569,12 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
     with transaction.atomic():
         lock_user(user)
-        return revoke_tokens(AuthToken.objects.filter(user=user), user=user)
+        return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
 
 
 def session_tokens(user: AbstractBaseUser) -> Any:
     """The user's active tokens as sessions, newest first."""
-    tokens = AuthToken.objects.filter(user=user).active(now()).select_related("client")
+    tokens = AuthToken.objects.filter(user_id=user.pk).active(now()).select_related("client")
     api_client = auth_settings.API_ACCESS_CLIENT_NAME
     if api_client and auth_settings.API_ACCESS_EXCLUDE_FROM_SESSIONS:
         tokens = tokens.exclude(client__name=api_client)
@@ -588,7 +591,7 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
     if pk is None:
         raise SessionNotFound()
     # Any live token of the user, also an API key left out of the sessions list (§6).
-    tokens = AuthToken.objects.filter(user=user, pk=pk).active(now())
+    tokens = AuthToken.objects.filter(user_id=user.pk, pk=pk).active(now())
     count = revoke_tokens(tokens, user=user)
     if not count:
         raise SessionNotFound()
@@ -653,7 +656,7 @@ def api_access_client() -> Client:
 
 def get_api_key(user: AbstractBaseUser) -> AuthToken:
     """The user's live API key (its metadata: the token itself is never kept)."""
-    key = AuthToken.objects.filter(user=user, client=api_access_client()).active(now()).select_related("client")
+    key = AuthToken.objects.filter(user_id=user.pk, client=api_access_client()).active(now()).select_related("client")
     instance = key.order_by("-created").first()
     if instance is None:
         raise ApiKeyNotFound()
@@ -670,12 +673,12 @@ def issue_api_key(
     client = api_access_client()
     with transaction.atomic():
         lock_user(user)
-        revoke_tokens(AuthToken.objects.filter(user=user, client=client), user=user)
+        revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=client), user=user)
         return issue_token(user, client=client, request=request, session=session)
 
 
 def revoke_api_key(user: AbstractBaseUser) -> int:
-    return revoke_tokens(AuthToken.objects.filter(user=user, client=api_access_client()), user=user)
+    return revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=api_access_client()), user=user)
 
 
 # --- registration and email confirmation ---------------------------------------

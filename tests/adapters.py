@@ -82,7 +82,8 @@ class GraphQLAdapter:
         return graphql_outcome(self.gql(REGISTER, variables, **headers)["data"]["register"])
 
     def confirm_email(self, token):
-        query = "mutation C($t: String!) { confirmEmail(token: $t) { __typename ... on OperationInfo { messages { field message code } } } }"
+        query = ("mutation C($t: String!) { confirmEmail(token: $t) "
+                 "{ __typename ... on OperationInfo { messages { field message code } } } }")
         return graphql_outcome(self.gql(query, {"t": token})["data"]["confirmEmail"])
 
     def check(self, token):

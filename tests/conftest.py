@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
-from django.test import AsyncClient, Client as DjangoClient
+from django.test import AsyncClient
+from django.test import Client as DjangoClient
 
 from gql_authtoken.models import Client
 
@@ -237,7 +238,7 @@ def server_processes(env: dict[str, str], count: int):
     processes = [subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)],
                                   cwd=Path(__file__).resolve().parent.parent, env=env) for port in ports]
     try:
-        for port, process in zip(ports, processes):
+        for port, process in zip(ports, processes, strict=True):
             wait_until_listening(port, process=process)
         yield ports
     finally:

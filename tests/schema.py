@@ -2,13 +2,13 @@
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
-from typing import Annotated
 
 from gql_authtoken.graphql import AllowClients, AuthMutation, AuthQuery, DenyClients, IsTokenAuthenticated, Schema
 

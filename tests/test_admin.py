@@ -10,8 +10,6 @@ from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken, Client
 
 
-
-
 def test_clients_are_editable(admin_client):
     response = admin_client.post("/admin/gql_authtoken/client/add/",
                                  {"name": "ios", "token_ttl": "7 00:00:00", "throttle_rate": "100/hour"})

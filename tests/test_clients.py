@@ -68,6 +68,7 @@ def test_an_api_key_left_out_of_sessions_can_still_be_revoked_by_its_id(user, se
     session = services.issue_token(user).token
     key = services.issue_api_key(user)
     assert [s.client for s in services.list_sessions(user)] == [None]
-    response = DjangoClient().delete(f"/auth/sessions/{key.instance.pk}/", headers={"Authorization": f"Token {session}"})
+    response = DjangoClient().delete(f"/auth/sessions/{key.instance.pk}/",
+                                     headers={"Authorization": f"Token {session}"})
     assert response.status_code == 204
     assert DjangoClient().get("/auth/token/", headers={"Authorization": f"Token {key.token}"}).status_code == 401

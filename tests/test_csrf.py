@@ -60,7 +60,8 @@ def test_json_login_without_cookie_needs_no_csrf_token(gql, user):
     assert gql(query)["data"]["login"]["__typename"] == "LoginResult"
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize("content_type",
+                         ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"])
 def test_form_like_posts_without_token_keep_csrf_protection(db, content_type):
     client = DjangoClient(enforce_csrf_checks=True)
     response = client.post("/graphql/sync/", "query=%7B+me+%7B+username+%7D+%7D", content_type=content_type)

@@ -38,7 +38,8 @@ def project(tmp_path):
         return result.stdout + result.stderr
 
     manage("migrate", "--noinput")
-    manage("shell", "-c", f"from django.contrib.auth.models import User; User.objects.create_user('alice', '', {PASSWORD!r})")
+    manage("shell", "-c",
+           f"from django.contrib.auth.models import User; User.objects.create_user('alice', '', {PASSWORD!r})")
     manage.env = env
     return manage
 

@@ -21,7 +21,8 @@ def test_the_notes_work_over_http_and_over_a_websocket(example):
     assert status == 200
     token = body["token"]
     status, body = http_json(example, "/graphql/", token,
-                             json_body={"query": 'mutation { addNote(text: "over HTTP") { ... on NoteType { text } } }'})
+                             json_body={"query": 'mutation { addNote(text: "over HTTP") '
+                                                 '{ ... on NoteType { text } } }'})
     assert (status, body["data"]["addNote"]) == (200, {"text": "over HTTP"})
     with connect(f"ws://127.0.0.1:{example}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {token}"}}))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest

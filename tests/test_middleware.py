@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core import checks
 from django.test import AsyncClient, override_settings
-from asgiref.sync import async_to_sync
 
 from gql_authtoken import services
 

@@ -13,6 +13,7 @@ from gql_authtoken import services
 
 from .conftest import PASSWORD
 
+
 def test_login_ok(adapter, user):
     code, token = adapter.login("alice", PASSWORD)
     assert code == "ok" and adapter.check(token) == "ok"

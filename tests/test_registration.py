@@ -142,7 +142,8 @@ def test_confirmation_flow_with_is_active(adapter, confirming, db):
 def test_graphql_confirm_result(gql, confirming, db):
     services.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
-    query = "mutation($t: String!) { confirmEmail(token: $t) { ... on ConfirmEmailResult { success user { username } } } }"
+    query = ("mutation($t: String!) { confirmEmail(token: $t) "
+             "{ ... on ConfirmEmailResult { success user { username } } } }")
     assert gql(query, {"t": token})["data"]["confirmEmail"] == {"success": True, "user": {"username": "carol"}}
 
 
@@ -265,7 +266,8 @@ def test_resend_goes_to_every_pending_registration_with_the_address(confirming, 
 def test_resend_is_throttled_per_call(gql, settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "3/hour"}
     aliased = "mutation {" + " ".join(
-        f'r{i}: resendConfirmationEmail(email: "x{i}@example.com") {{ __typename ... on OperationInfo {{ messages {{ code message }} }} }}'
+        f'r{i}: resendConfirmationEmail(email: "x{i}@example.com") '
+        "{ __typename ... on OperationInfo { messages { code message } } }"
         for i in range(5)) + "}"
     data = gql(aliased)["data"]
     assert [data[f"r{i}"]["__typename"] for i in range(5)] == ["ResendResult"] * 3 + ["OperationInfo"] * 2
@@ -348,7 +350,8 @@ def test_lazy_translations_in_the_mail_settings(adapter, settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "REGISTRATION_EMAIL": {
         "BASE_URL": "https://api.example.com",
         "SUBJECT": gettext_lazy("Confirm your email address"),
-        "MESSAGE": gettext_lazy("Hello {username},\n\nplease confirm your email address by opening this link:\n\n{url}\n"),
+        "MESSAGE": gettext_lazy(
+            "Hello {username},\n\nplease confirm your email address by opening this link:\n\n{url}\n"),
     }}
     assert adapter.register("carol", GOOD, "carol@example.com", Accept_Language="de") == "ok"
     assert mail.outbox[0].subject == "Bestätigen Sie Ihre E-Mail-Adresse"

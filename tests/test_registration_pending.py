@@ -58,7 +58,8 @@ def test_deactivated_create_user_account_gets_no_mail_and_old_links_do_nothing(a
 
 def test_graphql_resend_to_a_deactivated_account_answers_success_and_sends_nothing(gql, confirming, db):
     deactivate(User.objects.create_superuser("root", "root@example.com", GOOD))
-    query = 'mutation { resendConfirmationEmail(email: "root@example.com") { __typename ... on ResendResult { success } } }'
+    query = ('mutation { resendConfirmationEmail(email: "root@example.com") '
+             "{ __typename ... on ResendResult { success } } }")
     assert gql(query)["data"]["resendConfirmationEmail"] == {"__typename": "ResendResult", "success": True}
     assert not mail.outbox
 
@@ -192,7 +193,8 @@ def test_expired_registration_link_leaves_the_registration_pending(confirming, d
 def test_data_migration_makes_waiting_registrations_pending(transactional_db, settings):
     """Users of the previous release with only unused links count as pending; nobody else does."""
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    before, after = [("gql_authtoken", "0001_initial")], [("gql_authtoken", "0003_pending_registrations_from_unused_links")]
+    before = [("gql_authtoken", "0001_initial")]
+    after = [("gql_authtoken", "0003_pending_registrations_from_unused_links")]
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes("gql_authtoken")
     executor.migrate(before)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client as DjangoClient, override_settings
+from django.test import Client as DjangoClient
+from django.test import override_settings
 
 from gql_authtoken import services
 from gql_authtoken.models import AuthToken

@@ -24,7 +24,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.db import connection
-from django.test import AsyncClient, Client as DjangoClient
+from django.test import AsyncClient
+from django.test import Client as DjangoClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -178,7 +179,8 @@ def admin_sets_password(ctx):
 
 
 def admin_disables_password(ctx):
-    response = _admin(ctx).post(f"/admin/auth/user/{ctx.user.pk}/password/", {"usable_password": "false", "unset-password": "1"})
+    response = _admin(ctx).post(f"/admin/auth/user/{ctx.user.pk}/password/",
+                                {"usable_password": "false", "unset-password": "1"})
     assert response.status_code == 302, response.content[:2000]
     ctx.user.refresh_from_db()
     assert not ctx.user.has_usable_password()
@@ -230,7 +232,8 @@ def lifetime_cap(ctx):
 
 
 def revoke_all_tokens_command(ctx):
-    call_command("revoke_all_tokens", "--force", stdout=open(os.devnull, "w"))
+    with open(os.devnull, "w") as devnull:
+        call_command("revoke_all_tokens", "--force", stdout=devnull)
 
 
 def api_key_replacement(ctx):

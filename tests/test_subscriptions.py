@@ -366,8 +366,10 @@ def test_a_closed_socket_leaves_no_token_check_behind(server, user, short_rechec
     monkeypatch.setattr(services, "authenticate_digest", lambda *a, **k: checks.append(1) or real(*a, **k))
     token = services.issue_token(user).token
     with connected(server, token, protocol=LEGACY_WS) as ws:
-        for _ in range(3):
-            ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {token}"}}))
+        # The first repeated connection_init closes the socket (4429); a later send may meet that close.
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(3):
+                ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Token {token}"}}))
     time.sleep(0.5)
     count = len(checks)
     time.sleep(1.0)  # three re-check intervals

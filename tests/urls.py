@@ -1,20 +1,19 @@
-from django.http import JsonResponse
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.http import JsonResponse
 from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
+from gql_authtoken.admin import send_confirmation_emails
 from gql_authtoken.rest import (
     AllowSpecificClients,
     CachedTokenAuthentication,
     DisallowSpecificClients,
     TokenAuthentication,
 )
-
-from gql_authtoken.admin import send_confirmation_emails
 
 from .schema import batch_schema, schema
 

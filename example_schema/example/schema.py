@@ -4,10 +4,9 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated
 
-from asgiref.sync import sync_to_async
-
 import strawberry
 import strawberry_django
+from asgiref.sync import sync_to_async
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo

@@ -74,7 +74,8 @@ def database_from_url(url):
 DATABASES = {
     "default": database_from_url(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("EXAMPLE_SQLITE_PATH", BASE_DIR / "db.sqlite3")}
+    else {"ENGINE": "django.db.backends.sqlite3",
+          "NAME": os.environ.get("EXAMPLE_SQLITE_PATH", BASE_DIR / "db.sqlite3")}
 }
 
 # The token cache and the throttle counters need a cache that every server process

@@ -36,6 +36,7 @@ __all__ = [
     "Schema",
     "Session",
     "User",
+    "current_user",
     "is_unexpected_error",
     "make_auth_types",
     "operation_info",

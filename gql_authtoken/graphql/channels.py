@@ -110,9 +110,9 @@ class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):
             return  # the socket is closing: nothing more goes out
         if message["type"] in ("complete", "error"):
             self.streaming_ids.discard(message["id"])
-        elif message["type"] == "next" and message["id"] in self.streaming_ids:
-            if not await self.view.check_connection_token():
-                return
+        elif (message["type"] == "next" and message["id"] in self.streaming_ids
+              and not await self.view.check_connection_token()):
+            return
         await super().send_message(message)
 
 

@@ -14,7 +14,6 @@ from ..exceptions import NotAuthenticated
 from ..middleware import check_client_rate, request_token_auth
 from ..models import AuthToken
 
-
 # Where a WebSocket connection's scope keeps the HttpRequest built from it.
 CONNECTION_REQUEST_KEY = "gql_authtoken.request"
 

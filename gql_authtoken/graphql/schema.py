@@ -95,7 +95,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @as_operation_info
         def login(
             self, info: Info, username: str, password: str, client: str | None = None
-        ) -> LoginPayload:  # type: ignore[valid-type]
+        ) -> LoginPayload:
             issued = services.login(
                 http_request(info), username=username, password=password, client=services.get_client(client)
             )
@@ -109,24 +109,24 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
 
         @strawberry_django.mutation(description="Revoke this request's token.")
         @as_operation_info
-        def logout(self, info: Info) -> LogoutPayload:  # type: ignore[valid-type]
+        def logout(self, info: Info) -> LogoutPayload:
             return LogoutResult(revoked_sessions=services.logout(http_request(info), request_token(info)))
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
         @as_operation_info
-        def logout_all(self, info: Info) -> LogoutAllPayload:  # type: ignore[valid-type]
+        def logout_all(self, info: Info) -> LogoutAllPayload:
             user, _ = request_user(info)
             return LogoutResult(revoked_sessions=services.logout_all(http_request(info), user))
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
-        def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:  # type: ignore[valid-type]
+        def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:
             user, _ = request_user(info)
             return LogoutResult(revoked_sessions=services.revoke_session(user, id))
 
         @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
         @as_operation_info
-        def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:  # type: ignore[valid-type]
+        def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
             expiry = services.refresh_token(token)
             new_token = services.rotate_token(token).token if rotate else None
@@ -136,7 +136,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @as_operation_info
         def register(
             self, info: Info, username: str, password: str, email: str | None = None
-        ) -> RegisterPayload:  # type: ignore[valid-type]
+        ) -> RegisterPayload:
             result = services.register(http_request(info), username=username, password=password, email=email)
             return RegisterResult(
                 success=True, user=result.user, email_confirmation_required=result.email_confirmation_required
@@ -144,14 +144,14 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
 
         @strawberry_django.mutation(description="Confirm an email address with the token from the mail.")
         @as_operation_info
-        def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:  # type: ignore[valid-type]
+        def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:
             return ConfirmEmailResult(success=True, user=services.confirm_email(http_request(info), token))
 
         @strawberry_django.mutation(description="Mail a new confirmation link; always succeeds.")
         @as_operation_info
         def resend_confirmation_email(
             self, info: Info, email: str
-        ) -> ResendConfirmationEmailPayload:  # type: ignore[valid-type]
+        ) -> ResendConfirmationEmailPayload:
             services.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
 

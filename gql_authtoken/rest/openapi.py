@@ -5,7 +5,14 @@ subclass). Views describe themselves with ``extend_schema`` (a no-op without
 drf-spectacular, see ``schema``).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -13,7 +20,7 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     match_subclasses = True  # CachedTokenAuthentication too
     name = "tokenAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         keywords = " or ".join(f'"{k}"' for k in ("Token", "Bearer"))
         return {
             "type": "apiKey",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -37,6 +38,9 @@ from .serializers import (
 )
 from .throttling import UserClientRateThrottle
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
 
 # Documented answers besides success, for the OpenAPI description.
 _BAD_INPUT = {400: OpenApiResponse(description="Invalid input, by field.")}
@@ -68,7 +72,11 @@ class TokenView(CoreErrorsMixin, APIView):
 
     @property
     def token(self) -> AuthToken:
-        return self.request.auth  # type: ignore[return-value]
+        return self.request.auth  # type: ignore[return-value]  # IsAuthenticated: never None here
+
+    @property
+    def user(self) -> AbstractBaseUser:
+        return self.request.user  # type: ignore[return-value]  # IsAuthenticated: never anonymous here
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -85,7 +93,8 @@ class LoginView(CoreErrorsMixin, APIView):
     serializer_class = LoginSerializer
 
     def get_client_obj(self, request: Request) -> Client | None:
-        return services.get_client(request.data.get("client") or None)
+        data = request.data if isinstance(request.data, Mapping) else {}  # a JSON array has no client
+        return services.get_client(data.get("client") or None)
 
     def format_expiry_datetime(self, expiry: datetime | None) -> Any:
         return format_expiry(expiry)
@@ -138,7 +147,7 @@ class LogoutAllView(TokenView):
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        services.logout_all(request._request, request.user)
+        services.logout_all(request._request, self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,7 +176,7 @@ class SessionListView(TokenView):
 
     @extend_schema(responses={200: SessionSerializer(many=True), **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
-        sessions = services.list_sessions(request.user, current=self.token)
+        sessions = services.list_sessions(self.user, current=self.token)
         return Response(SessionSerializer(sessions, many=True).data)
 
 
@@ -177,7 +186,7 @@ class SessionView(TokenView):
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
                                             **_NOT_FOUND})
     def delete(self, request: Request, session_id: str) -> Response:
-        services.revoke_session(request.user, session_id)
+        services.revoke_session(self.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -275,16 +284,16 @@ class ApiAccessView(TokenView):
 
     @extend_schema(responses={200: SessionSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def get(self, request: Request) -> Response:
-        key = services.get_api_key(request.user)
+        key = services.get_api_key(self.user)
         return Response(SessionSerializer(services.Session.from_token(key, current=self.token)).data)
 
     @extend_schema(request=None, responses={201: TokenResponseSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def post(self, request: Request) -> Response:
-        issued = services.issue_api_key(request.user, request=request._request, session=self.token)
+        issued = services.issue_api_key(self.user, request=request._request, session=self.token)
         return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
                                             **_NOT_FOUND})
     def delete(self, request: Request) -> Response:
-        services.revoke_api_key(request.user)
+        services.revoke_api_key(self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

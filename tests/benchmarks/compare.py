@@ -31,12 +31,11 @@ def tokens_for(user):
     """One token per library, made with that library's own API."""
     from durin.models import AuthToken as DurinToken
     from durin.models import Client as DurinClient
+    from gqlauth.jwt.types_ import TokenType
     from knox.models import AuthToken as KnoxToken
     from rest_framework.authtoken.models import Token
 
     from gql_authtoken import services
-
-    from gqlauth.jwt.types_ import TokenType
 
     return {
         "jwt": TokenType.from_user(user).token,

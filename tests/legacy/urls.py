@@ -1,14 +1,14 @@
 """The same DRF view behind each library's authentication class (benchmarks)."""
 
 from django.urls import include, path
-from gqlauth.core.middlewares import JwtSchema
-from strawberry.django.views import GraphQLView
 from durin.auth import CachedTokenAuthentication as DurinCached
 from durin.auth import TokenAuthentication as DurinToken
+from gqlauth.core.middlewares import JwtSchema
 from knox.auth import TokenAuthentication as KnoxToken
 from rest_framework.authentication import TokenAuthentication as DrfToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from strawberry.django.views import GraphQLView
 
 from gql_authtoken.rest import CachedTokenAuthentication, TokenAuthentication
 from tests.schema import Mutation, Query, schema

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from gql_authtoken import services
 
@@ -6,9 +8,9 @@ from gql_authtoken import services
 class Command(BaseCommand):
     help = "Delete expired tokens, in batches; safe to run while the site serves."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=1000, help="Tokens deleted per query (default 1000).")
 
-    def handle(self, *args, batch_size, **options):
+    def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
         count = services.clear_expired_tokens(batch_size=batch_size)
         self.stdout.write(f"Deleted {count} expired token(s).")

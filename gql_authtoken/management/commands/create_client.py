@@ -1,6 +1,7 @@
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_duration
 
 from gql_authtoken import services
@@ -26,13 +27,13 @@ def parse_ttl(value: str) -> timedelta | None:
 class Command(BaseCommand):
     help = "Create an API client (web, ios, cli...) with its token lifetime and rate."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--ttl", help="Token lifetime: seconds, a duration (P30D) or none. "
                                           "Default: DEFAULT_TOKEN_TTL.")
         parser.add_argument("--throttle-rate", help="A DRF rate such as 100/hour (default: none).")
 
-    def handle(self, *args, name, ttl, throttle_rate, **options):
+    def handle(self, *args: Any, name: str, ttl: str | None, throttle_rate: str | None, **options: Any) -> None:
         token_ttl = auth_settings.DEFAULT_TOKEN_TTL if ttl is None else parse_ttl(ttl)
         try:
             client = services.create_client(name, token_ttl=token_ttl, throttle_rate=throttle_rate)

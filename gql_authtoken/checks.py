@@ -163,9 +163,8 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The token cache and the throttle counters need a cache every process shares."""
     from django.core.cache import caches
-    from django.core.cache.backends.dummy import DummyCache
-
     from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.dummy import DummyCache
     from django.core.cache.backends.filebased import FileBasedCache
 
     from .cache import is_shared

@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
-from django.test import Client as DjangoClient, override_settings
+from django.test import Client as DjangoClient
+from django.test import override_settings
 from django.urls import include, path
 
 from gql_authtoken import services

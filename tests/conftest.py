@@ -32,6 +32,17 @@ def clear_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def one_throttle_window(monkeypatch):
+    """Each test runs in one throttle window: a fixed window ending mid-test (a slow run
+    crossing a minute) would reset counts the test relies on. Tests that move time
+    patch ``throttling.clock`` themselves."""
+    from gql_authtoken import throttling
+
+    start = throttling.clock()
+    monkeypatch.setattr(throttling, "clock", lambda: start)
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle buckets live in the cache: every test starts with none."""
     clear_cache()

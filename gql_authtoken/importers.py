@@ -43,6 +43,7 @@ class Imported:
     created: datetime
     expiry: datetime | None
     client: tuple[str, timedelta | None, str | None] | None = None  # name, ttl, rate
+    source_row: Any = None  # the other library's row it came from (for --delete-source)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ImportSummary:
     already_imported: int = 0
     expired: int = 0
     clients_created: list[str] = field(default_factory=list)
+    source_deleted: int = 0  # rows deleted from the other library's table (``delete_source``)
 
 
 def _user_id_field() -> models.Field:
@@ -89,7 +91,7 @@ def _drf(batch_size: int) -> Iterator[Imported]:
     Token = _table("Token", "authtoken_token", key=models.CharField(max_length=40, primary_key=True),
                    created=models.DateTimeField())
     for row in Token.objects.order_by("pk").iterator(chunk_size=batch_size):
-        yield Imported(crypto.hash_token(row.key), row.user_id, row.created, None)
+        yield Imported(crypto.hash_token(row.key), row.user_id, row.created, None, source_row=row)
 
 
 def _knox(batch_size: int) -> Iterator[Imported]:
@@ -103,7 +105,7 @@ def _knox(batch_size: int) -> Iterator[Imported]:
         if len(row.digest) != 128:  # a SECURE_HASH_ALGORITHM other than SHA-512
             raise ImportRefused("Some knox digests are not SHA-512 (SECURE_HASH_ALGORITHM was changed); "
                                 "they cannot be carried over.")
-        yield Imported(row.digest, row.user_id, row.created, row.expiry)
+        yield Imported(row.digest, row.user_id, row.created, row.expiry, source_row=row)
 
 
 def _durin(batch_size: int) -> Iterator[Imported]:
@@ -116,7 +118,8 @@ def _durin(batch_size: int) -> Iterator[Imported]:
                    client_id=models.BigIntegerField(), created=models.DateTimeField(),
                    expiry=models.DateTimeField(null=True))
     for row in Durin.objects.order_by("pk").iterator(chunk_size=batch_size):
-        yield Imported(crypto.hash_token(row.token), row.user_id, row.created, row.expiry, clients[row.client_id])
+        yield Imported(crypto.hash_token(row.token), row.user_id, row.created, row.expiry, clients[row.client_id],
+                       source_row=row)
 
 
 def _rest_authtoken(batch_size: int) -> Iterator[Imported]:
@@ -126,7 +129,7 @@ def _rest_authtoken(batch_size: int) -> Iterator[Imported]:
                            hashed_token=models.BinaryField(primary_key=True), created=models.DateTimeField())
     for row in RestAuthToken.objects.order_by("created").iterator(chunk_size=batch_size):
         digest = crypto.REST_AUTHTOKEN_PREFIX + bytes(row.hashed_token).hex()
-        yield Imported(digest, row.user_id, row.created, row.created + validity)
+        yield Imported(digest, row.user_id, row.created, row.created + validity, source_row=row)
 
 
 READERS = {"drf": _drf, "knox": _knox, "durin": _durin, "rest_authtoken": _rest_authtoken}
@@ -143,8 +146,16 @@ def _batches(rows: Iterator[Imported], size: int) -> Iterator[list[Imported]]:
         yield batch
 
 
-def import_tokens(source: str, *, dry_run: bool = False, batch_size: int = 1000) -> ImportSummary:
-    """Import the tokens of ``source`` (one of ``SOURCES``); see the module docstring."""
+def import_tokens(
+    source: str, *, dry_run: bool = False, batch_size: int = 1000, delete_source: bool = False
+) -> ImportSummary:
+    """Import the tokens of ``source`` (one of ``SOURCES``); see the module docstring.
+
+    ``delete_source``: in the same transaction, delete from the other library's
+    table every row whose token is now ours (imported now or before), so keys
+    that DRF and durin kept in plaintext do not outlive the move. Rows not
+    carried over (expired ones) stay.
+    """
     if source not in READERS:
         raise ImportRefused(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}.")
     summary = ImportSummary()
@@ -168,6 +179,13 @@ def import_tokens(source: str, *, dry_run: bool = False, batch_size: int = 1000)
             summary.imported += len(new)
             if not dry_run:
                 AuthToken.objects.bulk_create(new)
+            if delete_source:
+                carried = known | {token.digest for token in new}
+                rows = [row.source_row for row in batch if row.digest in carried]
+                if rows:
+                    model = type(rows[0])
+                    deleted, _per_model = model.objects.filter(pk__in=[r.pk for r in rows]).delete()
+                    summary.source_deleted += deleted
         if dry_run:
             transaction.set_rollback(True)
     return summary

@@ -111,3 +111,37 @@ def test_missing_table_is_a_clear_error(db):
         cursor.execute("DROP TABLE authtoken_token")
     with pytest.raises(CommandError, match="There is no authtoken_token table"):
         run("--from", "drf")
+
+
+def test_delete_source_removes_the_carried_over_plaintext_keys(user, other_user):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=user).key
+    kept = Token.objects.create(user=other_user).key
+    output = run("--from", "drf")
+    assert "still holds the 2 carried-over token(s) in plaintext" in output and "--delete-source" in output
+    assert Token.objects.count() == 2
+    assert "Would delete 2 carried-over row(s)" in run("--from", "drf", "--dry-run", "--delete-source")
+    assert Token.objects.count() == 2
+    assert "Deleted 2 carried-over row(s) from the drf table." in run("--from", "drf", "--delete-source")
+    assert not Token.objects.exists()
+    assert check(key) == 200 and check(kept) == 200  # they live on as ours
+    assert "Imported 0 of 0 drf token(s)" in run("--from", "drf", "--delete-source")
+
+
+def test_delete_source_leaves_rows_that_were_not_carried_over(user):
+    from durin.models import AuthToken as DurinToken
+    from durin.models import Client as DurinClient
+
+    from django.contrib.auth import get_user_model
+
+    client = DurinClient.objects.create(name="web", token_ttl=timedelta(hours=1))
+    live = DurinToken.objects.create(user=user, client=client)
+    bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw")
+    expired = DurinToken.objects.create(user=bob, client=client)
+    DurinToken.objects.filter(pk=expired.pk).update(expiry=services.now() - timedelta(seconds=1))
+    output = run("--from", "durin", "--delete-source")
+    assert "1 expired (left out)" in output
+    assert "Deleted 1 carried-over row(s) from the durin table." in output
+    assert list(DurinToken.objects.values_list("pk", flat=True)) == [expired.pk]
+    assert check(live.token) == 200

@@ -12,10 +12,15 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="source", required=True, choices=SOURCES)
         parser.add_argument("--dry-run", action="store_true", help="Count what would be imported; write nothing.")
         parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--delete-source", action="store_true",
+                            help="Also delete the carried-over rows from the other library's table "
+                                 "(DRF and durin keep keys there in plaintext).")
 
-    def handle(self, *args: Any, source: str, dry_run: bool, batch_size: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, source: str, dry_run: bool, batch_size: int, delete_source: bool, **options: Any
+    ) -> None:
         try:
-            summary = import_tokens(source, dry_run=dry_run, batch_size=batch_size)
+            summary = import_tokens(source, dry_run=dry_run, batch_size=batch_size, delete_source=delete_source)
         except ImportRefused as error:
             raise CommandError(str(error)) from None
         verb = "Would import" if dry_run else "Imported"
@@ -26,3 +31,11 @@ class Command(BaseCommand):
         if summary.clients_created:
             verb = "Would create" if dry_run else "Created"
             self.stdout.write(f"{verb} client(s): {', '.join(summary.clients_created)}.")
+        carried = summary.imported + summary.already_imported
+        if delete_source:
+            verb = "Would delete" if dry_run else "Deleted"
+            self.stdout.write(f"{verb} {summary.source_deleted} carried-over row(s) from the {source} table.")
+        elif carried:
+            plaintext = " in plaintext" if source in ("drf", "durin") else ""
+            self.stdout.write(f"The {source} table still holds the {carried} carried-over token(s){plaintext}: "
+                              "once clients work, run again with --delete-source to delete them.")

@@ -130,10 +130,9 @@ def test_delete_source_removes_the_carried_over_plaintext_keys(user, other_user)
 
 
 def test_delete_source_leaves_rows_that_were_not_carried_over(user):
+    from django.contrib.auth import get_user_model
     from durin.models import AuthToken as DurinToken
     from durin.models import Client as DurinClient
-
-    from django.contrib.auth import get_user_model
 
     client = DurinClient.objects.create(name="web", token_ttl=timedelta(hours=1))
     live = DurinToken.objects.create(user=user, client=client)

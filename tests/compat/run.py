@@ -54,7 +54,10 @@ def snapshot_database(target: str) -> None:
 
 
 def forget_cache_keys() -> None:
-    """Delete this run's keys from a shared Redis (another run may use the same db)."""
+    """Delete this run's keys from a shared Redis (another run may use the same db).
+
+    tests/conftest.py's ``clear_cache`` does the same, but importing it needs
+    gql_authtoken installed, which the legacy side's project is not."""
     from django.core.cache import cache
 
     if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):

@@ -170,8 +170,8 @@ def _failed(error: Exception) -> None:
             return  # said once per outage
         _outage.down_since = _outage.last_try
     logger.warning(
-        "The token cache (CACHES[%r]) failed: %s: %s. Tokens are checked in the database until it answers "
-        "again; throttled operations are %s meanwhile (THROTTLE_ON_CACHE_FAILURE).",
+        "The token cache (CACHES[%r]) failed (%s: %s); tokens are checked in the database until it answers "
+        "again, and throttled operations are %s meanwhile (THROTTLE_ON_CACHE_FAILURE).",
         auth_settings.TOKEN_CACHE_ALIAS, type(error).__name__, error,
         "refused" if auth_settings.THROTTLE_ON_CACHE_FAILURE == "closed" else "let through uncounted")
 
@@ -194,7 +194,7 @@ def _reachable() -> bool:
     with _outage.lock:
         since, _outage.down_since = _outage.down_since, None
     if since is not None:
-        logger.warning("The token cache (CACHES[%r]) answers again after %.0f seconds; entries cached before "
+        logger.warning("The token cache (CACHES[%r]) answers again after %.1f seconds; entries cached before "
                        "now are loaded again from the database.", auth_settings.TOKEN_CACHE_ALIAS, monotonic() - since)
     return True
 

@@ -204,3 +204,25 @@ def test_tokens_are_checked_in_the_database_while_redis_is_down(outage, backend,
         assert accepted(kept)
         with django_assert_num_queries(0):
             assert DjangoClient().get("/cached/", headers={"Authorization": f"Token {kept}"}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["closed", "open"])
+def test_throttle_on_cache_failure_takes_closed_or_open(settings, value):
+    from django.core.checks import run_checks
+
+    settings.GQL_AUTHTOKEN = {"THROTTLE_ON_CACHE_FAILURE": value}
+    assert "gql_authtoken.E021" not in {message.id for message in run_checks()}
+    settings.GQL_AUTHTOKEN = {"THROTTLE_ON_CACHE_FAILURE": value.upper()}
+    assert "gql_authtoken.E021" in {message.id for message in run_checks()}
+
+
+@pytest.mark.parametrize("ignore", [True, False])
+def test_a_token_cache_that_ignores_redis_errors_is_a_check_error(settings, ignore):
+    """django-redis's IGNORE_EXCEPTIONS turns a lost revocation mark into a silent success."""
+    from django.core.checks import run_checks
+
+    settings.CACHES = {**settings.CACHES, "tokens": {
+        "BACKEND": BACKENDS["django-redis"], "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"IGNORE_EXCEPTIONS": ignore}}}
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
+    assert ("gql_authtoken.E022" in {message.id for message in run_checks()}) is ignore

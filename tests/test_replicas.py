@@ -22,7 +22,7 @@ from django.core.cache import caches
 from django.test import Client as DjangoClient
 
 from gql_authtoken import cache as token_cache_module
-from gql_authtoken import cache_access, crypto, services
+from gql_authtoken import cache_access, crypto, tokens
 from gql_authtoken.cache import token_mark
 
 from .conftest import PASSWORD, free_port, run_suite_in_subprocess, wait_until_listening
@@ -127,7 +127,7 @@ def test_a_lagging_redis_replica_never_serves_a_revoked_token(backend, transacti
         wait_for(lambda: replica.info("replication")["master_link_status"] == "up", "the replica to connect")
         token_cache(settings, backend, primary_process.port, replica_process.port)
         user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-        token, other = services.issue_token(user).token, services.issue_token(user).token
+        token, other = tokens.issue_token(user).token, tokens.issue_token(user).token
         for _ in range(2):  # the second time from the cache
             assert accepted(token) and accepted(other)
         wait_for(lambda: sorted(replica.keys("*")) == sorted(primary.keys("*")), "the replica to catch up")
@@ -169,7 +169,7 @@ def test_tokens_are_checked_in_the_database_while_redis_is_down(outage, backend,
         process = stack.enter_context(redis_server(redis_server_binary, tmp_path))
         token_cache(settings, backend, process.port, socket_timeout=0.5, socket_connect_timeout=0.5)
         user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-        kept, revoked = services.issue_token(user).token, services.issue_token(user).token
+        kept, revoked = tokens.issue_token(user).token, tokens.issue_token(user).token
         for _ in range(2):
             assert accepted(kept) and accepted(revoked)
 

@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client as DjangoClient
 from django.test.utils import CaptureQueriesContext
 
-from gql_authtoken import services
+from gql_authtoken import crypto, tokens
 from gql_authtoken.models import AuthToken
 from tests.conftest import PASSWORD
 
@@ -46,7 +46,7 @@ def user():
 
 
 def test_authentication_reads_the_primary(user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert not AuthToken.objects.exists()  # routed to the replica: no token there
     with CaptureQueriesContext(connections["replica"]) as on_replica:
         assert me(token) == {"username": "alice"}
@@ -57,15 +57,15 @@ def test_authentication_reads_the_primary(user):
 
 
 def test_the_sessions_list_may_read_the_replica(user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with CaptureQueriesContext(connections["replica"]) as on_replica:
         assert graphql("{ sessions { id } }", token)["data"] == {"sessions": []}
     assert len(on_replica.captured_queries) == 1  # the list, from the replica that lags
 
 
 def test_revocations_find_tokens_the_replica_does_not_have(user):
-    first, second, third = (services.issue_token(user).token for _ in range(3))
-    pk = AuthToken.objects.using("default").get(digest=services.crypto.hash_token(second)).pk
+    first, second, third = (tokens.issue_token(user).token for _ in range(3))
+    pk = AuthToken.objects.using("default").get(digest=crypto.hash_token(second)).pk
     payload = graphql(f'mutation {{ revokeSession(id: "{pk}") {{ __typename }} }}', first)["data"]["revokeSession"]
     assert payload["__typename"] != "OperationInfo" and me(second) is None
     assert rest("/auth/logout/", third, "post") == 204 and me(third) is None
@@ -76,7 +76,7 @@ def test_revocations_find_tokens_the_replica_does_not_have(user):
 
 
 def test_refresh_and_rotation_work_on_the_primary(user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert me(token)
     response = DjangoClient().put("/auth/token/", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 200
@@ -86,7 +86,7 @@ def test_refresh_and_rotation_work_on_the_primary(user):
 
 
 def test_a_password_change_revokes_tokens_the_replica_does_not_have(user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert me(token)
     user.set_password("another " + PASSWORD)
     user.save()
@@ -96,5 +96,5 @@ def test_a_password_change_revokes_tokens_the_replica_does_not_have(user):
 
 def test_a_token_issued_on_a_session_finds_it_on_the_primary(user):
     """``issue_token(session=...)`` (an API key issued through a session) checks the session still lives."""
-    session = services.issue_token(user).instance
-    assert services.issue_token(user, session=session).instance.pk != session.pk
+    session = tokens.issue_token(user).instance
+    assert tokens.issue_token(user, session=session).instance.pk != session.pk

@@ -48,8 +48,10 @@ logger = logging.getLogger("gql_authtoken")
 
 T = TypeVar("T")
 
-# Refuses every cache entry loaded before it (see the module docstring).
+# Refuses every cache entry loaded before it (see the module docstring); it lives
+# TOKEN_CACHE_TIMEOUT (the longest an entry is served) + this many seconds.
 OUTAGE_MARK = "gql_authtoken:mark:outage"
+OUTAGE_MARK_MARGIN = 300
 # Seconds a process leaves the cache alone after a failure before it tries again:
 # one failed round trip (maybe a connect timeout) per second, not several per request.
 RETRY_INTERVAL = 1.0
@@ -61,6 +63,11 @@ THROTTLE_FAILURE_MODES = ("closed", "open")
 def monotonic() -> float:
     """Seconds on a clock that only goes forward (seam for tests)."""
     return time.monotonic()
+
+
+def wall_clock() -> float:
+    """Seconds since the epoch, as entries' ``loaded_at`` and the marks hold them (seam for tests)."""
+    return time.time()
 
 
 # --- reading from the primary -----------------------------------------------------
@@ -184,11 +191,8 @@ def _reachable() -> bool:
         if monotonic() - _outage.last_try < RETRY_INTERVAL:
             return False
         _outage.last_try = monotonic()
-    from .cache import CLOCK_SKEW, MARK_MARGIN, clock
-
     try:
-        timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
-        primary().set(OUTAGE_MARK, clock(), timeout=timeout)
+        primary().set(OUTAGE_MARK, wall_clock(), timeout=int(auth_settings.TOKEN_CACHE_TIMEOUT) + OUTAGE_MARK_MARGIN)
     except Exception:
         return False  # still down; said when it began
     with _outage.lock:

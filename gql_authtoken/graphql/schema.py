@@ -14,7 +14,7 @@ import strawberry_django
 from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
-from .. import services
+from .. import cookies, services
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
@@ -36,7 +36,8 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
 
     @strawberry.type
     class LoginResult:
-        token: str
+        token: str | None = strawberry.field(
+            description="The new token; null when it was set as the AUTH_COOKIE cookie instead.")
         expiry: datetime | None
         user: user_type  # type: ignore[valid-type]
         session: Session
@@ -96,12 +97,13 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def login(
             self, info: Info, username: str, password: str, client: str | None = None
         ) -> LoginPayload:
-            issued = services.login(
-                http_request(info), username=username, password=password, client=services.get_client(client)
-            )
+            request = http_request(info)
+            client_obj = services.get_client(client)
+            cookies.guard_login(request, client_obj)
+            issued = services.login(request, username=username, password=password, client=client_obj)
             session = services.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
-                token=issued.token,
+                token=cookies.hand_over(request, issued, login=True),
                 expiry=issued.expiry,
                 user=issued.instance.user,
                 session=Session.from_core(session),
@@ -110,13 +112,19 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Revoke this request's token.")
         @as_operation_info
         def logout(self, info: Info) -> LogoutPayload:
-            return LogoutResult(revoked_sessions=services.logout(http_request(info), request_token(info)))
+            request = http_request(info)
+            revoked = services.logout(request, request_token(info))
+            cookies.forget(request)
+            return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
         @as_operation_info
         def logout_all(self, info: Info) -> LogoutAllPayload:
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=services.logout_all(http_request(info), user))
+            request = http_request(info)
+            revoked = services.logout_all(request, user)
+            cookies.forget(request)
+            return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
@@ -129,7 +137,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
             expiry = services.refresh_token(token)
-            new_token = services.rotate_token(token).token if rotate else None
+            new_token = cookies.hand_over(http_request(info), services.rotate_token(token)) if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
 
         @strawberry_django.mutation(description="Create an account (when registration is enabled).")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.middleware.csrf import CsrfViewMiddleware, rotate_token
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_variables
 
@@ -146,18 +146,16 @@ def guard_login(request: HttpRequest | None, client: Client | None) -> None:
 
 
 @sensitive_variables("issued")
-def hand_over(request: HttpRequest | None, issued: services.IssuedToken, *, login: bool = False) -> str | None:
+def hand_over(request: HttpRequest | None, issued: services.IssuedToken) -> str | None:
     """The token for the response body, or None when it goes into the cookie (``uses_cookie``).
 
-    ``login``: a new login, after which Django's CSRF secret changes as it does
-    at a session login (so a CSRF token planted or seen before no longer works);
-    the app reads it again from ``csrf/``.
+    For a login and a rotation alike: a token of a cookie client reaches the
+    browser only as the cookie. The CSRF secret stays as it is (unlike a Django
+    session login), so an app keeps the token it read from ``csrf/``.
     """
     if not uses_cookie(request, issued.client):
         return issued.token
     request.__dict__[_PENDING_ATTR] = issued  # type: ignore[union-attr]
-    if login:
-        rotate_token(request)  # type: ignore[arg-type]
     return None
 
 

@@ -103,7 +103,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             issued = services.login(request, username=username, password=password, client=client_obj)
             session = services.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
-                token=cookies.hand_over(request, issued, login=True),
+                token=cookies.hand_over(request, issued),
                 expiry=issued.expiry,
                 user=issued.instance.user,
                 session=Session.from_core(session),

@@ -127,7 +127,7 @@ class LoginView(CoreErrorsMixin, APIView):
             client=client,
         )
         data = self.get_post_response_data(request, issued)
-        if cookies.hand_over(request._request, issued, login=True) is None:
+        if cookies.hand_over(request._request, issued) is None:
             data.pop("token", None)
         return Response(data)
 
@@ -212,7 +212,7 @@ class CsrfView(APIView):
     Requests authenticated by the ``AUTH_COOKIE`` cookie send the token back in
     ``X-CSRFToken`` (Django's ``CSRF_HEADER_NAME``). The body carries it too, for
     an app on another origin, which cannot read this origin's ``csrftoken``
-    cookie. Ask again after a login: Django changes the CSRF secret at each.
+    cookie.
     """
 
     authentication_classes: list[Any] = []

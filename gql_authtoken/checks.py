@@ -256,7 +256,7 @@ def check_auth_cookie(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         problems.append("DOMAIN must be a domain name or None")
     if not isinstance(merged["PATH"], str) or not merged["PATH"].startswith("/"):
         problems.append("PATH must be a URL path starting with '/'")
-    errors = [_error(f"GQL_AUTHTOKEN['AUTH_COOKIE']: {problem}.", 21, hint) for problem in problems]
+    errors: list[Any] = [_error(f"GQL_AUTHTOKEN['AUTH_COOKIE']: {problem}.", 21, hint) for problem in problems]
     if CSRF_MIDDLEWARE_PATH not in (getattr(settings, "MIDDLEWARE", None) or []):
         errors.append(_error(
             f"GQL_AUTHTOKEN['AUTH_COOKIE'] needs {CSRF_MIDDLEWARE_PATH} in MIDDLEWARE.", 22,

@@ -19,6 +19,7 @@ from django.test import Client as DjangoClient
 from django.urls import reverse
 
 from gql_authtoken import services
+from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
 
 from .conftest import PASSWORD
@@ -282,7 +283,7 @@ def test_logout_revokes_the_token_and_deletes_the_cookie(browser, everywhere):
     morsel = response.cookies[COOKIE]
     assert morsel["httponly"] and morsel["secure"] and morsel["path"] == "/" and morsel["samesite"] == "Lax"
     assert not AuthToken.objects.exists()
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         services.authenticate_token(token)
     assert browser.cookie is None and browser.whoami() is None
 

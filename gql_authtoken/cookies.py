@@ -22,9 +22,10 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_variables
 
-from . import services
+from . import clock
 from .conf import auth_settings
 from .exceptions import CsrfFailed
+from .tokens import IssuedToken
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -146,7 +147,7 @@ def guard_login(request: HttpRequest | None, client: Client | None) -> None:
 
 
 @sensitive_variables("issued")
-def hand_over(request: HttpRequest | None, issued: services.IssuedToken) -> str | None:
+def hand_over(request: HttpRequest | None, issued: IssuedToken) -> str | None:
     """The token for the response body, or None when it goes into the cookie (``uses_cookie``).
 
     For a login and a rotation alike: a token of a cookie client reaches the
@@ -181,10 +182,10 @@ def write_cookie(request: HttpRequest, response: HttpResponseBase, *, refused: b
     if config is None:
         return
     pending = request.__dict__.get(_PENDING_ATTR)
-    if isinstance(pending, services.IssuedToken):
+    if isinstance(pending, IssuedToken):
         expiry = pending.instance.effective_expiry()
         # Max-Age from the package's clock; Django derives Expires from it. No expiry: a session cookie.
-        max_age = None if expiry is None else max(0, int((expiry - services.now()).total_seconds()))
+        max_age = None if expiry is None else max(0, int((expiry - clock.now()).total_seconds()))
         _set(response, config, pending.token, max_age=max_age)
     elif config.name in request.COOKIES and (pending is _DELETE or refused):
         _set(response, config, "", max_age=0, expires=_EPOCH)

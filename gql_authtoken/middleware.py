@@ -19,7 +19,7 @@ from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.debug import sensitive_variables
 
-from . import cookies, services
+from . import clients, cookies, tokens
 from .exceptions import AuthTokenError, InvalidToken
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _header_token(request: HttpRequest) -> str | None:
     parsed = request.__dict__.get(_PARSED_ATTR)
     if parsed is None:
         try:
-            parsed = (services.parse_authorization_header(authorization_header(request)),)
+            parsed = (tokens.parse_authorization_header(authorization_header(request)),)
         except AuthTokenError as error:
             parsed = error
         request.__dict__[_PARSED_ATTR] = parsed
@@ -116,7 +116,7 @@ def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
     outcome: Literal[True] | AuthTokenError | None = request.__dict__.get(_CLIENT_RATE_ATTR)
     if outcome is None:
         try:
-            services.throttle_client(token)
+            clients.throttle_client(token)
             outcome = True
         except AuthTokenError as error:
             outcome = error
@@ -155,7 +155,7 @@ def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
                 return _NO_TOKEN
             from_cookie = True
             cookies.check_csrf(request)
-        return TokenAuthResult(token=services.authenticate_token(token, use_cache=use_cache), from_cookie=from_cookie)
+        return TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache), from_cookie=from_cookie)
     except AuthTokenError as error:
         return TokenAuthResult(error=error, from_cookie=from_cookie)
 

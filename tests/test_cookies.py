@@ -18,7 +18,7 @@ from django.test import AsyncClient
 from django.test import Client as DjangoClient
 from django.urls import reverse
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
 
@@ -132,7 +132,7 @@ def test_login_sets_an_httponly_cookie_that_expires_with_the_token_and_no_token_
     morsel = response.cookies[COOKIE]
     token = AuthToken.objects.get()
     assert token.client.name == "web"
-    assert services.authenticate_token(morsel.value) == token
+    assert tokens.authenticate_token(morsel.value) == token
     assert morsel["httponly"] and morsel["secure"] and morsel["samesite"] == "Lax" and morsel["path"] == "/"
     assert morsel["domain"] == ""
     assert 7200 - 5 <= morsel["max-age"] <= 7200  # the web client's TTL: two hours
@@ -247,7 +247,7 @@ def test_safe_requests_by_cookie_need_no_csrf_token(cookie_on, user, clients):
 
 def test_a_token_header_wins_over_the_cookie(browser, other_user):
     browser.login()
-    bob = services.issue_token(other_user).token
+    bob = tokens.issue_token(other_user).token
     if browser.via == "rest":
         assert browser.request("GET", "/cached/", Authorization=f"Token {bob}").json()["user"] == "bob"
         response = browser.request("GET", "/cached/", Authorization="Token not-a-token")
@@ -264,7 +264,7 @@ def test_a_token_header_wins_over_the_cookie(browser, other_user):
 def test_a_header_request_with_the_cookie_needs_no_csrf_token(browser):
     browser.login()
     browser.csrf = None
-    token = services.issue_token(AuthToken.objects.get().user).token
+    token = tokens.issue_token(AuthToken.objects.get().user).token
     if browser.via == "rest":
         response = browser.request("POST", "/auth/logout/", Authorization=f"Token {token}")
         assert response.status_code == 204
@@ -284,7 +284,7 @@ def test_logout_revokes_the_token_and_deletes_the_cookie(browser, everywhere):
     assert morsel["httponly"] and morsel["secure"] and morsel["path"] == "/" and morsel["samesite"] == "Lax"
     assert not AuthToken.objects.exists()
     with pytest.raises(InvalidToken):
-        services.authenticate_token(token)
+        tokens.authenticate_token(token)
     assert browser.cookie is None and browser.whoami() is None
 
 
@@ -334,7 +334,7 @@ def test_any_answer_to_an_invalid_cookie_deletes_it(browser, cookie_value):
 def test_an_expired_cookie_token_answers_token_expired_and_is_deleted(browser, monkeypatch):
     browser.login()
     token = AuthToken.objects.get()
-    monkeypatch.setattr(services, "now", lambda: token.expiry + timedelta(seconds=1))
+    monkeypatch.setattr(clock, "now", lambda: token.expiry + timedelta(seconds=1))
     if browser.via == "rest":
         response = browser.request("GET", "/auth/token/")
         assert (response.status_code, response.json()["detail"]) == (401, "Token has expired.")
@@ -362,7 +362,7 @@ def test_rotation_resets_the_cookie_and_the_old_token_stops_working(browser):
     new = response.cookies[COOKIE].value
     assert new and new != old and response.cookies[COOKIE]["httponly"]
     assert 7200 - 5 <= response.cookies[COOKIE]["max-age"] <= 7200
-    assert services.authenticate_token(new) == AuthToken.objects.get()
+    assert tokens.authenticate_token(new) == AuthToken.objects.get()
     assert browser.whoami() == "alice"
     browser.client.cookies[COOKIE] = old
     assert browser.whoami() is None
@@ -435,7 +435,7 @@ def test_the_admin_ignores_the_cookie(cookie_on, clients, db):
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
-    token = services.issue_token(get_user_model().objects.get(username="root"), client=clients["web"]).token
+    token = tokens.issue_token(get_user_model().objects.get(username="root"), client=clients["web"]).token
     client = DjangoClient()
     client.cookies[COOKIE] = token
     response = client.get("/admin/")

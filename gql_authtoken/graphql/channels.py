@@ -37,7 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import crypto, services
+from .. import crypto, tokens
 from ..exceptions import AuthTokenError, InvalidToken
 from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
 from .context import connection_request
@@ -64,7 +64,7 @@ def connection_token(params: Any) -> str | None:
         return None
     if len(values) > 1 or not isinstance(values[0], str):
         raise InvalidToken()
-    return services.parse_authorization_header(values[0])
+    return tokens.parse_authorization_header(values[0])
 
 
 def has_single_result(query: Any, operation_name: Any) -> bool:
@@ -186,7 +186,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
     async def check_connection_token(self) -> bool:
         """Whether the connection may go on: its token, if any, is authenticated again.
 
-        A cached lookup (``services.authenticate_digest(use_cache=True)``): no
+        A cached lookup (``tokens.authenticate_digest(use_cache=True)``): no
         query on a cache hit. When it fails the socket is closed with 4403 and
         the error's code as the reason. An unexpected failure (database or
         cache down) closes it too, with 1011: a token that cannot be checked is
@@ -209,7 +209,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
 
     async def _authenticate(self, digests: tuple[str, str | None]) -> None:
         """Authenticate the token by its digests; the connection's user and token are then the fresh ones."""
-        instance = await database_sync_to_async(services.authenticate_digest)(*digests, use_cache=True)
+        instance = await database_sync_to_async(tokens.authenticate_digest)(*digests, use_cache=True)
         self.scope[CONNECTION_SCOPE_KEY] = TokenAuthResult(token=instance)
         self.scope["user"] = instance.user
 

@@ -1,4 +1,4 @@
-"""``AuthQuery`` and ``AuthMutation``: thin resolvers over the core services.
+"""``AuthQuery`` and ``AuthMutation``: thin resolvers over the core.
 
 No ``from __future__ import annotations`` here: the types are built inside
 ``make_auth_types`` and Strawberry must see the real classes, not names.
@@ -14,7 +14,8 @@ import strawberry_django
 from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
-from .. import cookies, services
+from .. import clients, cookies, login, sessions, tokens
+from ..accounts import registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
@@ -80,7 +81,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
                 token = request_token(info)
             except AuthTokenError:
                 return None
-            return Session.from_core(services.Session.from_token(token, current=token))
+            return Session.from_core(sessions.Session.from_token(token, current=token))
 
         @strawberry_django.field(description="The user's active sessions, newest first.")
         def sessions(self, info: Info) -> list[Session]:
@@ -88,7 +89,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
                 user, token = request_user(info)
             except AuthTokenError as error:
                 raise graphql_error(error) from error
-            return [Session.from_core(s) for s in services.list_sessions(user, current=token)]
+            return [Session.from_core(s) for s in sessions.list_sessions(user, current=token)]
 
     @strawberry.type
     class AuthMutation:
@@ -98,10 +99,10 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             self, info: Info, username: str, password: str, client: str | None = None
         ) -> LoginPayload:
             request = http_request(info)
-            client_obj = services.get_client(client)
+            client_obj = clients.get_client(client)
             cookies.guard_login(request, client_obj)
-            issued = services.login(request, username=username, password=password, client=client_obj)
-            session = services.Session.from_token(issued.instance, current=issued.instance)
+            issued = login.login(request, username=username, password=password, client=client_obj)
+            session = sessions.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
                 token=cookies.hand_over(request, issued),
                 expiry=issued.expiry,
@@ -113,7 +114,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @as_operation_info
         def logout(self, info: Info) -> LogoutPayload:
             request = http_request(info)
-            revoked = services.logout(request, request_token(info))
+            revoked = tokens.logout(request, request_token(info))
             cookies.forget(request)
             return LogoutResult(revoked_sessions=revoked)
 
@@ -122,7 +123,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def logout_all(self, info: Info) -> LogoutAllPayload:
             user, _ = request_user(info)
             request = http_request(info)
-            revoked = services.logout_all(request, user)
+            revoked = tokens.logout_all(request, user)
             cookies.forget(request)
             return LogoutResult(revoked_sessions=revoked)
 
@@ -130,14 +131,14 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @as_operation_info
         def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=services.revoke_session(user, id))
+            return LogoutResult(revoked_sessions=sessions.revoke_session(user, id))
 
         @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
         @as_operation_info
         def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
-            expiry = services.refresh_token(token)
-            new_token = cookies.hand_over(http_request(info), services.rotate_token(token)) if rotate else None
+            expiry = tokens.refresh_token(token)
+            new_token = cookies.hand_over(http_request(info), tokens.rotate_token(token)) if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
 
         @strawberry_django.mutation(description="Create an account (when registration is enabled).")
@@ -145,7 +146,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def register(
             self, info: Info, username: str, password: str, email: str | None = None
         ) -> RegisterPayload:
-            result = services.register(http_request(info), username=username, password=password, email=email)
+            result = registration.register(http_request(info), username=username, password=password, email=email)
             return RegisterResult(
                 success=True, user=result.user, email_confirmation_required=result.email_confirmation_required
             )
@@ -153,14 +154,14 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Confirm an email address with the token from the mail.")
         @as_operation_info
         def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:
-            return ConfirmEmailResult(success=True, user=services.confirm_email(http_request(info), token))
+            return ConfirmEmailResult(success=True, user=registration.confirm_email(http_request(info), token))
 
         @strawberry_django.mutation(description="Mail a new confirmation link; always succeeds.")
         @as_operation_info
         def resend_confirmation_email(
             self, info: Info, email: str
         ) -> ResendConfirmationEmailPayload:
-            services.resend_confirmation_email(http_request(info), email)
+            registration.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)

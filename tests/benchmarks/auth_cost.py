@@ -24,11 +24,11 @@ def main() -> None:
         from django.contrib.auth import get_user_model
         from django.core.cache import cache
 
-        from gql_authtoken import services
+        from gql_authtoken import tokens
 
         cache.clear()
         user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
-        auth = f"Token {services.issue_token(user).token}"
+        auth = f"Token {tokens.issue_token(user).token}"
         graphql = json.dumps({"query": "{ me { username } }"}).encode()
         uncached, cached = {"TOKEN_CACHE_TIMEOUT": 0}, {"TOKEN_CACHE_TIMEOUT": 60}
         cases = [

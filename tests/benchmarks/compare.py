@@ -35,11 +35,11 @@ def tokens_for(user):
     from knox.models import AuthToken as KnoxToken
     from rest_framework.authtoken.models import Token
 
-    from gql_authtoken import services
+    from gql_authtoken import tokens
 
     return {
         "jwt": TokenType.from_user(user).token,
-        "gql_authtoken": services.issue_token(user).token,
+        "gql_authtoken": tokens.issue_token(user).token,
         "drf": Token.objects.create(user=user).key,
         "knox": KnoxToken.objects.create(user=user)[1],
         "durin": DurinToken.objects.create(user=user, client=DurinClient.objects.create(name="web")).token,

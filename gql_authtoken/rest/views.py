@@ -114,7 +114,9 @@ class LoginView(CoreErrorsMixin, APIView):
             data["user"] = user_serializer(token_obj.user, context={"request": request, "view": self}).data
         return data
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED})
+    @extend_schema(request=LoginSerializer, responses={
+        200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED,
+        403: OpenApiResponse(description="CSRF check failed, for a login that would set the AUTH_COOKIE cookie.")})
     @method_decorator(sensitive_variables("serializer", "issued"))
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)

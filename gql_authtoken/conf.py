@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     # False: the link's GET shows a page whose button POSTs (mail scanners open
     # links); True: GET confirms at once, as django-rest-authtoken did.
     "REGISTRATION_CONFIRM_ON_GET": False,
+    # The token in an HttpOnly cookie for browser apps (API.md §11; cookies.COOKIE_DEFAULTS):
+    # {"NAME", "CLIENTS", "SECURE", "SAMESITE", "DOMAIN", "PATH"}; None turns it off.
+    "AUTH_COOKIE": None,
 }
 
 # Settings that hold a dotted path; ``import_setting`` turns them into objects.

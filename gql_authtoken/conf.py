@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     # False: the link's GET shows a page whose button POSTs (mail scanners open
     # links); True: GET confirms at once, as django-rest-authtoken did.
     "REGISTRATION_CONFIRM_ON_GET": False,
+    # Password reset (API.md §10): the front-end page of a reset link, with
+    # "{token}"; None: sendPasswordResetEmail mails nothing (check W006).
+    "PASSWORD_RESET_URL": None,
+    "PASSWORD_RESET_EMAIL": {},  # "FROM", "SUBJECT", "MESSAGE" ({username}, {url})
 }
 
 # Settings that hold a dotted path; ``import_setting`` turns them into objects.

@@ -34,4 +34,8 @@ urlpatterns = [
     *route("apiaccess/", views.ApiAccessView, "apiaccess"),
     *route("register/", views.RegisterView, "register"),
     *route("register/confirm/<str:token>/", views.ConfirmEmailView, "register-confirm"),
+    # Passwords (API.md §10)
+    *route("password/change/", views.PasswordChangeView, "password-change"),
+    *route("password/reset/", views.PasswordResetView, "password-reset"),
+    *route("password/reset/confirm/", views.PasswordResetConfirmView, "password-reset-confirm"),
 ]

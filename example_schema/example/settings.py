@@ -121,4 +121,6 @@ GQL_AUTHTOKEN = {
     "REGISTRATION_CONFIRM_REDIRECT_PATH": "/graphql/",
     # API keys (auth/apiaccess/) are tokens of this client; demo_user creates it.
     "API_ACCESS_CLIENT_NAME": "api",
+    # The front end's page for reset links (there is none here: runserver prints the mail).
+    "PASSWORD_RESET_URL": "http://127.0.0.1:8000/reset-password/{token}",
 }

@@ -162,15 +162,15 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 def check_password_reset(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """``sendPasswordResetEmail`` mails nothing until ``PASSWORD_RESET_URL`` is set (API.md §7)."""
     url = auth_settings.PASSWORD_RESET_URL
+    errors: list[Any] = []
     if url is None:
-        return [Warning(
+        errors.append(Warning(
             "GQL_AUTHTOKEN['PASSWORD_RESET_URL'] is not set: sendPasswordResetEmail and REST password/reset/ "
             "answer success but mail nothing.",
             hint='Set it to your front end\'s reset page, e.g. "https://app.example.com/reset/{token}", or add '
                  '"gql_authtoken.W006" to SILENCED_SYSTEM_CHECKS if you offer no password reset.',
-            id="gql_authtoken.W006")]
-    errors: list[Any] = []
-    if not isinstance(url, str) or "{token}" not in url:
+            id="gql_authtoken.W006"))
+    elif not isinstance(url, str) or "{token}" not in url:
         errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_URL'] must be a string with {token} in it.", 21,
                              hint='For example "https://app.example.com/reset/{token}".'))
     email = auth_settings.PASSWORD_RESET_EMAIL

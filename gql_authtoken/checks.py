@@ -10,6 +10,7 @@ from django.core.checks import Error, Warning, register
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
+from .cache_access import THROTTLE_FAILURE_MODES
 from .conf import DEFAULTS, IMPORT_STRINGS, auth_settings
 
 MIDDLEWARE_PATH = "gql_authtoken.middleware.TokenAuthenticationMiddleware"
@@ -90,6 +91,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error("GQL_AUTHTOKEN['IPV6_THROTTLE_PREFIX'] must be an int from 0 to 128.", 18,
                              hint="The number of leading bits IPv6 clients of one throttle bucket share; "
                                   "64 (the default) is one subscriber's network."))
+    if auth_settings.THROTTLE_ON_CACHE_FAILURE not in THROTTLE_FAILURE_MODES:
+        errors.append(_error("GQL_AUTHTOKEN['THROTTLE_ON_CACHE_FAILURE'] must be \"closed\" or \"open\".", 21,
+                             hint='What throttled operations do while the cache is down: "closed" refuses them '
+                                  '(the default), "open" lets them through uncounted.'))
     for name in sorted(IMPORT_STRINGS):
         value = getattr(auth_settings, name)
         if isinstance(value, str):
@@ -171,12 +176,12 @@ def check_password_reset(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                  '"gql_authtoken.W006" to SILENCED_SYSTEM_CHECKS if you offer no password reset.',
             id="gql_authtoken.W006"))
     elif not isinstance(url, str) or "{token}" not in url:
-        errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_URL'] must be a string with {token} in it.", 21,
+        errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_URL'] must be a string with {token} in it.", 23,
                              hint='For example "https://app.example.com/reset/{token}".'))
     email = auth_settings.PASSWORD_RESET_EMAIL
     if not isinstance(email, dict) or set(email) - {"FROM", "SUBJECT", "MESSAGE"}:
         errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_EMAIL'] must be a dict with the keys FROM, SUBJECT "
-                             "and MESSAGE (each optional).", 22))
+                             "and MESSAGE (each optional).", 24))
     return errors
 
 
@@ -204,6 +209,16 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             hint="Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                  "cache), or set TOKEN_CACHE_TIMEOUT to 0 to say you want no token cache.",
             id="gql_authtoken.W003"))
+    if getattr(caches[alias], "_ignore_exceptions", False) and (auth_settings.TOKEN_CACHE_TIMEOUT or any(
+            getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS)):
+        # django-redis's IGNORE_EXCEPTIONS: a failed write looks like a success, so a revocation
+        # mark lost while Redis is down goes unnoticed and the outage mark is never written.
+        messages.append(_error(
+            f"CACHES[{alias!r}] ignores Redis errors (django-redis IGNORE_EXCEPTIONS): revocations made while "
+            "Redis is down would be lost, and tokens revoked then could be served from the cache after it.", 22,
+            hint="Set OPTIONS['IGNORE_EXCEPTIONS'] (and DJANGO_REDIS_IGNORE_EXCEPTIONS) to False for the token "
+                 "cache, e.g. in a CACHES entry of its own: gql_authtoken falls back to the database by itself "
+                 "while Redis is down."))
     if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
         hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                 "cache), or set the throttle rates to None to turn throttling off.")

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_IP_HEADER": None,
     # IPv6 clients share a throttle bucket per network of this many leading bits.
     "IPV6_THROTTLE_PREFIX": 64,
+    # While the token cache is down: "closed" refuses throttled operations (login,
+    # registration...), "open" lets them through uncounted. Tokens are checked in the database.
+    "THROTTLE_ON_CACHE_FAILURE": "closed",
     "ACCOUNT_THROTTLE_RATE": "30/hour",
     "REGISTRATION_ENABLED": False,
     "REGISTRATION_EMAIL_CONFIRM": False,

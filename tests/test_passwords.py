@@ -450,12 +450,12 @@ def test_admin_action_without_password_reset_url(admin_client, user, settings):
 @pytest.mark.parametrize(("value", "expected"), [
     ({}, {"gql_authtoken.W006"}),
     ({"PASSWORD_RESET_URL": RESET_URL}, set()),
-    ({"PASSWORD_RESET_URL": "https://app.example.com/reset/"}, {"gql_authtoken.E021"}),
-    ({"PASSWORD_RESET_URL": RESET_URL, "PASSWORD_RESET_EMAIL": {"BODY": "x"}}, {"gql_authtoken.E022"}),
-    ({"PASSWORD_RESET_EMAIL": "x"}, {"gql_authtoken.W006", "gql_authtoken.E022"}),
+    ({"PASSWORD_RESET_URL": "https://app.example.com/reset/"}, {"gql_authtoken.E023"}),
+    ({"PASSWORD_RESET_URL": RESET_URL, "PASSWORD_RESET_EMAIL": {"BODY": "x"}}, {"gql_authtoken.E024"}),
+    ({"PASSWORD_RESET_EMAIL": "x"}, {"gql_authtoken.W006", "gql_authtoken.E024"}),
     ({"PASSWORD_RESET_URL": RESET_URL, "PASSWORD_RESET_EMAIL": {"SUBJECT": "x", "MESSAGE": "{url}"}}, set()),
 ])
 def test_password_reset_checks(settings, value, expected):
     settings.GQL_AUTHTOKEN = value
-    ids = {m.id for m in run_checks() if m.id in {"gql_authtoken.W006", "gql_authtoken.E021", "gql_authtoken.E022"}}
+    ids = {m.id for m in run_checks() if m.id in {"gql_authtoken.W006", "gql_authtoken.E023", "gql_authtoken.E024"}}
     assert ids == expected

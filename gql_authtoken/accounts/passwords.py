@@ -211,7 +211,7 @@ def send_password_reset_email(request: HttpRequest | None, email: str) -> None:
     if not users:
         # The same work for no one (Django's ModelBackend hashes for unknown
         # users for the same reason): a token, the message and its MIME form.
-        stand_in = get_user_model()(pk=0, password=make_password(None), last_login=None)
+        stand_in = get_user_model()(pk=0, password=make_password(None))
         # Not the requested address: a stored one is valid, this one may be anything.
         setattr(stand_in, stand_in.get_email_field_name(), "nobody@example.invalid")
         _reset_message(stand_in, make_reset_token(stand_in), request).message()

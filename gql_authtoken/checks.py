@@ -163,6 +163,27 @@ def check_registration(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return errors
 
 
+@register()
+def check_password_reset(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``sendPasswordResetEmail`` mails nothing until ``PASSWORD_RESET_URL`` is set (API.md §7)."""
+    url = auth_settings.PASSWORD_RESET_URL
+    errors: list[Any] = []
+    if url is None:
+        errors.append(Warning(
+            "GQL_AUTHTOKEN['PASSWORD_RESET_URL'] is not set: sendPasswordResetEmail and REST password/reset/ "
+            "answer success but mail nothing.",
+            hint='Set it to your front end\'s reset page, e.g. "https://app.example.com/reset/{token}", or add '
+                 '"gql_authtoken.W007" to SILENCED_SYSTEM_CHECKS if you offer no password reset.',
+            id="gql_authtoken.W007"))
+    elif not isinstance(url, str) or "{token}" not in url:
+        errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_URL'] must be a string with {token} in it.", 25,
+                             hint='For example "https://app.example.com/reset/{token}".'))
+    email = auth_settings.PASSWORD_RESET_EMAIL
+    if not isinstance(email, dict) or set(email) - {"FROM", "SUBJECT", "MESSAGE"}:
+        errors.append(_error("GQL_AUTHTOKEN['PASSWORD_RESET_EMAIL'] must be a dict with the keys FROM, SUBJECT "
+                             "and MESSAGE (each optional).", 26))
+    return errors
+
 
 @register()
 def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:

@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     # The token in an HttpOnly cookie for browser apps (API.md §11; cookies.COOKIE_DEFAULTS):
     # {"NAME", "CLIENTS", "SECURE", "SAMESITE", "DOMAIN", "PATH"}; None turns it off.
     "AUTH_COOKIE": None,
+    # Password reset (API.md §10): the front-end page of a reset link, with
+    # "{token}"; None: sendPasswordResetEmail mails nothing (check W007).
+    "PASSWORD_RESET_URL": None,
+    "PASSWORD_RESET_EMAIL": {},  # "FROM", "SUBJECT", "MESSAGE" ({username}, {url})
 }
 
 # Settings that hold a dotted path; ``import_setting`` turns them into objects.

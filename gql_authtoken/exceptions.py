@@ -112,6 +112,13 @@ class InvalidConfirmationToken(AuthTokenError):
     default_message = _("The confirmation link is invalid or has expired.")
 
 
+class InvalidResetToken(AuthTokenError):
+    """``resetPassword`` with a malformed, unknown, used, expired or stale token (API.md §10)."""
+
+    code = "invalid_reset_token"
+    default_message = _("The password reset link is invalid or has expired.")
+
+
 class Throttled(AuthTokenError):
     code = "throttled"
     default_message = _("Too many attempts.")

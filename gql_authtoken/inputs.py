@@ -42,7 +42,8 @@ def max_length(argument: str) -> int | None:
     """The most characters the argument called ``argument`` may have; None for no limit.
 
     Usernames and emails: the user model's field (``USERNAME_FIELD``, the email
-    field); client names: ``Client.name``; passwords: ``PASSWORD_MAX_LENGTH``;
+    field); client names: ``Client.name``; passwords (``password``, ``old_password``,
+    ``new_password``): ``PASSWORD_MAX_LENGTH``;
     tokens: ``crypto.MAX_TOKEN_LENGTH``; session ids: ``SESSION_ID_MAX_LENGTH``.
     Raises ``ValueError`` for a name with no limit defined here.
     """
@@ -52,7 +53,7 @@ def max_length(argument: str) -> int | None:
             return _field_max_length(user_model, user_model.USERNAME_FIELD)
         case "email":
             return _field_max_length(user_model, user_model.get_email_field_name())
-        case "password":
+        case "password" | "old_password" | "new_password":
             return PASSWORD_MAX_LENGTH
         case "client":
             return _field_max_length(Client, "name")

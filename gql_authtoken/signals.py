@@ -6,6 +6,8 @@
   logout all, session revocation).
 - ``user_registered(sender=User model, user, request)``.
 - ``email_confirmed(sender=User model, user, email)``.
+- ``password_changed(sender=User model, user, request, reset)``: ``changePassword``
+  (``reset=False``) or ``resetPassword`` (``reset=True``) set a new password.
 """
 
 from django.dispatch import Signal
@@ -15,3 +17,4 @@ token_renewed = Signal()
 token_revoked = Signal()
 user_registered = Signal()
 email_confirmed = Signal()
+password_changed = Signal()

@@ -35,4 +35,8 @@ urlpatterns = [
     *route("csrf/", views.CsrfView, "csrf"),
     *route("register/", views.RegisterView, "register"),
     *route("register/confirm/<str:token>/", views.ConfirmEmailView, "register-confirm"),
+    # Passwords (API.md §10)
+    *route("password/change/", views.PasswordChangeView, "password-change"),
+    *route("password/reset/", views.PasswordResetView, "password-reset"),
+    *route("password/reset/confirm/", views.PasswordResetConfirmView, "password-reset-confirm"),
 ]

@@ -7,7 +7,10 @@ DRF message), so one expected outcome serves all three.
 
 from __future__ import annotations
 
+import json
+
 from rest_framework.test import APIClient
+from strawberry.utils.str_converters import to_snake_case
 
 from .conftest import LOGIN, GraphQLClient, operation_code
 
@@ -32,16 +35,40 @@ REGISTER = """mutation Register($username: String!, $password: String!, $email: 
 
 
 def graphql_outcome(result):
-    """``"ok"``, the code, or ``{field: [messages]}`` for field errors."""
+    """``"ok"``, the code, or ``{field: [messages]}`` for field errors (fields by their
+    REST names: GraphQL's ``newPassword`` is REST's ``new_password``)."""
     if result["__typename"] != "OperationInfo":
         return "ok"
     messages = result["messages"]
     if messages[0]["field"]:
         fields = {}
         for message in messages:
-            fields.setdefault(message["field"], []).append(message["message"])
+            fields.setdefault(to_snake_case(message["field"]), []).append(message["message"])
         return fields
     return messages[0]["code"]
+
+
+CHANGE_PASSWORD = """mutation Change($old: String!, $new: String!) {
+  changePassword(oldPassword: $old, newPassword: $new) {
+    __typename
+    ... on ChangePasswordResult { success revokedSessions }
+    ... on OperationInfo { messages { field message code } }
+  }
+}"""
+SEND_PASSWORD_RESET_EMAIL = """mutation Send($email: String!) {
+  sendPasswordResetEmail(email: $email) {
+    __typename
+    ... on SendPasswordResetEmailResult { success }
+    ... on OperationInfo { messages { field message code } }
+  }
+}"""
+RESET_PASSWORD = """mutation Reset($token: String!, $new: String!) {
+  resetPassword(token: $token, newPassword: $new) {
+    __typename
+    ... on ResetPasswordResult { success revokedSessions }
+    ... on OperationInfo { messages { field message code } }
+  }
+}"""
 
 
 class GraphQLAdapter:
@@ -89,6 +116,27 @@ class GraphQLAdapter:
     def check(self, token):
         result = self.gql("{ sessions { id } }", token=token)
         return result["errors"][0]["extensions"]["code"] if result.get("errors") else "ok"
+
+    # Passwords: (outcome, revoked sessions or None); sendPasswordResetEmail: the outcome.
+
+    def change_password(self, token, old_password, new_password):
+        result = self.gql(CHANGE_PASSWORD, {"old": old_password, "new": new_password}, token=token)
+        result = result["data"]["changePassword"]
+        if result["__typename"] == "ChangePasswordResult":
+            assert result["success"] is True
+        return graphql_outcome(result), result.get("revokedSessions")
+
+    def send_password_reset_email(self, email, **headers):
+        result = self.gql(SEND_PASSWORD_RESET_EMAIL, {"email": email}, **headers)["data"]["sendPasswordResetEmail"]
+        assert result["__typename"] == "OperationInfo" or result == {
+            "__typename": "SendPasswordResetEmailResult", "success": True}
+        return graphql_outcome(result)
+
+    def reset_password(self, token, new_password):
+        result = self.gql(RESET_PASSWORD, {"token": token, "new": new_password})["data"]["resetPassword"]
+        if result["__typename"] == "ResetPasswordResult":
+            assert result["success"] is True
+        return graphql_outcome(result), result.get("revokedSessions")
 
 
 class RestAdapter:
@@ -147,6 +195,42 @@ class RestAdapter:
         if response.status_code == 429:
             return "throttled"
         return REST_CODES[(response.status_code, body["detail"])]
+
+    def _post_password(self, path, data, token=None):
+        self.api.credentials(**({"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}))
+        # ensure_ascii: a lone surrogate travels as its escape, as in a GraphQL variable.
+        response = self.api.post(path, json.dumps(data), content_type="application/json")
+        body = response.json()
+        if response.status_code == 200:
+            return "ok", body
+        if response.status_code == 429:
+            return "throttled", None
+        if response.status_code == 400:
+            if set(body) == {"token"}:  # the link: GraphQL's code without a field
+                assert response.data["token"][0].code == "invalid_reset_token"
+                return "invalid_reset_token", None
+            return body, None
+        return REST_CODES[(response.status_code, body["detail"])], None
+
+    def change_password(self, token, old_password, new_password):
+        code, body = self._post_password("/auth/password/change/",
+                                          {"old_password": old_password, "new_password": new_password}, token)
+        return code, body and body["revoked_sessions"]
+
+    def send_password_reset_email(self, email, **headers):
+        headers = {name.replace("_", "-"): value for name, value in headers.items()}
+        response = self.api.post("/auth/password/reset/", {"email": email}, format="json", headers=headers)
+        if response.status_code == 429:
+            return "throttled"
+        assert (response.status_code, response.json()) == (200, {"success": True})
+        return "ok"
+
+    def reset_password(self, token, new_password):
+        code, body = self._post_password("/auth/password/reset/confirm/",
+                                          {"token": token, "new_password": new_password})
+        if code == "ok":
+            assert body == {"success": True}
+        return code, None  # REST does not say how many sessions ended
 
     def confirm_email(self, token):
         """The button of the link's page: a POST to the link (the test client skips CSRF)."""

@@ -107,4 +107,4 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "German")]
 DEFAULT_FROM_EMAIL = "noreply@example.com"
 
-GQL_AUTHTOKEN = {}
+GQL_AUTHTOKEN = {"PASSWORD_RESET_URL": "https://app.example.com/reset/{token}"}

@@ -22,12 +22,13 @@ from gql_authtoken import tokens
 EXPECTED_CODES = {
     "invalid_credentials", "inactive_user", "not_authenticated", "invalid_token", "token_expired",
     "unknown_client", "registration_disabled", "invalid_confirmation_token", "session_not_found",
-    "throttled", "permission_denied", "unique", "required", "invalid",
+    "throttled", "permission_denied", "unique", "required", "invalid", "invalid_password", "invalid_reset_token",
 }
 # Fields of tests/schema.py that fail on purpose (error masking tests); their errors have a path.
 FAILING_ON_PURPOSE = {"broken", "refusedOnPurpose"}
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-FUZZ_SETTINGS = {"REGISTRATION_ENABLED": True, "API_ACCESS_CLIENT_NAME": "api"}
+FUZZ_SETTINGS = {"REGISTRATION_ENABLED": True, "API_ACCESS_CLIENT_NAME": "api",
+                 "PASSWORD_RESET_URL": "https://app.example.com/reset/{token}"}
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +80,8 @@ def test_rest_endpoints(token):
         schema = schemathesis.openapi.from_wsgi("/openapi.json", WSGIHandler())
         # Every REST operation; the confirmation link is a page for people, not part of
         # the OpenAPI document (tests/test_registration_link.py covers odd tokens there).
-        # logout: GET (drf_advanced_token), POST, DELETE; csrf/: GET.
-        assert fuzz_each_operation(schema, check) == 15
+        # logout: GET (drf_advanced_token), POST, DELETE; csrf/: GET; password/change/, reset/, reset/confirm/
+        assert fuzz_each_operation(schema, check) == 18
 
 
 def test_graphql_operations(token):

@@ -40,6 +40,7 @@ SETTINGS = {
     "REGISTRATION_ENABLED": True,
     "REGISTRATION_EMAIL_CONFIRM": True,
     "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"},
+    "PASSWORD_RESET_URL": "https://app.example.com/reset/{token}",
 }
 
 
@@ -126,6 +127,20 @@ def rest_revoke(values, token):
     return rest_answer(response)
 
 
+def rest_password(path, names):
+    """A REST password endpoint whose body fields are the GraphQL arguments' REST names
+    (``names``); its field errors named as GraphQL names them, its link error as GraphQL's code."""
+    graphql_name = {rest: graphql for graphql, rest in names.items()}
+
+    def call(values, token):
+        answer = rest_answer(rest_json("post", path, {names[k]: v for k, v in values.items()}, token))
+        return tuple(sorted("invalid_reset_token" if item == "token:invalid_reset_token"
+                            else graphql_name.get(item.partition(":")[0], "") + ":" + item.partition(":")[2]
+                            if ":" in item else item for item in answer))
+
+    return call
+
+
 LOGIN = Operation("login", {"username": "String!", "password": "String!", "client": "String"},
                   {"username": "alice", "password": PASSWORD, "client": "web"}, rest_login)
 REGISTER = Operation("register", {"username": "String!", "password": "String!", "email": "String"},
@@ -133,11 +148,21 @@ REGISTER = Operation("register", {"username": "String!", "password": "String!", 
 CONFIRM_EMAIL = Operation("confirmEmail", {"token": "String!"}, {"token": "x" * 64}, rest_confirm)
 RESEND = Operation("resendConfirmationEmail", {"email": "String!"}, {"email": "carol@example.com"}, None)
 REVOKE_SESSION = Operation("revokeSession", {"id": "ID!"}, {"id": "1"}, rest_revoke)
+CHANGE_PASSWORD = Operation(
+    "changePassword", {"oldPassword": "String!", "newPassword": "String!"},
+    {"oldPassword": PASSWORD, "newPassword": GOOD_PASSWORD},
+    rest_password("/auth/password/change/", {"oldPassword": "old_password", "newPassword": "new_password"}))
+SEND_PASSWORD_RESET = Operation("sendPasswordResetEmail", {"email": "String!"}, {"email": "alice@example.com"},
+                                rest_password("/auth/password/reset/", {"email": "email"}))
+RESET_PASSWORD = Operation(
+    "resetPassword", {"token": "String!", "newPassword": "String!"}, {"token": "MQ.x-y", "newPassword": GOOD_PASSWORD},
+    rest_password("/auth/password/reset/confirm/", {"token": "token", "newPassword": "new_password"}))
 
 # Every string argument of every operation (logout, logoutAll and refresh have none).
 ARGUMENTS = [(LOGIN, "username"), (LOGIN, "password"), (LOGIN, "client"), (REGISTER, "username"),
              (REGISTER, "password"), (REGISTER, "email"), (CONFIRM_EMAIL, "token"), (RESEND, "email"),
-             (REVOKE_SESSION, "id")]
+             (REVOKE_SESSION, "id"), (CHANGE_PASSWORD, "oldPassword"), (CHANGE_PASSWORD, "newPassword"),
+             (SEND_PASSWORD_RESET, "email"), (RESET_PASSWORD, "token"), (RESET_PASSWORD, "newPassword")]
 
 
 def answers(operation: Operation, values: dict[str, str], token: str, *, kinds=("sync", "async"),
@@ -177,12 +202,16 @@ def world(settings, user, clients):
 
 NUL_AND_SURROGATES = ["\x00", "a\x00b", "\ud800", "x\udfffy", "\udc00\ud800"]
 TOO_LONG = {"username": "u" * 5000, "password": "p" * 100_000, "client": "c" * 5000,
-            "email": "e" * 5000 + "@example.com", "token": "t" * 600, "id": "1" * 5000}
+            "email": "e" * 5000 + "@example.com", "token": "t" * 600, "id": "1" * 5000,
+            "oldPassword": "p" * 100_000, "newPassword": "p" * 100_000}
 REFUSAL = {"login": {"username": "invalid_credentials", "password": "invalid_credentials", "client": "unknown_client"},
            "register": {"username": "username:invalid", "password": "password:invalid", "email": "email:invalid"},
            "confirmEmail": {"token": "invalid_confirmation_token"},
            "resendConfirmationEmail": {"email": "ok"},  # always success: no enumeration
-           "revokeSession": {"id": "session_not_found"}}
+           "revokeSession": {"id": "session_not_found"},
+           "changePassword": {"oldPassword": "oldPassword:invalid", "newPassword": "newPassword:invalid"},
+           "sendPasswordResetEmail": {"email": "ok"},  # always success: no enumeration
+           "resetPassword": {"token": "invalid_reset_token", "newPassword": "newPassword:invalid"}}
 
 TABLE = [(operation, argument, value) for operation, argument in ARGUMENTS
          for value in [*NUL_AND_SURROGATES, TOO_LONG[argument]]]

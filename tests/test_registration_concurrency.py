@@ -164,3 +164,61 @@ def test_simultaneous_registrations_of_crossing_identities_do_not_deadlock(trans
         outcomes = register_concurrently("graphql", [(dave, erin), (erin, dave)], monkeypatch)
         assert outcomes == ["ok", "ok"], (round, outcomes)
     assert get_user_model().objects.count() == 16
+
+
+# --- passwords (API.md §10) -----------------------------------------------------------------
+
+
+def test_one_reset_link_used_twice_at_once_resets_once(transactional_db, settings, monkeypatch):
+    from gql_authtoken.accounts import passwords
+    from gql_authtoken.exceptions import InvalidResetToken
+
+    user = get_user_model().objects.create_user("carol", "carol@example.com", "old " + GOOD)
+    token = passwords.make_reset_token(user)
+    barrier = threading.Barrier(2)
+    # Both have checked the link and the new password before either saves.
+    monkeypatch.setattr(fields, "password_errors", wait_at(barrier, fields.password_errors))
+    candidates = queue.Queue()
+    for n in range(2):
+        candidates.put(f"{GOOD}-{n}")
+
+    def reset():
+        password = candidates.get()
+        return password, passwords.reset_password(None, token, password)
+
+    outcomes = run_together(reset)
+    successes = [o for o in outcomes if not isinstance(o, Exception)]
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(successes) == 1 and len(errors) == 1 and isinstance(errors[0], InvalidResetToken), outcomes
+    user.refresh_from_db()
+    assert user.check_password(successes[0][0])
+
+
+def test_two_password_changes_with_the_same_old_password_at_once(transactional_db, monkeypatch):
+    from gql_authtoken import tokens
+    from gql_authtoken.accounts import passwords
+
+    user = get_user_model().objects.create_user("carol", "carol@example.com", "old " + GOOD)
+    first, second = tokens.issue_token(user).instance, tokens.issue_token(user).instance
+    barrier = threading.Barrier(2)
+    monkeypatch.setattr(fields, "password_errors", wait_at(barrier, fields.password_errors))
+    sessions = queue.Queue()
+    for session in (first, second):
+        sessions.put(session)
+
+    def change():
+        session = sessions.get()
+        return session, passwords.change_password(None, user, session, old_password="old " + GOOD,
+                                                  new_password=f"{GOOD}-{session.pk}")
+
+    outcomes = run_together(change)
+    successes = [o for o in outcomes if not isinstance(o, Exception)]
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(successes) == 1 and len(errors) == 1, outcomes
+    # The loser waited for the winner's lock, then found another hash than the one it checked.
+    assert isinstance(errors[0], ValidationFailed)
+    assert [(e.field, e.code) for e in errors[0].errors] == [("old_password", "invalid_password")]
+    winner, revoked = successes[0]
+    assert revoked == 1
+    user.refresh_from_db()
+    assert user.check_password(f"{GOOD}-{winner.pk}")

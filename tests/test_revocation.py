@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from gql_authtoken import clock, crypto, sessions, tokens
+from gql_authtoken.accounts import passwords
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken, Client
 
@@ -97,6 +98,15 @@ class OpenWebSocket:
         assert message["type"] == "next", message
         assert json.loads(self.ws.recv(timeout=5))["type"] == "complete"
         return message["payload"]["data"]["me"] is not None
+
+    def mutate(self, query):
+        """Run a mutation on the open socket; its ``data``."""
+        self.count += 1
+        self.ws.send(json.dumps({"id": str(self.count), "type": "subscribe", "payload": {"query": query}}))
+        message = json.loads(self.ws.recv(timeout=5))
+        assert message["type"] == "next", message
+        assert json.loads(self.ws.recv(timeout=5))["type"] == "complete"
+        return message["payload"]["data"]
 
     def close(self):
         self.stack.close()
@@ -186,6 +196,28 @@ def admin_disables_password(ctx):
     assert not ctx.user.has_usable_password()
 
 
+NEW_PASSWORD = "a-Strong-new-passphrase-42"
+CHANGE_PASSWORD = ('mutation { changePassword(oldPassword: "%s", newPassword: "%s") '
+                   "{ __typename ... on ChangePasswordResult { revokedSessions } } }" % (PASSWORD, NEW_PASSWORD))
+
+
+def change_password_graphql(ctx):
+    """Another session of the user changes the password: this one ends, that one stays."""
+    assert _gql_mutation(ctx.other, CHANGE_PASSWORD)["revokedSessions"] == 1
+
+
+def change_password_rest(ctx):
+    response = DjangoClient().post("/auth/password/change/", {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+                                   content_type="application/json", headers={"Authorization": f"Token {ctx.other}"})
+    assert response.json() == {"revoked_sessions": 1}
+
+
+def reset_password(ctx):
+    body = {"token": passwords.make_reset_token(ctx.user), "new_password": NEW_PASSWORD}
+    response = DjangoClient().post("/auth/password/reset/confirm/", body, content_type="application/json")
+    assert response.json() == {"success": True}
+
+
 def deactivate(ctx):
     ctx.user.is_active = False
     ctx.user.save()
@@ -253,6 +285,9 @@ WAYS = {
     "set_unusable_password": set_unusable_password,
     "admin-sets-password": admin_sets_password,
     "admin-disables-password": admin_disables_password,
+    "changePassword": change_password_graphql,
+    "password-change-rest": change_password_rest,
+    "resetPassword": reset_password,
     "deactivate": deactivate,
     "delete-user": delete_user,
     "admin-deletes-user": admin_deletes_user,
@@ -346,6 +381,45 @@ def test_the_next_request_after_a_revocation_is_refused_everywhere(
     finally:
         websocket.close()
     assert accepted == [], f"after {way}, still accepted by {accepted}"
+
+
+@pytest.mark.parametrize("through", ["graphql", "rest", "websocket"])
+def test_change_password_keeps_the_current_session_everywhere(
+    through, transactional_db, matrix_settings, second_process, websocket_server
+):
+    """API.md §10: after changePassword the request's own token works in every consumer
+    (cached ones included, and a socket open with it), and the user's other token in none."""
+    ctx = Subject("changePassword")
+    current, other = ctx.token, ctx.other
+    sockets = {current: OpenWebSocket(websocket_server), other: OpenWebSocket(websocket_server)}
+    consumers = dict(CONSUMERS)
+    if second_process is not None:
+        consumers["second-process"] = lambda ctx, token: _second_process(second_process, token)
+    consumers["open-websocket"] = lambda ctx, token: sockets[token](ctx, token)
+    try:
+        for token in (current, other):
+            for name, accepts in consumers.items():
+                for _ in range(2):
+                    assert accepts(ctx, token), f"{name} refused a token before the change"
+        if through == "graphql":
+            assert _gql_mutation(current, CHANGE_PASSWORD)["revokedSessions"] == 1
+        elif through == "rest":
+            response = DjangoClient().post(
+                "/auth/password/change/", {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+                content_type="application/json", headers={"Authorization": f"Token {current}"})
+            assert response.json() == {"revoked_sessions": 1}
+        else:
+            data = sockets[current].mutate(CHANGE_PASSWORD)
+            assert data["changePassword"] == {"__typename": "ChangePasswordResult", "revokedSessions": 1}
+        refused_current = [name for name, accepts in consumers.items() if not accepts(ctx, current)]
+        accepted_other = [name for name, accepts in consumers.items() if accepts(ctx, other)]
+    finally:
+        for socket in sockets.values():
+            socket.close()
+    assert refused_current == [], f"the current session was refused by {refused_current}"
+    assert accepted_other == [], f"the other session was still accepted by {accepted_other}"
+    ctx.user.refresh_from_db()
+    assert ctx.user.check_password(NEW_PASSWORD)
 
 
 @pytest.mark.parametrize("login_through", ["rest", "graphql", "admin"])

@@ -21,6 +21,7 @@ from websockets.sync.client import connect
 
 from gql_authtoken import clock, tokens
 from gql_authtoken.cache import invalidate_user_tokens
+from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.graphql.channels import TokenAuthGraphQLWSConsumer
 from gql_authtoken.models import AuthToken
 
@@ -476,6 +477,34 @@ def test_refresh_then_logout_over_an_authenticated_socket(server, user):
         assert logout["data"]["logout"] == {"revokedSessions": 1}
         subscribe(ws, ME, id="3")  # its token is gone now
         assert close_of(ws) == (4403, "invalid_token")
+
+
+@override_settings(GQL_AUTHTOKEN={"PASSWORD_RESET_URL": "https://app.example.com/reset/{token}",
+                                  "ACCOUNT_THROTTLE_RATE": "2/hour"})
+def test_password_reset_over_an_anonymous_socket_and_its_throttle(server, user):
+    old = tokens.issue_token(user).token
+    with connected(server) as ws:
+        send = ('mutation { sendPasswordResetEmail(email: "ALICE@example.com") '
+                "{ ... on SendPasswordResetEmailResult { success } } }")
+        assert execute(ws, send)["data"]["sendPasswordResetEmail"] == {"success": True}
+        link = re.search(r"https://app\.example\.com/reset/(\S+)", mail.outbox[-1].body).group(1)
+        reset = ("mutation R($t: String!) { resetPassword(token: $t, newPassword: \"a-Strong-new-passphrase-42\") "
+                 "{ __typename ... on ResetPasswordResult { revokedSessions } "
+                 "... on OperationInfo { messages { code } } } }")
+        assert execute(ws, reset, {"t": link}, id="2")["data"]["resetPassword"] == {
+            "__typename": "ResetPasswordResult", "revokedSessions": 1}
+        assert execute(ws, reset, {"t": link}, id="3")["data"]["resetPassword"] == {
+            "__typename": "OperationInfo", "messages": [{"code": "invalid_reset_token"}]}
+        # Counted per call, per operation: the socket's IP may send twice.
+        assert execute(ws, send, id="4")["data"]["sendPasswordResetEmail"] is not None
+        throttled = execute(ws, send.replace("{ success }", "{ success } ... on OperationInfo { messages { code } }"),
+                            id="5")["data"]["sendPasswordResetEmail"]
+        assert throttled == {"messages": [{"code": "throttled"}]}
+    assert len(mail.outbox) == 2
+    user.refresh_from_db()
+    assert user.check_password("a-Strong-new-passphrase-42")
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(old)  # the reset revoked every session
 
 
 SECRET = "hunter2-never-logged"

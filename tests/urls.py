@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
-from gql_authtoken.admin import send_confirmation_emails
+from gql_authtoken.admin import send_confirmation_emails, send_password_reset_emails
 from gql_authtoken.rest import (
     AllowSpecificClients,
     CachedTokenAuthentication,
@@ -21,7 +21,7 @@ from .schema import batch_schema, schema
 class UserAdminWithConfirmation(UserAdmin):
     """As the docs suggest: the package's action on the project's user admin."""
 
-    actions = [send_confirmation_emails]
+    actions = [send_confirmation_emails, send_password_reset_emails]
 
 
 admin.site.unregister(get_user_model())

@@ -126,4 +126,6 @@ GQL_AUTHTOKEN = {
     # example is served over plain http://127.0.0.1:8000, where browsers would never send
     # a Secure cookie back; keep the default (True) on any site served over HTTPS.
     "AUTH_COOKIE": {"CLIENTS": ["web"], "SECURE": False},
+    # The front end's page for reset links (there is none here: runserver prints the mail).
+    "PASSWORD_RESET_URL": "http://127.0.0.1:8000/reset-password/{token}",
 }

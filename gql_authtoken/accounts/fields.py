@@ -36,15 +36,21 @@ def registration_errors(model: Any, username: str, password: str, email: str) ->
         if email and not problems:
             checked["email"] = email
     errors += uniqueness_errors(model, **checked)
-    if not password:
-        errors.append(FieldError("password", required, "required"))
-    else:
-        candidate = model(**{model.USERNAME_FIELD: username, email_field: email})
-        try:
-            validate_password(password, candidate)
-        except ValidationError as error:
-            errors += field_errors(error, "password")
+    errors += password_errors(model(**{model.USERNAME_FIELD: username, email_field: email}), password, "password")
     return errors
+
+
+def password_errors(user: Any, password: str, field: str) -> list[FieldError]:
+    """The errors of ``password`` as ``user``'s new password, as field ``field``: ``required``
+    when empty, else ``AUTH_PASSWORD_VALIDATORS`` (their own codes, e.g. ``password_too_similar``
+    to the user's attributes)."""
+    if not password:
+        return [FieldError(field, _("This field is required."), "required")]
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        return field_errors(error, field)
+    return []
 
 
 def email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth.hashers import get_hasher, identify_hasher
@@ -9,6 +12,27 @@ from django.contrib.auth.hashers import get_hasher, identify_hasher
 from .. import cache as token_cache
 from .. import email_confirmation, tokens
 from ..conf import auth_settings
+
+# The pk of the user whose password change is being saved by ``accounts.passwords``,
+# which revokes the sessions itself (see ``sessions_revoked_by_caller``).
+_revoking_caller: ContextVar[Any] = ContextVar("gql_authtoken_revoking_caller", default=None)
+
+
+@contextmanager
+def sessions_revoked_by_caller(user: Any) -> Iterator[None]:
+    """Saves of ``user``'s new password inside the block leave the revocation to the caller.
+
+    For ``change_password``, which keeps the request's own session (API.md
+    §10) and revokes the others itself, in the same transaction and under the
+    same user row lock as the save, so no token issued for the old password
+    survives. Everything else ``user_saved`` does still happens (the cached
+    copies of the user are dropped; a deactivation still revokes all).
+    """
+    reset = _revoking_caller.set(user.pk)
+    try:
+        yield
+    finally:
+        _revoking_caller.reset(reset)
 
 
 def watched_user_fields() -> tuple[str, ...]:
@@ -38,6 +62,8 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
         and not _is_hash_upgrade(user, old_hash, update_fields)
     )
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
+    if password_changed and not deactivated and _revoking_caller.get() == user.pk:
+        password_changed = False  # the caller revokes (``sessions_revoked_by_caller``)
     if password_changed or deactivated:
         tokens.revoke_all_tokens(user)
     token_cache.invalidate_user_tokens(user)

@@ -8,7 +8,16 @@ from .context import current_user
 from .errors import AuthFailure, MaskUnexpectedErrors, QuietAuthErrorsMixin, is_unexpected_error, operation_info
 from .permissions import AllowClients, DenyClients, IsTokenAuthenticated
 from .schema import AuthMutation, AuthQuery, AuthTypes, make_auth_types
-from .types import LogoutResult, RefreshResult, ResendResult, Session, User
+from .types import (
+    ChangePasswordResult,
+    LogoutResult,
+    RefreshResult,
+    ResendResult,
+    ResetPasswordResult,
+    SendPasswordResetEmailResult,
+    Session,
+    User,
+)
 
 
 class Schema(QuietAuthErrorsMixin, strawberry.Schema):
@@ -26,6 +35,7 @@ __all__ = [
     "AuthMutation",
     "AuthQuery",
     "AuthTypes",
+    "ChangePasswordResult",
     "DenyClients",
     "IsTokenAuthenticated",
     "LogoutResult",
@@ -33,7 +43,9 @@ __all__ = [
     "QuietAuthErrorsMixin",
     "RefreshResult",
     "ResendResult",
+    "ResetPasswordResult",
     "Schema",
+    "SendPasswordResetEmailResult",
     "Session",
     "User",
     "current_user",

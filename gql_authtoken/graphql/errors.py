@@ -18,6 +18,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.union import StrawberryUnion
+from strawberry.utils.str_converters import to_camel_case
 from strawberry_django.fields.types import OperationInfo, OperationMessage
 
 from ..exceptions import AuthTokenError, NotAuthenticated, PermissionDenied
@@ -40,7 +41,8 @@ def operation_info(error: AuthTokenError) -> OperationInfo:
     else:
         kind = OperationMessage.Kind.ERROR
     return OperationInfo(messages=[
-        OperationMessage(kind=kind, message=str(e.message), field=e.field, code=e.code)
+        # The core names fields as Python and REST do (``new_password``); GraphQL as its arguments.
+        OperationMessage(kind=kind, message=str(e.message), field=e.field and to_camel_case(e.field), code=e.code)
         for e in error.field_errors()
     ])
 

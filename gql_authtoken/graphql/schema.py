@@ -15,11 +15,20 @@ from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
 from .. import clients, cookies, login, sessions, tokens
-from ..accounts import registration
+from ..accounts import passwords, registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
-from .types import LogoutResult, RefreshResult, ResendResult, Session, User
+from .types import (
+    ChangePasswordResult,
+    LogoutResult,
+    RefreshResult,
+    ResendResult,
+    ResetPasswordResult,
+    SendPasswordResetEmailResult,
+    Session,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,12 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
     LogoutAllPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutAllPayload")]
     RevokeSessionPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("RevokeSessionPayload")]
     RefreshPayload = Annotated[RefreshResult | OperationInfo, strawberry.union("RefreshPayload")]
+    # Passwords (API.md §10)
+    ChangePasswordPayload = Annotated[ChangePasswordResult | OperationInfo, strawberry.union("ChangePasswordPayload")]
+    SendPasswordResetEmailPayload = Annotated[
+        SendPasswordResetEmailResult | OperationInfo, strawberry.union("SendPasswordResetEmailPayload")
+    ]
+    ResetPasswordPayload = Annotated[ResetPasswordResult | OperationInfo, strawberry.union("ResetPasswordPayload")]
 
     @strawberry.type
     class AuthQuery:
@@ -163,6 +178,28 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         ) -> ResendConfirmationEmailPayload:
             registration.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
+
+        # --- passwords (API.md §10) ---
+
+        @strawberry_django.mutation(description="Change the password; every other session is revoked.")
+        @as_operation_info
+        def change_password(self, info: Info, old_password: str, new_password: str) -> ChangePasswordPayload:
+            token = request_token(info)
+            revoked = passwords.change_password(http_request(info), token.user, token,
+                                                old_password=old_password, new_password=new_password)
+            return ChangePasswordResult(success=True, revoked_sessions=revoked)
+
+        @strawberry_django.mutation(description="Mail a password reset link; always succeeds.")
+        @as_operation_info
+        def send_password_reset_email(self, info: Info, email: str) -> SendPasswordResetEmailPayload:
+            passwords.send_password_reset_email(http_request(info), email)
+            return SendPasswordResetEmailResult(success=True)
+
+        @strawberry_django.mutation(description="Set a new password with the token from a reset mail.")
+        @as_operation_info
+        def reset_password(self, info: Info, token: str, new_password: str) -> ResetPasswordPayload:
+            revoked = passwords.reset_password(http_request(info), token, new_password)
+            return ResetPasswordResult(success=True, revoked_sessions=revoked)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)
 

@@ -55,3 +55,23 @@ class RefreshResult:
 @strawberry.type
 class ResendResult:
     success: bool = True
+
+
+# --- passwords (API.md §10) ---
+
+
+@strawberry.type
+class ChangePasswordResult:
+    success: bool
+    revoked_sessions: int = strawberry.field(description="Every other session; this one stays.")
+
+
+@strawberry.type
+class SendPasswordResetEmailResult:
+    success: bool = strawberry.field(default=True, description="Always true: no account enumeration.")
+
+
+@strawberry.type
+class ResetPasswordResult:
+    success: bool
+    revoked_sessions: int = strawberry.field(description="Every session of the user.")

@@ -27,6 +27,8 @@ def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
         return exceptions.NotFound(message, code=code)
     if isinstance(error, core.UnknownClient):
         return exceptions.ValidationError({"client": [message]}, code=code)
+    if isinstance(error, core.InvalidResetToken):
+        return exceptions.ValidationError({"token": [message]}, code=code)
     detail: dict[str, list[Any]] = {}
     for field_error in error.field_errors():
         detail.setdefault(field_error.field or _NON_FIELD, []).append(

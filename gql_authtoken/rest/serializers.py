@@ -48,6 +48,27 @@ class RegisterSerializer(serializers.Serializer):
     email = InputField(label=_("Email"), required=False, allow_blank=True, allow_null=True)
 
 
+# Passwords (API.md §10). Not required here: the core reports missing values
+# as it reports any wrong one (a field error, an invalid link, success).
+class PasswordChangeSerializer(serializers.Serializer):
+    """Shape only; the core checks the old password and validates the new one."""
+
+    old_password = InputField(label=_("Old password"), required=False, allow_blank=True,
+                              style={"input_type": "password"})
+    new_password = InputField(label=_("New password"), required=False, allow_blank=True,
+                              style={"input_type": "password"})
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = InputField(label=_("Email"), required=False, allow_blank=True)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    token = InputField(label=_("Token"), required=False, allow_blank=True)
+    new_password = InputField(label=_("New password"), required=False, allow_blank=True,
+                              style={"input_type": "password"})
+
+
 class SessionSerializer(serializers.Serializer):
     """A core ``Session``; the same fields as the GraphQL ``Session`` type, snake_case."""
 
@@ -94,3 +115,7 @@ class CsrfTokenSerializer(serializers.Serializer):
 
 class SuccessSerializer(serializers.Serializer):
     success = serializers.BooleanField()
+
+
+class RevokedSessionsSerializer(serializers.Serializer):
+    revoked_sessions = serializers.IntegerField()

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import clients, cookies, login, sessions, tokens
-from ..accounts import registration
+from ..accounts import passwords, registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
@@ -33,7 +33,11 @@ from .serializers import (
     CsrfTokenSerializer,
     ExpirySerializer,
     LoginSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     RegisterSerializer,
+    RevokedSessionsSerializer,
     RotatedTokenSerializer,
     SessionSerializer,
     SuccessSerializer,
@@ -333,3 +337,60 @@ class ApiAccessView(TokenView):
     def delete(self, request: Request) -> Response:
         sessions.revoke_api_key(self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- passwords (API.md §10) -----------------------------------------------------------------
+
+
+@method_decorator(sensitive_post_parameters("old_password", "new_password"), name="dispatch")
+class PasswordChangeView(TokenView):
+    """POST old_password, new_password: 200 ``{"revoked_sessions"}``, every other session
+    revoked and this token kept; 400 field errors (``invalid_password``, the password validators)."""
+
+    serializer_class = PasswordChangeSerializer
+
+    @extend_schema(request=PasswordChangeSerializer,
+                   responses={200: RevokedSessionsSerializer, **_BAD_INPUT, **_TOKEN_ERRORS})
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        revoked = passwords.change_password(request._request, self.user, self.token,
+                                            old_password=data.get("old_password", ""),
+                                            new_password=data.get("new_password", ""))
+        return Response({"revoked_sessions": revoked})
+
+
+class PasswordResetView(CoreErrorsMixin, APIView):
+    """POST email: 200 ``{"success": true}`` whether or not an account has that address
+    (a link is mailed to each active one with a usable password)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = PasswordResetSerializer
+
+    @extend_schema(request=PasswordResetSerializer, responses={200: SuccessSerializer, **_THROTTLED})
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        passwords.send_password_reset_email(request._request, serializer.validated_data.get("email", ""))
+        return Response({"success": True})
+
+
+@method_decorator(sensitive_post_parameters("token", "new_password"), name="dispatch")
+class PasswordResetConfirmView(CoreErrorsMixin, APIView):
+    """POST token (from the reset mail), new_password: 200 ``{"success": true}``, every
+    session of the user revoked; 400 ``{"token": [...]}`` or field errors of ``new_password``."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class = PasswordResetConfirmSerializer
+
+    @extend_schema(request=PasswordResetConfirmSerializer,
+                   responses={200: SuccessSerializer, **_BAD_INPUT, **_THROTTLED})
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        passwords.reset_password(request._request, data.get("token", ""), data.get("new_password", ""))
+        return Response({"success": True})

@@ -34,4 +34,5 @@ urlpatterns = [
     *route("apiaccess/", views.ApiAccessView, "apiaccess"),
     *route("register/", views.RegisterView, "register"),
     *route("register/confirm/<str:token>/", views.ConfirmEmailView, "register-confirm"),
+    *route("email/change/", views.ChangeEmailView, "email-change"),
 ]

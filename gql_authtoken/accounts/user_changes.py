@@ -22,7 +22,8 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
-    session back); any other change drops the cached copies of the user.
+    session back) and cancels a pending change of address; any other change
+    drops the cached copies of the user.
     Changing ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an
     administrator activating or deactivating the account; a pending one has it
     false) ends a pending registration, so no link or resend can later undo a
@@ -40,6 +41,8 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
     if password_changed or deactivated:
         tokens.revoke_all_tokens(user)
+        # A change of address asked for with a stolen password or token dies with it.
+        email_confirmation.cancel_email_changes(user)
     token_cache.invalidate_user_tokens(user)
 
 

@@ -18,6 +18,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.union import StrawberryUnion
+from strawberry.utils.str_converters import to_camel_case
 from strawberry_django.fields.types import OperationInfo, OperationMessage
 
 from ..exceptions import AuthTokenError, NotAuthenticated, PermissionDenied
@@ -40,9 +41,15 @@ def operation_info(error: AuthTokenError) -> OperationInfo:
     else:
         kind = OperationMessage.Kind.ERROR
     return OperationInfo(messages=[
-        OperationMessage(kind=kind, message=str(e.message), field=e.field, code=e.code)
+        OperationMessage(kind=kind, message=str(e.message), field=graphql_field(e.field), code=e.code)
         for e in error.field_errors()
     ])
+
+
+def graphql_field(field: str | None) -> str | None:
+    """The GraphQL name of a core argument: ``new_email`` is ``newEmail``, as strawberry-django
+    names its own field errors (REST keeps the core's snake_case)."""
+    return to_camel_case(field) if field else None
 
 
 def graphql_error(error: AuthTokenError) -> AuthFailure:

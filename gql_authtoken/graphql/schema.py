@@ -15,11 +15,11 @@ from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
 from .. import clients, login, sessions, tokens
-from ..accounts import registration
+from ..accounts import email_change, registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
-from .types import LogoutResult, RefreshResult, ResendResult, Session, User
+from .types import ChangeEmailResult, LogoutResult, RefreshResult, ResendResult, Session, User
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
     LogoutAllPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("LogoutAllPayload")]
     RevokeSessionPayload = Annotated[LogoutResult | OperationInfo, strawberry.union("RevokeSessionPayload")]
     RefreshPayload = Annotated[RefreshResult | OperationInfo, strawberry.union("RefreshPayload")]
+    ChangeEmailPayload = Annotated[ChangeEmailResult | OperationInfo, strawberry.union("ChangeEmailPayload")]
 
     @strawberry.type
     class AuthQuery:
@@ -155,6 +156,16 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         ) -> ResendConfirmationEmailPayload:
             registration.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
+
+        @strawberry_django.mutation(
+            description="Change the account's email address; with email confirmation, once the link "
+            "mailed to the new address is confirmed (confirmEmail)."
+        )
+        @as_operation_info
+        def change_email(self, info: Info, password: str, new_email: str) -> ChangeEmailPayload:
+            user, _ = request_user(info)
+            result = email_change.change_email(http_request(info), user, password=password, new_email=new_email)
+            return ChangeEmailResult(success=True, email_confirmation_required=result.email_confirmation_required)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)
 

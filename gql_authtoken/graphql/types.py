@@ -55,3 +55,9 @@ class RefreshResult:
 @strawberry.type
 class ResendResult:
     success: bool = True
+
+
+@strawberry.type
+class ChangeEmailResult:
+    success: bool
+    email_confirmation_required: bool

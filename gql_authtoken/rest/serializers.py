@@ -89,3 +89,16 @@ class RotatedTokenSerializer(serializers.Serializer):
 
 class SuccessSerializer(serializers.Serializer):
     success = serializers.BooleanField()
+
+
+class ChangeEmailSerializer(serializers.Serializer):
+    """Shape only; the core checks the password and the address (``accounts.email_change``)."""
+
+    # Not required here: the core reports missing fields, as GraphQL gets them.
+    password = InputField(label=_("Password"), required=False, allow_blank=True, style={"input_type": "password"})
+    new_email = InputField(label=_("New email"), required=False, allow_blank=True)
+
+
+class ChangeEmailResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    email_confirmation_required = serializers.BooleanField()

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import clients, login, sessions, tokens
-from ..accounts import registration
+from ..accounts import email_change, registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
@@ -29,6 +29,8 @@ from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
 from .schema import OpenApiResponse, extend_schema
 from .serializers import (
+    ChangeEmailResponseSerializer,
+    ChangeEmailSerializer,
     ExpirySerializer,
     LoginSerializer,
     RegisterSerializer,
@@ -298,3 +300,23 @@ class ApiAccessView(TokenView):
     def delete(self, request: Request) -> Response:
         sessions.revoke_api_key(self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class ChangeEmailView(TokenView):
+    """POST password, new_email: 200 ``{"success": true, "email_confirmation_required"}``;
+    400 by field; with email confirmation the address changes when the mailed link is used."""
+
+    serializer_class = ChangeEmailSerializer
+
+    @extend_schema(request=ChangeEmailSerializer,
+                   responses={200: ChangeEmailResponseSerializer, **_BAD_INPUT, **_TOKEN_ERRORS})
+    @method_decorator(sensitive_variables("serializer", "data"))
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = email_change.change_email(
+            request._request, self.user, password=data.get("password", ""), new_email=data.get("new_email", "")
+        )
+        return Response({"success": True, "email_confirmation_required": result.email_confirmation_required})

@@ -146,7 +146,10 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
             row.delete()
             used = False
         if used:
-            EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True).delete()
+            others = EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True)
+            if row.purpose != ConfirmationPurpose.EMAIL_CHANGE:  # a change still waits for its own link
+                others = others.exclude(purpose=ConfirmationPurpose.EMAIL_CHANGE)
+            others.delete()
     if not used:
         raise InvalidConfirmationToken()
     return user, row.email

@@ -23,6 +23,7 @@ from gql_authtoken.models import ConfirmationPurpose, EmailConfirmationToken
 from .adapters import CHANGE_EMAIL
 from .conftest import PASSWORD, GraphQLClient
 from .test_inputs import NUL_AND_SURROGATES, Operation, answers, rest_answer, rest_json
+from .test_subscriptions import server  # noqa: F401  (the fixture: the test project served over ASGI)
 
 User = get_user_model()
 NEW = "alice@new.example.com"
@@ -387,3 +388,34 @@ def test_two_accounts_moving_to_one_address_at_once_one_wins(transactional_db, m
     assert sorted(type(o).__name__ for o in outcomes) == ["EmailChange", "ValidationFailed"], outcomes
     assert User.objects.filter(email__iexact=NEW).count() == 1
     assert identities.email_in_use(NEW)
+
+
+# --- over a WebSocket ----------------------------------------------------------------------------
+
+
+def test_over_a_websocket_with_confirmation(server, user, settings):
+    from .test_subscriptions import connected, execute
+
+    settings.GQL_AUTHTOKEN = CONFIRM
+    token = tokens.issue_token(user).token
+    with connected(server, token) as ws:
+        changed = execute(ws, CHANGE_EMAIL, {"password": PASSWORD, "newEmail": NEW})["data"]["changeEmail"]
+        assert changed == {"__typename": "ChangeEmailResult", "success": True, "emailConfirmationRequired": True}
+        wrong = execute(ws, CHANGE_EMAIL, {"password": "wrong", "newEmail": NEW}, id="2")["data"]["changeEmail"]
+        assert wrong["messages"][0]["code"] == "invalid_password"
+        link = link_from(next(m for m in mail.outbox if m.to == [NEW]))
+        confirm = execute(ws, "mutation($t: String!) { confirmEmail(token: $t) "
+                              "{ ... on ConfirmEmailResult { user { email } } } }", {"t": link}, id="3")
+        assert confirm["data"]["confirmEmail"] == {"user": {"email": NEW}}
+        assert execute(ws, "{ me { email } }", id="4")["data"]["me"] == {"email": NEW}  # the socket lives on
+
+
+def test_throttled_over_a_websocket(server, user, settings):
+    from .test_subscriptions import connected, execute
+
+    settings.GQL_AUTHTOKEN = {"ACCOUNT_THROTTLE_RATE": "1/hour"}
+    token = tokens.issue_token(user).token
+    with connected(server, token) as ws:
+        codes = [execute(ws, CHANGE_EMAIL, {"password": "wrong", "newEmail": NEW}, id=str(i))
+                 ["data"]["changeEmail"]["messages"][0]["code"] for i in range(2)]
+    assert codes == ["invalid_password", "throttled"]

@@ -157,10 +157,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             registration.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
 
-        @strawberry_django.mutation(
-            description="Change the account's email address; with email confirmation, once the link "
-            "mailed to the new address is confirmed (confirmEmail)."
-        )
+        @strawberry_django.mutation(description="Change the email address (with confirmation: once its link is used).")
         @as_operation_info
         def change_email(self, info: Info, password: str, new_email: str) -> ChangeEmailPayload:
             user, _ = request_user(info)

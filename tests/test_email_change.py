@@ -393,7 +393,7 @@ def test_two_accounts_moving_to_one_address_at_once_one_wins(transactional_db, m
 # --- over a WebSocket ----------------------------------------------------------------------------
 
 
-def test_over_a_websocket_with_confirmation(server, user, settings):
+def test_over_a_websocket_with_confirmation(server, user, settings):  # noqa: F811  (the imported fixture)
     from .test_subscriptions import connected, execute
 
     settings.GQL_AUTHTOKEN = CONFIRM
@@ -410,7 +410,7 @@ def test_over_a_websocket_with_confirmation(server, user, settings):
         assert execute(ws, "{ me { email } }", id="4")["data"]["me"] == {"email": NEW}  # the socket lives on
 
 
-def test_throttled_over_a_websocket(server, user, settings):
+def test_throttled_over_a_websocket(server, user, settings):  # noqa: F811
     from .test_subscriptions import connected, execute
 
     settings.GQL_AUTHTOKEN = {"ACCOUNT_THROTTLE_RATE": "1/hour"}

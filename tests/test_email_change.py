@@ -419,3 +419,25 @@ def test_throttled_over_a_websocket(server, user, settings):  # noqa: F811
         codes = [execute(ws, CHANGE_EMAIL, {"password": "wrong", "newEmail": NEW}, id=str(i))
                  ["data"]["changeEmail"]["messages"][0]["code"] for i in range(2)]
     assert codes == ["invalid_password", "throttled"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+def test_two_links_for_one_address_used_at_once_one_wins(transactional_db, settings, monkeypatch):
+    import queue
+    import threading
+
+    from .test_registration_concurrency import run_together, wait_at
+
+    settings.GQL_AUTHTOKEN = CONFIRM
+    for name in ("alice", "bob"):
+        person = User.objects.create_user(name, f"{name}@example.com", PASSWORD)
+        email_change.change_email(None, person, password=PASSWORD, new_email=NEW)
+    links = queue.SimpleQueue()
+    for message in mail.outbox:
+        if message.to == [NEW]:
+            links.put(link_from(message))
+    barrier = threading.Barrier(2)
+    monkeypatch.setattr(email_confirmation, "is_stale", wait_at(barrier, email_confirmation.is_stale))
+    outcomes = run_together(lambda: registration.confirm_email(None, links.get()))
+    assert sorted(type(o).__name__ for o in outcomes) == ["InvalidConfirmationToken", "User"], outcomes
+    assert User.objects.filter(email=NEW).count() == 1

@@ -40,9 +40,11 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
     )
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
     if password_changed or deactivated:
-        tokens.revoke_all_tokens(user)
-        # A change of address asked for with a stolen password or token dies with it.
+        # A change of address asked for with a stolen password or token dies with it,
+        # whoever revokes the sessions.
         email_confirmation.cancel_email_changes(user)
+    if password_changed or deactivated:
+        tokens.revoke_all_tokens(user)
     token_cache.invalidate_user_tokens(user)
 
 

@@ -44,6 +44,7 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections, router, transaction
 
+from . import cache_access
 from .conf import auth_settings
 from .models import AuthToken
 
@@ -74,7 +75,7 @@ def enabled() -> bool:
 
 
 def _cache() -> Any:
-    return caches[auth_settings.TOKEN_CACHE_ALIAS]
+    return cache_access.primary()  # reads from the primary, never a replica
 
 
 def token_mark(digest: str) -> str:
@@ -147,24 +148,25 @@ def _is_too_old(entry: CachedToken) -> bool:
 def _is_revoked(entry: CachedToken, digest: str) -> bool:
     """Whether a mark of the entry's token, user or client is newer than its read."""
     instance = entry.instance
-    keys = [token_mark(digest), user_mark(instance.user_id)]
+    keys = [token_mark(digest), user_mark(instance.user_id), cache_access.OUTAGE_MARK]
     if instance.client_id is not None:
         keys.append(client_mark(instance.client_id))
     marks = _cache().get_many(keys).values()
     return any(mark >= entry.loaded_at - CLOCK_SKEW for mark in marks)
 
 
-def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken:
+@cache_access.database_fallback
+def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken | None:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success).
 
-    ``load`` raises for an unknown digest; nothing is stored then.
+    ``load`` raises for an unknown digest; nothing is stored then. None when
+    the cache is down: the caller loads the token from the database itself.
     """
     loader = _loader(load)
     try:
-        entry = loader(digest, legacy_digest)
-        if not entry.fresh and (_is_too_old(entry) or _is_revoked(entry, digest)):
-            loader.invalidate(digest, legacy_digest)
-            entry = loader(digest, legacy_digest)
+        entry = _cache().get(loader.get_cache_key(digest, legacy_digest))  # from the primary
+        if entry is None or _is_too_old(entry) or _is_revoked(entry, digest):
+            entry = loader(digest, legacy_digest, _refresh=True)  # loaded and stored, not read
     except _NotCacheable as uncached:
         entry = uncached.entry
     return entry
@@ -179,15 +181,14 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
     """
     remaining = int(auth_settings.TOKEN_CACHE_TIMEOUT - (clock() - entry.loaded_at))
     if remaining > 0:
-        _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry, remaining)
+        cache_access.attempt(lambda: _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry,
+                                                  remaining), None)
 
 
 def _write_marks(keys: list[str]) -> None:
     timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
-    try:
-        _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout)
-    except Exception:  # the revocation itself is done; cached copies expire with their timeout
-        logger.exception("Could not write token revocation marks to the cache")
+    # Not written while the cache is down: the outage mark then refuses every older entry.
+    cache_access.attempt(lambda: _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout), None)
 
 
 _batch: ContextVar[set[str] | None] = ContextVar("gql_authtoken_marks", default=None)

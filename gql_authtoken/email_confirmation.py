@@ -2,9 +2,11 @@
 
 A link has a purpose (``ConfirmationPurpose``). A registration link completes
 a *pending registration* (an account made by ``register`` and not confirmed
-yet) and only then sets ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD``; any other
-link only records the confirmed address. So no link activates an account that
-was created some other way or that an administrator deactivated.
+yet) and only then sets ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD``; an email
+change link makes its address the user's new one (``changeEmail``, API.md
+§10); any other link only records the confirmed address. So no link activates
+an account that was created some other way or that an administrator
+deactivated (API.md §8).
 
 ``send_confirmation_email(user)`` is public, for admin actions and your own code.
 """
@@ -17,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, crypto
+from . import clock, crypto, identities
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
 from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
@@ -37,6 +39,13 @@ DEFAULT_EMAIL = {
     "FROM": None,  # None: DEFAULT_FROM_EMAIL
     "SUBJECT": _("Confirm your email address"),
     "MESSAGE": _("Hello {username},\n\nplease confirm your email address by opening this link:\n\n{url}\n"),
+    # The notice to the old address when a change of address waits for its link.
+    "EMAIL_CHANGE_SUBJECT": _("Your email address is being changed"),
+    "EMAIL_CHANGE_MESSAGE": _(
+        "Hello {username},\n\na change of the email address of your account to {new_email} was requested. "
+        "It takes effect when the link mailed to that address is opened.\n\n"
+        "If this was not you, change your password now: that cancels the change.\n"
+    ),
 }
 
 
@@ -108,9 +117,10 @@ def is_well_formed(token: str) -> bool:
 def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     """Use a confirmation token once: the user and the address it confirmed.
 
-    Unknown, used, expired and stale tokens (the user's address changed since),
-    and registration links of accounts with no pending registration, all raise
-    the same ``InvalidConfirmationToken``.
+    Unknown, used, expired and stale tokens (``is_stale``), registration links
+    of accounts with no pending registration, and email change links whose
+    address another account took meanwhile, all raise the same
+    ``InvalidConfirmationToken``.
     """
     if not is_well_formed(token):
         raise InvalidConfirmationToken()
@@ -122,22 +132,71 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
         raise InvalidConfirmationToken() from None
     user = row.user
     expired = row.created + auth_settings.REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY <= now
-    if expired or email_of(user).lower() != row.email.lower():
+    if expired or is_stale(row, user):
         row.delete()
         raise InvalidConfirmationToken()
     with transaction.atomic():
+        if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:
+            identities.lock_identities([row.email])  # before the user's row, as ``change_email`` locks
         lock_user(user)  # one link of a user at a time: using one deletes the others
         # The conditional update lets exactly one of two simultaneous uses win.
         used = EmailConfirmationToken.objects.filter(pk=row.pk, confirmed__isnull=True).update(confirmed=now)
-        if used and row.purpose == ConfirmationPurpose.REGISTRATION and not _complete_registration(user):
-            # Done already, or never made by ``register``: this link records nothing.
+        if used and not _complete(row, user):
+            # Nothing to complete (see ``_complete``): this link records nothing.
             row.delete()
             used = False
         if used:
-            EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True).delete()
+            others = EmailConfirmationToken.objects.filter(user=user, confirmed__isnull=True)
+            if row.purpose != ConfirmationPurpose.EMAIL_CHANGE:  # a change still waits for its own link
+                others = others.exclude(purpose=ConfirmationPurpose.EMAIL_CHANGE)
+            others.delete()
     if not used:
         raise InvalidConfirmationToken()
     return user, row.email
+
+
+def is_stale(row: EmailConfirmationToken, user: Any) -> bool:
+    """Whether a link no longer fits its user, whatever its age.
+
+    A registration or address link confirms the user's current address, so it
+    dies when that address changes. An email change link confirms an address
+    the user does not have yet; it dies when a newer change is requested
+    (``start_email_change`` deletes it), and never serves an inactive account.
+    """
+    if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:
+        return not getattr(user, "is_active", True)
+    return email_of(user).lower() != row.email.lower()
+
+
+def _complete(row: EmailConfirmationToken, user: Any) -> bool:
+    """Do what the link is for (under the user's lock); False when there is nothing it may do."""
+    if row.purpose == ConfirmationPurpose.REGISTRATION:
+        return _complete_registration(user)
+    if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:
+        return set_email(user, row.email)
+    return True
+
+
+def set_email(user: Any, email: str) -> bool:
+    """Make ``email`` the user's address, unless another account has it (False).
+
+    Call inside ``transaction.atomic()`` after ``identities.lock_identities([email])``,
+    so the check sees every account committed before it (PostgreSQL). Only the
+    address column is written, so a cached copy of the user (up to
+    ``TOKEN_CACHE_TIMEOUT`` old) overwrites nothing else; the save drops the
+    user's cached copies (``user_changes.user_saved``). When the username is the
+    address it changes with it: it is one field.
+    """
+    if identities.email_in_use_by_another(user, email):
+        return False
+    field = user.get_email_field_name()
+    setattr(user, field, email)
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable
+            user.save(update_fields=[field])
+    except IntegrityError:  # a unique address column, taken at this very moment (not PostgreSQL)
+        return False
+    return True
 
 
 def end_pending_registration(user: Any) -> bool:
@@ -171,17 +230,65 @@ def send_confirmation_email(user: Any, *, request: HttpRequest | None = None) ->
     if not email:
         raise ValueError("The user has no email address to confirm.")
     purpose = ConfirmationPurpose.REGISTRATION if is_pending_registration(user) else ConfirmationPurpose.ADDRESS
-    token = create_confirmation_token(user, email, purpose=purpose, now=clock.now())
-    config = email_settings()
-    language = translation.get_language_from_request(request) if request is not None else translation.get_language()
-    with translation.override(language):
-        subject = str(config["SUBJECT"])
-        message = str(config["MESSAGE"]).format(username=user.get_username(), url=confirmation_url(token))
+    _send_link(user, email, purpose=purpose, request=request)
+
+
+def _send_link(user: Any, email: str, *, purpose: str, request: HttpRequest | None) -> None:
+    """Create a link of ``purpose`` for ``email`` and mail it there (``REGISTRATION_EMAIL``)."""
+    _mail_link(user, email, create_confirmation_token(user, email, purpose=purpose, now=clock.now()), request=request)
+
+
+def _mail_link(user: Any, email: str, token: str, *, request: HttpRequest | None) -> None:
+    """Mail the link of ``token`` to ``email``; raises what the mail backend raises, after removing the link."""
     try:
-        send_mail(subject, message, config["FROM"] or settings.DEFAULT_FROM_EMAIL, [email])
+        _mail(user, email, "SUBJECT", "MESSAGE", request=request, url=confirmation_url(token))
     except Exception:
         EmailConfirmationToken.objects.filter(digest=crypto.hash_token(token)).delete()
         raise
+
+
+def _mail(user: Any, to: str, subject: str, message: str, *, request: HttpRequest | None, **values: str) -> None:
+    """Mail ``REGISTRATION_EMAIL[subject]`` / ``[message]`` (formatted with ``username`` and
+    ``values``) to ``to``, in the language of ``request`` (or the active language)."""
+    config = email_settings()
+    language = translation.get_language_from_request(request) if request is not None else translation.get_language()
+    with translation.override(language):
+        text = str(config[message]).format(username=user.get_username(), **values)
+        send_mail(str(config[subject]), text, config["FROM"] or settings.DEFAULT_FROM_EMAIL, [to])
+
+
+def start_email_change(user: Any, new_email: str, *, request: HttpRequest | None = None) -> None:
+    """Mail a link that makes ``new_email`` the user's address, and a notice to the current one.
+
+    The newest request wins: the user's unused email change links are deleted
+    as the new one is made (under the user's lock, so of two requests at once
+    one link survives). Nothing about the user changes until the link is used.
+    A mail failure is logged, not raised (the user can ask again); when the
+    link could not be sent, no notice goes out either.
+    """
+    with transaction.atomic():
+        lock_user(user)
+        cancel_email_changes(user)
+        token = create_confirmation_token(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now())
+    try:
+        _mail_link(user, new_email, token, request=request)
+    except Exception:
+        logger.exception("Could not send the email change link to user %s", user.pk)
+        return
+    old_email = email_of(user)
+    if not old_email:
+        return
+    try:
+        _mail(user, old_email, "EMAIL_CHANGE_SUBJECT", "EMAIL_CHANGE_MESSAGE", request=request, new_email=new_email)
+    except Exception:
+        logger.exception("Could not send the email change notice to user %s", user.pk)
+
+
+def cancel_email_changes(user: Any) -> None:
+    """Delete the user's unused email change links (a password change or a deactivation)."""
+    EmailConfirmationToken.objects.filter(
+        user_id=user.pk, purpose=ConfirmationPurpose.EMAIL_CHANGE, confirmed__isnull=True
+    ).delete()
 
 
 def send_quietly(user: Any, *, request: HttpRequest | None = None) -> bool:

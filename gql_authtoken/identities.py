@@ -96,6 +96,16 @@ def email_in_use(email: str) -> bool:
     return accounts_with_email(email).exists()
 
 
+def email_in_use_by_another(user: Any, email: str) -> bool:
+    """Whether an account other than ``user`` has this address in any case, or, when the
+    username is the address, the manager's ``get_by_natural_key`` reaches another account
+    with it (as ``username_in_use``): what a change of address must find free."""
+    if accounts_with_email(email).exclude(pk=user.pk).exists():
+        return True
+    account = find_account(email) if email_is_username() else None
+    return account is not None and account.pk != user.pk
+
+
 def lock_identities(values: Iterable[str]) -> None:
     """Serialise, until the transaction ends, every transaction that claims one of these
     identities (usernames, addresses), compared as ``__iexact`` compares them.

@@ -180,6 +180,8 @@ class ConfirmationPurpose(models.TextChoices):
     REGISTRATION = "registration", _("complete the registration")
     # Only records that the address was confirmed; never changes the user.
     ADDRESS = "address", _("confirm the address only")
+    # Makes the link's address the user's new one (``changeEmail``); nothing else.
+    EMAIL_CHANGE = "email_change", _("change the address")
 
 
 class EmailConfirmationToken(models.Model):

@@ -39,4 +39,6 @@ urlpatterns = [
     *route("password/change/", views.PasswordChangeView, "password-change"),
     *route("password/reset/", views.PasswordResetView, "password-reset"),
     *route("password/reset/confirm/", views.PasswordResetConfirmView, "password-reset-confirm"),
+    # Email change (API.md §10)
+    *route("email/change/", views.ChangeEmailView, "email-change"),
 ]

@@ -34,6 +34,21 @@ REGISTER = """mutation Register($username: String!, $password: String!, $email: 
 }"""
 
 
+CHANGE_EMAIL = """mutation ChangeEmail($password: String!, $newEmail: String!) {
+  changeEmail(password: $password, newEmail: $newEmail) {
+    __typename
+    ... on ChangeEmailResult { success emailConfirmationRequired }
+    ... on OperationInfo { messages { field message code } }
+  }
+}"""
+
+
+def change_email_outcome(success: bool, email_confirmation_required: bool) -> str:
+    """``"confirm"`` when the new address waits for its link, ``"changed"`` when it took effect."""
+    assert success is True
+    return "confirm" if email_confirmation_required else "changed"
+
+
 def graphql_outcome(result):
     """``"ok"``, the code, or ``{field: [messages]}`` for field errors (fields by their
     REST names: GraphQL's ``newPassword`` is REST's ``new_password``)."""
@@ -112,6 +127,18 @@ class GraphQLAdapter:
         query = ("mutation C($t: String!) { confirmEmail(token: $t) "
                  "{ __typename ... on OperationInfo { messages { field message code } } } }")
         return graphql_outcome(self.gql(query, {"t": token})["data"]["confirmEmail"])
+
+    def change_email(self, token, password, new_email):
+        """As ``change_email_outcome``, a code, or field errors by the core's (REST's) names:
+        GraphQL's ``newEmail`` is read back as ``new_email``."""
+        variables = {"password": password, "newEmail": new_email}
+        result = self.gql(CHANGE_EMAIL, variables, token=token)["data"]["changeEmail"]
+        if result["__typename"] == "ChangeEmailResult":
+            return change_email_outcome(result["success"], result["emailConfirmationRequired"])
+        outcome = graphql_outcome(result)
+        if isinstance(outcome, dict):
+            return {"new_email" if field == "newEmail" else field: messages for field, messages in outcome.items()}
+        return outcome
 
     def check(self, token):
         result = self.gql("{ sessions { id } }", token=token)
@@ -245,6 +272,15 @@ class RestAdapter:
         assert response.status_code in (302, 400), response
         return "invalid_confirmation_token"
 
-
-
-
+    def change_email(self, token, password, new_email):
+        self.api.credentials(**({"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}))
+        response = self.api.post("/auth/email/change/", {"password": password, "new_email": new_email}, format="json")
+        body = response.json()
+        if response.status_code == 200:
+            assert set(body) == {"success", "email_confirmation_required"}, body
+            return change_email_outcome(body["success"], body["email_confirmation_required"])
+        if response.status_code == 400:
+            return body
+        if response.status_code == 429:
+            return "throttled"
+        return REST_CODES[(response.status_code, body["detail"])]

@@ -80,8 +80,9 @@ def test_rest_endpoints(token):
         schema = schemathesis.openapi.from_wsgi("/openapi.json", WSGIHandler())
         # Every REST operation; the confirmation link is a page for people, not part of
         # the OpenAPI document (tests/test_registration_link.py covers odd tokens there).
-        # logout: GET (drf_advanced_token), POST, DELETE; csrf/: GET; password/change/, reset/, reset/confirm/
-        assert fuzz_each_operation(schema, check) == 18
+        # logout: GET (drf_advanced_token), POST, DELETE; csrf/: GET; password/change/, reset/, reset/confirm/;
+        # email/change/: POST.
+        assert fuzz_each_operation(schema, check) == 19
 
 
 def test_graphql_operations(token):

@@ -20,6 +20,7 @@ def test_openapi_schema_describes_every_endpoint_and_the_token_scheme(tmp_path, 
         "/token/": {"get", "put"}, "/sessions/": {"get"}, "/sessions/{session_id}/": {"delete"},
         "/apiaccess/": {"get", "post", "delete"}, "/register/": {"post"}, "/csrf/": {"get"},
         "/password/change/": {"post"}, "/password/reset/": {"post"}, "/password/reset/confirm/": {"post"},
+        "/email/change/": {"post"},
     }  # register/confirm/<token>/ is an HTML page with a form, not a JSON endpoint
     paths = document["paths"]
     assert {"tokenAuth": []} in paths["/sessions/"]["get"]["security"]

@@ -46,7 +46,8 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
-    session back); any other change drops the cached copies of the user.
+    session back) and cancels a pending change of address; any other change
+    drops the cached copies of the user.
     Changing ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an
     administrator activating or deactivating the account; a pending one has it
     false) ends a pending registration, so no link or resend can later undo a
@@ -62,10 +63,13 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
         and not _is_hash_upgrade(user, old_hash, update_fields)
     )
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
-    if password_changed and not deactivated and _revoking_caller.get() == user.pk:
-        password_changed = False  # the caller revokes (``sessions_revoked_by_caller``)
     if password_changed or deactivated:
-        tokens.revoke_all_tokens(user)
+        # A change of address asked for with a stolen password or token dies with it,
+        # whoever revokes the sessions.
+        email_confirmation.cancel_email_changes(user)
+        caller_revokes = not deactivated and _revoking_caller.get() == user.pk  # ``sessions_revoked_by_caller``
+        if not caller_revokes:
+            tokens.revoke_all_tokens(user)
     token_cache.invalidate_user_tokens(user)
 
 

@@ -41,10 +41,15 @@ def operation_info(error: AuthTokenError) -> OperationInfo:
     else:
         kind = OperationMessage.Kind.ERROR
     return OperationInfo(messages=[
-        # The core names fields as Python and REST do (``new_password``); GraphQL as its arguments.
-        OperationMessage(kind=kind, message=str(e.message), field=e.field and to_camel_case(e.field), code=e.code)
+        OperationMessage(kind=kind, message=str(e.message), field=graphql_field(e.field), code=e.code)
         for e in error.field_errors()
     ])
+
+
+def graphql_field(field: str | None) -> str | None:
+    """The GraphQL name of a core argument: ``new_email`` is ``newEmail``, as strawberry-django
+    names its own field errors (REST keeps the core's snake_case)."""
+    return to_camel_case(field) if field else None
 
 
 def graphql_error(error: AuthTokenError) -> AuthFailure:

@@ -15,11 +15,12 @@ from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
 from .. import clients, cookies, login, sessions, tokens
-from ..accounts import passwords, registration
+from ..accounts import email_change, passwords, registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
 from .types import (
+    ChangeEmailResult,
     ChangePasswordResult,
     LogoutResult,
     RefreshResult,
@@ -79,6 +80,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         SendPasswordResetEmailResult | OperationInfo, strawberry.union("SendPasswordResetEmailPayload")
     ]
     ResetPasswordPayload = Annotated[ResetPasswordResult | OperationInfo, strawberry.union("ResetPasswordPayload")]
+    ChangeEmailPayload = Annotated[ChangeEmailResult | OperationInfo, strawberry.union("ChangeEmailPayload")]
 
     @strawberry.type
     class AuthQuery:
@@ -200,6 +202,12 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def reset_password(self, info: Info, token: str, new_password: str) -> ResetPasswordPayload:
             revoked = passwords.reset_password(http_request(info), token, new_password)
             return ResetPasswordResult(success=True, revoked_sessions=revoked)
+        @strawberry_django.mutation(description="Change the email address (with confirmation: once its link is used).")
+        @as_operation_info
+        def change_email(self, info: Info, password: str, new_email: str) -> ChangeEmailPayload:
+            user, _ = request_user(info)
+            result = email_change.change_email(http_request(info), user, password=password, new_email=new_email)
+            return ChangeEmailResult(success=True, email_confirmation_required=result.email_confirmation_required)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)
 

@@ -75,3 +75,9 @@ class SendPasswordResetEmailResult:
 class ResetPasswordResult:
     success: bool
     revoked_sessions: int = strawberry.field(description="Every session of the user.")
+
+
+@strawberry.type
+class ChangeEmailResult:
+    success: bool
+    email_confirmation_required: bool

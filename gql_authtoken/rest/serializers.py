@@ -119,3 +119,16 @@ class SuccessSerializer(serializers.Serializer):
 
 class RevokedSessionsSerializer(serializers.Serializer):
     revoked_sessions = serializers.IntegerField()
+
+
+class ChangeEmailSerializer(serializers.Serializer):
+    """Shape only; the core checks the password and the address (``accounts.email_change``)."""
+
+    # Not required here: the core reports missing fields, as GraphQL gets them.
+    password = InputField(label=_("Password"), required=False, allow_blank=True, style={"input_type": "password"})
+    new_email = InputField(label=_("New email"), required=False, allow_blank=True)
+
+
+class ChangeEmailResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    email_confirmation_required = serializers.BooleanField()

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import clients, cookies, login, sessions, tokens
-from ..accounts import passwords, registration
+from ..accounts import email_change, passwords, registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
@@ -30,6 +30,8 @@ from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
 from .schema import OpenApiResponse, extend_schema
 from .serializers import (
+    ChangeEmailResponseSerializer,
+    ChangeEmailSerializer,
     CsrfTokenSerializer,
     ExpirySerializer,
     LoginSerializer,
@@ -394,3 +396,26 @@ class PasswordResetConfirmView(CoreErrorsMixin, APIView):
         data = serializer.validated_data
         passwords.reset_password(request._request, data.get("token", ""), data.get("new_password", ""))
         return Response({"success": True})
+
+
+# --- email change (API.md §10) -------------------------------------------------------------
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class ChangeEmailView(TokenView):
+    """POST password, new_email: 200 ``{"success": true, "email_confirmation_required"}``;
+    400 by field; with email confirmation the address changes when the mailed link is used."""
+
+    serializer_class = ChangeEmailSerializer
+
+    @extend_schema(request=ChangeEmailSerializer,
+                   responses={200: ChangeEmailResponseSerializer, **_BAD_INPUT, **_TOKEN_ERRORS})
+    @method_decorator(sensitive_variables("serializer", "data"))
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = email_change.change_email(
+            request._request, self.user, password=data.get("password", ""), new_email=data.get("new_email", "")
+        )
+        return Response({"success": True, "email_confirmation_required": result.email_confirmation_required})

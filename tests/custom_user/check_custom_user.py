@@ -115,3 +115,42 @@ def test_every_spelling_that_reaches_the_account_shares_its_failure_bucket(adapt
         assert adapter.at(f"198.51.100.{i}").login(variant, "wrong")[0] == "invalid_credentials", variant
     assert adapter.at("192.0.2.1").login("alice@example.com", GOOD)[0] == "throttled"
     assert adapter.at("192.0.2.1").login(variants[-1], GOOD)[0] == "throttled"
+
+
+# --- changing the address changes the username (issue 13) ---------------------------------
+
+
+def test_changing_the_address_changes_the_username(adapter, settings):
+    """The username is the address: one field, so it changes when the link is used."""
+    from tests.custom_user.models import EmailUser
+
+    dora = EmailUser(email="dora@example.com")
+    dora.set_password(GOOD)
+    dora.save()
+    EmailUser.objects.create(email="erin@example.com")
+    token = tokens.issue_token(dora).token
+    assert adapter.change_email(token, GOOD, "ERIN@example.com") == {
+        "new_email": ["A user with that email already exists."]}
+    assert adapter.change_email(token, GOOD, "Dora@New.Example") == "confirm"
+    [link_mail] = [m for m in mail.outbox if m.to == ["Dora@new.example"]]
+    assert adapter.login("dora@new.example", GOOD)[0] == "invalid_credentials"  # not yet
+    link = re.search(r"/auth/register/confirm/([^/\s]+)/", link_mail.body).group(1)
+    assert adapter.confirm_email(link) == "ok"
+    dora.refresh_from_db()
+    assert dora.get_username() == dora.email == "Dora@new.example"
+    assert adapter.login("dora@new.example", GOOD)[0] == "ok"
+    assert adapter.login("dora@example.com", GOOD)[0] == "invalid_credentials"
+    assert adapter.check(token) == "ok"
+
+
+def test_without_confirmation_the_username_changes_at_once(adapter, settings):
+    from tests.custom_user.models import EmailUser
+
+    settings.GQL_AUTHTOKEN = {}
+    dora = EmailUser(email="dora@example.com")
+    dora.set_password(GOOD)
+    dora.save()
+    token = tokens.issue_token(dora).token
+    assert adapter.change_email(token, GOOD, "dora@new.example") == "changed"
+    assert adapter.login("dora@new.example", GOOD)[0] == "ok"
+    assert EmailUser.objects.get().get_username() == "dora@new.example"

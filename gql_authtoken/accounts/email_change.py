@@ -1,0 +1,108 @@
+"""Changing the email address: ``change_email`` (API.md §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from .. import attempts, email_confirmation, identities, inputs, throttling
+from ..conf import auth_settings
+from ..exceptions import FieldError, ValidationFailed, field_errors
+from ..models import lock_user
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+# The throttle scope of ``change_email`` (its buckets count apart from other operations').
+SCOPE = "change_email"
+
+# The argument names of the core and REST; GraphQL shows them camelCased (``newEmail``).
+PASSWORD, NEW_EMAIL = "password", "new_email"
+
+
+@dataclass(frozen=True)
+class EmailChange:
+    """What ``change_email`` did: the user, and whether the new address still waits for
+    the link mailed to it (True) or is the user's address already (False)."""
+
+    user: Any
+    email_confirmation_required: bool
+
+
+@sensitive_variables("password")
+def change_email(request: HttpRequest | None, user: Any, *, password: str, new_email: str) -> EmailChange:
+    """Change ``user``'s address to ``new_email``, given their current ``password``.
+
+    Checks, in order, each raising ``ValidationFailed`` with field errors:
+    both arguments' input checks (``inputs``: ``invalid``); the throttle
+    (``ACCOUNT_THROTTLE_RATE`` per client IP and per account, ``Throttled``);
+    that neither is empty (``required``); then the password
+    (``invalid_password`` on ``password``; nothing about the address is said
+    before it matched); then the address, normalised as ``register`` normalises
+    it (``identities.normalize_email``): a valid address (``invalid``) that no
+    other account has in any case (``unique`` on ``new_email``).
+
+    With ``REGISTRATION_EMAIL_CONFIRM`` nothing changes yet: a link bound to
+    the new address is mailed to it and a notice to the current one
+    (``email_confirmation.start_email_change``); ``confirmEmail`` with that
+    link makes the change. Otherwise, or when only the case of the current
+    address changes (the same mailbox), the address changes at once, checked
+    again under ``identities.lock_identities``. A username that is the address
+    changes with it. Sessions are kept (the save drops the user's cached copies).
+    """
+    if refused := attempts.refused_input(SCOPE, request, auth_settings.ACCOUNT_THROTTLE_RATE,
+                                         password=password, email=new_email):
+        names = {"password": PASSWORD, "email": NEW_EMAIL}
+        raise ValidationFailed([e for name, error in refused.items() for e in field_errors(error, names[name])])
+    attempts.throttle_call(SCOPE, request, lambda: throttling.identity_bucket(user, ""))
+    required = _("This field is required.")
+    if missing := [FieldError(name, required, "required") for name, value in ((PASSWORD, password),
+                                                                               (NEW_EMAIL, new_email)) if not value]:
+        raise ValidationFailed(missing)
+    user.refresh_from_db()  # a cached user may be up to TOKEN_CACHE_TIMEOUT old; its hash is deferred
+    if not user.check_password(password):
+        raise ValidationFailed([FieldError(PASSWORD, _("Your password was entered incorrectly."), "invalid_password")])
+    email = identities.normalize_email(new_email)
+    errors = address_errors(user, email)
+    if errors:
+        raise ValidationFailed(errors)
+    same_mailbox = email.lower() == email_confirmation.email_of(user).lower()
+    if auth_settings.REGISTRATION_EMAIL_CONFIRM and not same_mailbox:
+        email_confirmation.start_email_change(user, email, request=request)
+        return EmailChange(user=user, email_confirmation_required=True)
+    with transaction.atomic():
+        identities.lock_identities([email])
+        lock_user(user)
+        if not email_confirmation.set_email(user, email):  # taken since the check above
+            raise ValidationFailed([address_taken()])
+    return EmailChange(user=user, email_confirmation_required=False)
+
+
+def address_errors(user: Any, email: str) -> list[FieldError]:
+    """Why ``user`` may not change to the normalised ``email``: the field errors of ``new_email``."""
+    # NFKC can lengthen a value: the limit holds for what is stored.
+    if refused := inputs.refused(email=email):
+        return field_errors(refused["email"], NEW_EMAIL)
+    if not email:
+        return [FieldError(NEW_EMAIL, _("This field is required."), "required")]
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        return field_errors(error, NEW_EMAIL)
+    if identities.email_in_use_by_another(user, email):
+        return [address_taken()]
+    return []
+
+
+def address_taken() -> FieldError:
+    return FieldError(NEW_EMAIL, _("A user with that email already exists."), "unique")
+
+
+achange_email = sync_to_async(change_email)

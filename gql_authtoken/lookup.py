@@ -12,6 +12,7 @@ way ``QuerySet`` does (``Model.from_db`` and Django's related populators).
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 from django.db import connections, router
@@ -19,6 +20,9 @@ from django.db.models.query import get_related_populators
 
 from .conf import auth_settings
 from .models import AuthToken
+
+# Django 6.1 gives instances a fetch mode, passed along as QuerySet's ModelIterable does.
+_FETCH_MODES = "fetch_mode" in inspect.signature(get_related_populators).parameters
 
 
 class PreparedLookup:
@@ -39,7 +43,9 @@ class PreparedLookup:
         self.start, self.end = fields[0], fields[-1] + 1
         self.init_list = [column[0].target.attname for column in select[self.start:self.end]]
         self.converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
-        self.populators = get_related_populators(klass_info, select, self.alias)
+        fetch_mode = (queryset._fetch_mode,) if _FETCH_MODES else ()  # type: ignore[attr-defined,unused-ignore]
+        self.from_db_options = dict(zip(["fetch_mode"], fetch_mode, strict=False))
+        self.populators = get_related_populators(klass_info, select, self.alias, *fetch_mode)
 
     def fetch(self, digests: list[str]) -> list[AuthToken]:
         """The rows for ``digests`` (one query), with their related rows attached."""
@@ -50,7 +56,7 @@ class PreparedLookup:
             rows = self.compiler.apply_converters(rows, self.converters)
         tokens = []
         for row in rows:
-            token = AuthToken.from_db(self.alias, self.init_list, row[self.start:self.end])
+            token = AuthToken.from_db(self.alias, self.init_list, row[self.start:self.end], **self.from_db_options)
             for populator in self.populators:
                 populator.populate(row, token)
             tokens.append(token)

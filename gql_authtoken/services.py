@@ -432,8 +432,8 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
 
 
 def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_cache: bool = False) -> AuthToken:
-    """``authenticate_token`` for a token known by its digests (``token_digests``): for callers that keep no plaintext, such as
-    an open WebSocket connection checking its token again."""
+    """``authenticate_token`` for a token known by its digests (``token_digests``): for callers
+    that keep no plaintext, such as an open WebSocket connection checking its token again."""
     entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
     instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
     current = now()

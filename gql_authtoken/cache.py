@@ -146,26 +146,26 @@ def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:
     return cache.get_many(keys)
 
 
-# The user and client of the tokens this process has seen, by entry key: a hit
-# reads their marks in the same round trip as the entry. A token's user and
-# client never change (a change of either writes a mark), and a wrong or
-# missing guess only costs a second read (see lookup), so this is never trusted
+# What this process learnt about the tokens it has seen, by (loader, digests): the
+# entry key and the marks of the token, its user and its client. A hit then reads
+# the entry and all three marks in one round trip. A token's user and client never
+# change (a change of either writes a mark), and lookup checks the entry's own ids
+# against them, a mismatch costing only a second read, so nothing here is trusted
 # for a decision. Bounded: emptied when it grows past HINTS_MAX.
-_hints: dict[str, tuple[Any, Any]] = {}
+_hints: dict[tuple[Any, str, str | None], tuple[str, list[str], tuple[Any, Any]]] = {}
 HINTS_MAX = 100_000
 
 
-def _owner_marks(owner: tuple[Any, Any]) -> list[str]:
-    user_id, client_id = owner
-    return [user_mark(user_id)] if client_id is None else [user_mark(user_id), client_mark(client_id)]
-
-
-def _remember(key: str, instance: AuthToken) -> tuple[Any, Any]:
+def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) -> list[str]:
+    """The marks of ``instance`` (its token, user and client), remembered for the next hit."""
     owner = (instance.user_id, instance.client_id)
+    marks = [token_mark(instance.digest), user_mark(owner[0])]
+    if owner[1] is not None:
+        marks.append(client_mark(owner[1]))
     if len(_hints) >= HINTS_MAX:
         _hints.clear()
-    _hints[key] = owner
-    return owner
+    _hints[hint] = (key, marks, owner)
+    return marks
 
 
 def _is_served(entry: CachedToken, found: dict[str, Any], marks: list[str]) -> bool:
@@ -187,17 +187,16 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     ``load`` raises for an unknown digest; nothing is stored then.
     """
     loader = _loader(load)
-    key = loader.get_cache_key(digest, legacy_digest)
+    hint = (loader, digest, legacy_digest)
+    known = _hints.get(hint)
+    key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest), [], None)
     cache = _cache()
-    owner = _hints.get(key)
-    marks = [token_mark(digest), *(_owner_marks(owner) if owner is not None else ())]
-    found = _read_many(cache, [key, *marks])
+    found = _read_many(cache, [key, *marks] if marks else [key, token_mark(digest)])
     entry = found.get(key)
     if isinstance(entry, CachedToken):
-        actual = (entry.instance.user_id, entry.instance.client_id)
-        if actual != owner:  # first hit in this process: read the marks of its real user and client
-            owner = _remember(key, entry.instance)
-            marks = [token_mark(digest), *_owner_marks(owner)]
+        if (entry.instance.user_id, entry.instance.client_id) != owner:
+            # Not seen in this process yet: the marks of its real user and client take a second read.
+            marks = _remember(hint, key, entry.instance)
             found.update(_read_many(cache, marks[1:]))
         if _is_served(entry, found, marks):
             return entry
@@ -205,7 +204,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
         entry = loader(digest, legacy_digest, _refresh=True)  # load and store, without reading again
     except _NotCacheable as uncached:
         return uncached.entry
-    _remember(key, entry.instance)
+    _remember(hint, key, entry.instance)
     return entry
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import email_confirmation, services
+from . import email_confirmation, models, tokens
 from .models import AuthToken, Client, PendingRegistration
 
 
@@ -58,7 +58,7 @@ class AuthTokenAdmin(admin.ModelAdmin):
         """By the user model's own name and email fields (a custom user may have no ``username``)."""
         user_model = get_user_model()
         names = {user_model.USERNAME_FIELD, user_model.get_email_field_name()}
-        return [f"user__{name}" for name in services.model_fields(user_model, sorted(names))]
+        return [f"user__{name}" for name in models.model_fields(user_model, sorted(names))]
 
     def has_add_permission(self, request: Any) -> bool:
         return False  # tokens are issued by logging in, never minted for someone else
@@ -73,7 +73,7 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["delete"])
     def revoke_selected(self, request: Any, queryset: Any) -> None:
-        count = services.revoke_tokens(queryset)
+        count = tokens.revoke_tokens(queryset)
         self.message_user(
             request,
             ngettext("Revoked %(count)d session.", "Revoked %(count)d sessions.", count) % {"count": count},
@@ -82,10 +82,10 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     # Django's own delete view and "delete selected" action revoke through the core too.
     def delete_model(self, request: Any, obj: AuthToken) -> None:
-        services.revoke_tokens(AuthToken.objects.filter(pk=obj.pk))
+        tokens.revoke_tokens(AuthToken.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
-        services.revoke_tokens(queryset)
+        tokens.revoke_tokens(queryset)
 
 
 @admin.register(PendingRegistration)

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto
+from . import clock, crypto
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
 from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
@@ -167,13 +167,11 @@ def send_confirmation_email(user: Any, *, request: HttpRequest | None = None) ->
     active language). Raises what the mail backend raises; the link that
     could not be sent is removed.
     """
-    from . import services  # the core's clock; services imports this module
-
     email = email_of(user)
     if not email:
         raise ValueError("The user has no email address to confirm.")
     purpose = ConfirmationPurpose.REGISTRATION if is_pending_registration(user) else ConfirmationPurpose.ADDRESS
-    token = create_confirmation_token(user, email, purpose=purpose, now=services.now())
+    token = create_confirmation_token(user, email, purpose=purpose, now=clock.now())
     config = email_settings()
     language = translation.get_language_from_request(request) if request is not None else translation.get_language()
     with translation.override(language):

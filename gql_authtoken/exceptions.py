@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
+    from django.core.exceptions import ValidationError
     from django_stubs_ext import StrOrPromise  # str or a lazy translation
 
 
@@ -123,8 +124,8 @@ class Throttled(AuthTokenError):
 
 
 class ValidationFailed(AuthTokenError):
-    """Input errors by field (``register``); codes are Django's (``unique``,
-    ``required``, ``invalid``, the password validators' own codes)."""
+    """Input errors by field (``register``, ``create_client``); codes are Django's
+    (``unique``, ``required``, ``invalid``, the password validators' own codes)."""
 
     code = "invalid"
     default_message = _("Please correct the errors below.")
@@ -135,3 +136,9 @@ class ValidationFailed(AuthTokenError):
 
     def field_errors(self) -> list[FieldError]:
         return list(self.errors)
+
+
+def field_errors(error: ValidationError, field: str) -> list[FieldError]:
+    """Django's ``ValidationError`` as ``FieldError``s of ``field`` (its codes; ``invalid`` when it has none)."""
+    return [FieldError(field=field, message=e.message % (e.params or {}), code=e.code or "invalid")
+            for e in error.error_list]

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from . import crypto, services
+from . import clock, crypto
 from .models import AuthToken, Client
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
@@ -160,7 +160,7 @@ def import_tokens(
         raise ImportRefused(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}.")
     summary = ImportSummary()
     clients: dict[str, Client | None] = {}
-    now = services.now()
+    now = clock.now()
     with transaction.atomic():
         for batch in _batches(READERS[source](batch_size), batch_size):
             summary.found += len(batch)

@@ -18,7 +18,7 @@ from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.debug import sensitive_variables
 
-from . import services
+from . import clients, tokens
 from .exceptions import AuthTokenError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _header_token(request: HttpRequest) -> str | None:
     parsed = request.__dict__.get(_PARSED_ATTR)
     if parsed is None:
         try:
-            parsed = (services.parse_authorization_header(authorization_header(request)),)
+            parsed = (tokens.parse_authorization_header(authorization_header(request)),)
         except AuthTokenError as error:
             parsed = error
         request.__dict__[_PARSED_ATTR] = parsed
@@ -111,7 +111,7 @@ def check_client_rate(request: HttpRequest, token: AuthToken) -> None:
     outcome: Literal[True] | AuthTokenError | None = request.__dict__.get(_CLIENT_RATE_ATTR)
     if outcome is None:
         try:
-            services.throttle_client(token)
+            clients.throttle_client(token)
             outcome = True
         except AuthTokenError as error:
             outcome = error
@@ -143,7 +143,7 @@ def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
         token = _header_token(request)
         if token is None:
             return _NO_TOKEN
-        return TokenAuthResult(token=services.authenticate_token(token, use_cache=use_cache))
+        return TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache))
     except AuthTokenError as error:
         return TokenAuthResult(error=error)
 

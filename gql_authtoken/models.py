@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +38,18 @@ def validate_token_ttl(value: timedelta | None) -> None:
             _("Enter a lifetime above 0 and at most %(days)d days, or nothing for tokens that never expire."),
             # Not "invalid": form DurationFields replace that code's message with their own.
             code="out_of_range", params={"days": LONGEST_TOKEN_LIFETIME.days})
+
+
+def model_fields(model: Any, names: Any) -> list[str]:
+    """Those of ``names`` that are fields of ``model`` (``is_active`` may be a plain attribute)."""
+    found = []
+    for name in names:
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        found.append(name)
+    return found
 
 
 def lock_user(user: Any, *fields: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Every deletion of an ``AuthToken`` row (the package, the admin, a cascade from
 its user or client, ``QuerySet.delete()``) marks its digest; a change to a
 ``Client`` marks the client; a saved user goes through
-``services.user_saved``, which revokes or marks as the change requires.
+``user_changes.user_saved``, which revokes or marks as the change requires.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from . import cache as token_cache
-from . import services
+from . import models
+from .accounts import user_changes
 from .models import AuthToken, Client
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
@@ -23,7 +24,7 @@ _BEFORE_ATTR = "_gql_authtoken_before"
 
 
 def _watched_fields(model: Any, update_fields: Any) -> list[str]:
-    names = services.model_fields(model, services.watched_user_fields())
+    names = models.model_fields(model, user_changes.watched_user_fields())
     return [name for name in names if update_fields is None or name in update_fields]
 
 
@@ -41,7 +42,7 @@ def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any 
     before = instance.__dict__.pop(_BEFORE_ATTR, {})
     if created or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
-    services.user_saved(instance, before=before, update_fields=update_fields)
+    user_changes.user_saved(instance, before=before, update_fields=update_fields)
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

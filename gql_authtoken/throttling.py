@@ -63,7 +63,7 @@ def clock() -> float:
 
 
 def ip_bucket(ip: str | None) -> str:
-    """The IP bucket of a client address (as ``services.client_ip`` gives it).
+    """The IP bucket of a client address (as ``callers.client_ip`` gives it).
 
     An IPv4 address is its own bucket; an IPv4-mapped IPv6 address
     (``::ffff:203.0.113.9``) is the IPv4 one; other IPv6 addresses share one

@@ -139,9 +139,9 @@ def operation_code(payload: dict) -> str | None:
 @pytest.fixture
 def login_token(user):
     """A token for ``user`` issued by the core (no client)."""
-    from gql_authtoken import services
+    from gql_authtoken import tokens
 
-    return services.issue_token(user).token
+    return tokens.issue_token(user).token
 
 
 def pytest_report_header(config):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from gql_authtoken import services, signals
+from gql_authtoken import signals, tokens
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken, Client
 
@@ -18,7 +18,7 @@ def test_clients_are_editable(admin_client):
 
 
 def test_tokens_are_listed_without_digest_and_cannot_be_added(admin_client, user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     listing = admin_client.get("/admin/gql_authtoken/authtoken/")
     assert listing.status_code == 200 and b"alice" in listing.content
     detail = admin_client.get(f"/admin/gql_authtoken/authtoken/{issued.instance.pk}/change/")
@@ -30,7 +30,7 @@ def test_tokens_are_listed_without_digest_and_cannot_be_added(admin_client, user
 
 
 def test_revoke_action_calls_the_core(admin_client, user, other_user):
-    first, second = services.issue_token(user), services.issue_token(other_user)
+    first, second = tokens.issue_token(user), tokens.issue_token(other_user)
     received = []
     signals.token_revoked.connect(lambda **kw: received.append(kw["user"]), weak=False, dispatch_uid="t-adm")
     try:
@@ -42,11 +42,11 @@ def test_revoke_action_calls_the_core(admin_client, user, other_user):
     assert not AuthToken.objects.exists()
     assert sorted(u.username for u in received) == ["alice", "bob"]
     with pytest.raises(InvalidToken):
-        services.authenticate_token(first.token)
+        tokens.authenticate_token(first.token)
 
 
 def test_django_delete_action_also_revokes_through_the_core(admin_client, user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     received = []
     signals.token_revoked.connect(lambda **kw: received.append(kw["session_ids"]), weak=False, dispatch_uid="t-del")
     try:
@@ -88,7 +88,7 @@ def test_confirmation_mail_action_reports_a_mail_server_failing_part_way(admin_c
 @pytest.fixture
 def superuser_token(db):
     root = get_user_model().objects.create_superuser("boss", "boss@example.com", "boss-password")
-    return root, services.issue_token(root).token
+    return root, tokens.issue_token(root).token
 
 
 def test_a_token_never_authenticates_the_admin(superuser_token):

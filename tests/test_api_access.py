@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from gql_authtoken import crypto, services
+from gql_authtoken import crypto, sessions
 from gql_authtoken.models import AuthToken, Client
 
 SETTINGS = {"API_ACCESS_CLIENT_NAME": "api", "API_ACCESS_EXCLUDE_FROM_SESSIONS": True}
@@ -71,7 +71,7 @@ def test_keys_are_left_out_of_sessions_when_asked(api, api_client_row, user, log
 
 def test_keys_are_per_user(api, api_client_row, user, other_user):
     api.post("/auth/apiaccess/")
-    services.issue_api_key(other_user)
+    sessions.issue_api_key(other_user)
     assert AuthToken.objects.filter(client=api_client_row).count() == 2
     assert api.delete("/auth/apiaccess/").status_code == 204
     assert AuthToken.objects.filter(client=api_client_row, user=other_user).count() == 1

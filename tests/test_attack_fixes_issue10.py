@@ -11,7 +11,7 @@ from django.test import Client as DjangoClient
 from django.test import override_settings
 from django.urls import include, path
 
-from gql_authtoken import services
+from gql_authtoken import callers, tokens
 from gql_authtoken.models import Client
 
 from .conftest import PASSWORD
@@ -46,14 +46,14 @@ def test_proxies_that_append_a_port_still_name_the_client(settings, value, addre
     settings.GQL_AUTHTOKEN = {"CLIENT_IP_HEADER": "HTTP_X_FORWARDED_FOR"}
     request = HttpRequest()
     request.META["HTTP_X_FORWARDED_FOR"] = value
-    assert services.client_ip(request) == address
+    assert callers.client_ip(request) == address
 
 
 @override_settings(ROOT_URLCONF=__name__)
 @pytest.mark.parametrize("url", ["/admin/doc/", "/admin/doc/models/"])
 def test_a_token_does_not_open_the_admin_documentation(db, url):
     root = get_user_model().objects.create_superuser("boss", "boss@example.com", "boss-password")
-    token = services.issue_token(root).token
+    token = tokens.issue_token(root).token
     response = DjangoClient().get(url, headers={"Authorization": f"Token {token}"})
     assert response.status_code == 302 and "login" in response["Location"]
 

@@ -11,7 +11,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from gql_authtoken import cache as token_cache
-from gql_authtoken import services
+from gql_authtoken import clock, login, tokens
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken
 
@@ -65,7 +65,7 @@ def test_timeout_zero_bypasses_the_cache_entirely(gql, user, login_token, django
     for _ in range(2):
         with django_assert_num_queries(1):
             assert me(gql, login_token) == {"username": "alice"}
-    assert services.logout(None, services.authenticate_token(login_token)) == 1
+    assert tokens.logout(None, tokens.authenticate_token(login_token)) == 1
 
 
 def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_token):
@@ -78,8 +78,8 @@ def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_to
 
 
 def test_cached_user_is_a_working_user(user, login_token):
-    instance = services.authenticate_token(login_token, use_cache=True)
-    cached = services.authenticate_token(login_token, use_cache=True)
+    instance = tokens.authenticate_token(login_token, use_cache=True)
+    cached = tokens.authenticate_token(login_token, use_cache=True)
     assert cached.user == user and cached.user.get_username() == "alice"
     assert "password" not in cached.user.__dict__
     assert cached.user.check_password(PASSWORD)  # loaded from the database on demand
@@ -94,8 +94,8 @@ def test_failed_lookups_are_not_stored(gql, user):
 
 def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):
     me(gql, login_token)
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     result = gql("{ sessions { id } }", token=login_token)
     assert result["errors"][0]["extensions"]["code"] == "token_expired"
     assert gql("{ sessions { id } }", token=login_token)["errors"][0]["extensions"]["code"] == "invalid_token"
@@ -103,8 +103,8 @@ def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):
 
 def test_last_used_write_on_a_hit_is_the_only_query(gql, user, login_token, monkeypatch, django_assert_num_queries):
     me(gql, login_token)
-    later = services.now() + timedelta(minutes=5)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(minutes=5)
+    monkeypatch.setattr(clock, "now", lambda: later)
     with django_assert_num_queries(1) as captured:
         me(gql, login_token)
     assert captured.captured_queries[0]["sql"].startswith("UPDATE")
@@ -136,7 +136,7 @@ def test_logout_through_rest_refuses_graphql_and_cached_rest(gql, rest, user, lo
 
 
 def test_logout_all_and_revoke_session(gql, user, login_token):
-    other = services.issue_token(user)
+    other = tokens.issue_token(user)
     warm(gql, login_token)
     warm(gql, other.token)
     gql('mutation { revokeSession(id: "%s") { __typename } }' % other.instance.pk, token=login_token)
@@ -154,10 +154,10 @@ def test_rotation_kills_the_cached_old_token(gql, user, login_token):
 
 
 def test_refresh_is_seen_at_once(gql, user, clients):
-    issued = services.issue_token(user, client=clients["web"])
+    issued = tokens.issue_token(user, client=clients["web"])
     warm(gql, issued.token)
-    services.refresh_token(issued.instance)
-    assert services.authenticate_token(issued.token, use_cache=True).expiry == issued.instance.expiry
+    tokens.refresh_token(issued.instance)
+    assert tokens.authenticate_token(issued.token, use_cache=True).expiry == issued.instance.expiry
 
 
 def test_admin_revoke_action(gql, user, login_token, admin_client):
@@ -187,7 +187,7 @@ def test_password_change_revokes_all_tokens(gql, user, login_token):
 def test_password_hash_upgrade_on_login_revokes_nothing(user, login_token, settings):
     settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher",
                                  "django.contrib.auth.hashers.MD5PasswordHasher"]
-    services.login(None, username="alice", password=PASSWORD)  # rehashes and saves the password
+    login.login(None, username="alice", password=PASSWORD)  # rehashes and saves the password
     user.refresh_from_db()
     assert user.password.startswith("fast_sha256$")
     assert AuthToken.objects.count() == 2
@@ -201,7 +201,7 @@ def test_user_deletion(gql, user, login_token):
 
 def test_login_does_not_drop_other_cached_sessions(gql, user, login_token, django_assert_num_queries):
     warm(gql, login_token)
-    services.login(None, username="alice", password=PASSWORD)  # saves last_login only
+    login.login(None, username="alice", password=PASSWORD)  # saves last_login only
     with django_assert_num_queries(0):
         assert me(gql, login_token) == {"username": "alice"}
 
@@ -217,15 +217,15 @@ def test_bulk_update_needs_the_public_invalidation(gql, user, login_token):
 def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, monkeypatch):
     """A request misses, reads the still-valid row, and the token is revoked before it
     writes the cache: its entry must never be served afterwards."""
-    real_load = services.load_token
+    real_load = tokens.load_token
 
     def load_then_revoke(digest, legacy_digest=None):
         instance = real_load(digest, legacy_digest)
-        services.revoke_all_tokens(user)  # another process, between our read and our write
+        tokens.revoke_all_tokens(user)  # another process, between our read and our write
         return instance
 
-    monkeypatch.setattr(services, "load_token", load_then_revoke)
-    services.authenticate_token(login_token, use_cache=True)  # the racing request itself
+    monkeypatch.setattr(tokens, "load_token", load_then_revoke)
+    tokens.authenticate_token(login_token, use_cache=True)  # the racing request itself
     monkeypatch.undo()
     assert me(gql, login_token) is None
 
@@ -235,11 +235,11 @@ def test_a_hit_is_one_cache_round_trip(user, clients, client, django_assert_num_
     """The entry and the marks of its token, user and client come in one get_many."""
     from .benchmarks.harness import counting_cache_calls
 
-    token = services.issue_token(user, client=clients[client] if client else None).token
-    services.authenticate_token(token, use_cache=True)  # miss: loaded and stored
+    token = tokens.issue_token(user, client=clients[client] if client else None).token
+    tokens.authenticate_token(token, use_cache=True)  # miss: loaded and stored
     for _ in range(2):
         with django_assert_num_queries(0), counting_cache_calls() as calls:
-            assert services.authenticate_token(token, use_cache=True).user == user
+            assert tokens.authenticate_token(token, use_cache=True).user == user
         assert calls == ["get_many"]
 
 

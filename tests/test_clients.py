@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client as DjangoClient
 
-from gql_authtoken import services
+from gql_authtoken import clock, sessions, tokens
 from gql_authtoken.models import AuthToken, Client
 
 from .conftest import PASSWORD
@@ -53,7 +53,7 @@ def test_a_bad_stored_value_is_logged_and_ignored(user, broken_client, caplog):
     assert response.status_code == 200
     token = response.json()["token"]
     expiry = AuthToken.objects.get().expiry
-    assert expiry is not None and expiry - services.now() <= timedelta(days=1)  # DEFAULT_TOKEN_TTL
+    assert expiry is not None and expiry - clock.now() <= timedelta(days=1)  # DEFAULT_TOKEN_TTL
     for _ in range(3):
         assert DjangoClient().get("/auth/sessions/", headers={"Authorization": f"Token {token}"}).status_code == 200
     body = DjangoClient().post("/graphql/sync/", {"query": "{ notCli }"}, content_type="application/json",
@@ -65,9 +65,9 @@ def test_a_bad_stored_value_is_logged_and_ignored(user, broken_client, caplog):
 def test_an_api_key_left_out_of_sessions_can_still_be_revoked_by_its_id(user, settings):
     settings.GQL_AUTHTOKEN = {"API_ACCESS_CLIENT_NAME": "api", "API_ACCESS_EXCLUDE_FROM_SESSIONS": True}
     Client.objects.create(name="api", token_ttl=None)
-    session = services.issue_token(user).token
-    key = services.issue_api_key(user)
-    assert [s.client for s in services.list_sessions(user)] == [None]
+    session = tokens.issue_token(user).token
+    key = sessions.issue_api_key(user)
+    assert [s.client for s in sessions.list_sessions(user)] == [None]
     response = DjangoClient().delete(f"/auth/sessions/{key.instance.pk}/",
                                      headers={"Authorization": f"Token {session}"})
     assert response.status_code == 204

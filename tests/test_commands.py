@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 from gql_authtoken.models import AuthToken, Client
 
 
@@ -19,28 +19,28 @@ def run(*args):
 
 
 def test_clear_expired_tokens_in_batches(user, monkeypatch, django_assert_max_num_queries):
-    live = services.issue_token(user, client=Client.objects.create(name="cli", token_ttl=None))
+    live = tokens.issue_token(user, client=Client.objects.create(name="cli", token_ttl=None))
     for _ in range(5):
-        services.issue_token(user)
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+        tokens.issue_token(user)
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert "Deleted 5 expired token(s)." in run("clear_expired_tokens", "--batch-size", "2")
     assert list(AuthToken.objects.all()) == [live.instance]
     assert "Deleted 0 expired token(s)." in run("clear_expired_tokens")
 
 
 def test_clear_expired_tokens_refuses_them_from_the_cache_too(gql, user, monkeypatch):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert gql("{ me { username } }", token=token)["data"]["me"]  # now cached
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     run("clear_expired_tokens")
     assert gql("{ sessions { id } }", token=token)["errors"][0]["extensions"]["code"] == "invalid_token"
 
 
 def test_revoke_all_tokens_needs_force(user, other_user, gql):
-    token = services.issue_token(user).token
-    services.issue_token(other_user)
+    token = tokens.issue_token(user).token
+    tokens.issue_token(other_user)
     assert gql("{ me { username } }", token=token)["data"]["me"]
     with pytest.raises(CommandError, match="--force"):
         run("revoke_all_tokens")

@@ -14,7 +14,7 @@ import time
 import pytest
 from django.db import connection
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_logout_all_is_atomic_against_racing_logins_and_refreshes(transactional_db, user):
-    refreshed = services.issue_token(user)
+    refreshed = tokens.issue_token(user)
     issued: list[tuple[str, float]] = []  # (token, monotonic time its login returned)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -42,12 +42,12 @@ def test_logout_all_is_atomic_against_racing_logins_and_refreshes(transactional_
         return threading.Thread(target=run)
 
     def log_in():
-        token = services.issue_token(user).token
+        token = tokens.issue_token(user).token
         issued.append((token, time.monotonic()))
 
     def refresh():
         try:
-            services.refresh_token(refreshed.instance)
+            tokens.refresh_token(refreshed.instance)
         except InvalidToken:
             pass  # revoked by a logout_all: expected
 
@@ -58,14 +58,14 @@ def test_logout_all_is_atomic_against_racing_logins_and_refreshes(transactional_
             thread.start()
         time.sleep(0.1)
         for _ in range(8):
-            started, started_at = time.monotonic(), services.now()
-            services.logout_all(None, user)
+            started, started_at = time.monotonic(), clock.now()
+            tokens.logout_all(None, user)
             # (B) right away: nothing created before this revocation began is left.
             assert not AuthToken.objects.filter(user=user, created__lt=started_at).exists()
             for token, returned in list(issued):
                 if returned < started and token not in checked:  # (A)
                     with pytest.raises(InvalidToken):
-                        services.authenticate_token(token, use_cache=True)
+                        tokens.authenticate_token(token, use_cache=True)
                     checked.add(token)
             time.sleep(0.02)
     finally:
@@ -75,4 +75,4 @@ def test_logout_all_is_atomic_against_racing_logins_and_refreshes(transactional_
     assert not errors
     assert len(issued) > 20  # the race really ran
     with pytest.raises(InvalidToken):
-        services.authenticate_token(refreshed.token)
+        tokens.authenticate_token(refreshed.token)

@@ -1,4 +1,4 @@
-"""The core services on their own: hashing, expiry, signals, async forms, settings."""
+"""The core on its own: hashing, expiry, signals, async forms, settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import override_settings
 
-from gql_authtoken import crypto, services, signals
+from gql_authtoken import clients, clock, crypto, login, sessions, signals, tokens
 from gql_authtoken.exceptions import (
     InactiveUser,
     InvalidCredentials,
@@ -37,13 +37,13 @@ def test_tokens_are_random_urlsafe_and_of_the_configured_length():
 
 @override_settings(GQL_AUTHTOKEN={"TOKEN_PREFIX": "gqa_", "TOKEN_CHARACTER_LENGTH": 40})
 def test_prefix_and_length_settings_apply_without_reload(user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     assert issued.token.startswith("gqa_") and len(issued.token) == 44
-    assert services.authenticate_token(issued.token) == issued.instance
+    assert tokens.authenticate_token(issued.token) == issued.instance
 
 
 def test_only_the_digest_is_stored(user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM gql_authtoken_authtoken")
         rows = cursor.fetchall()
@@ -53,16 +53,16 @@ def test_only_the_digest_is_stored(user):
 
 
 def test_default_ttl_client_ttl_and_never_expiring(user, clients):
-    assert services.issue_token(user).instance.expiry - services.now() < timedelta(days=1)
-    assert services.issue_token(user).instance.expiry - services.now() > timedelta(hours=23)
-    assert services.issue_token(user, client=clients["cli"]).instance.expiry is None
+    assert tokens.issue_token(user).instance.expiry - clock.now() < timedelta(days=1)
+    assert tokens.issue_token(user).instance.expiry - clock.now() > timedelta(hours=23)
+    assert tokens.issue_token(user, client=clients["cli"]).instance.expiry is None
     with override_settings(GQL_AUTHTOKEN={"DEFAULT_TOKEN_TTL": None}):
-        assert services.issue_token(user).instance.expiry is None
+        assert tokens.issue_token(user).instance.expiry is None
 
 
 @override_settings(GQL_AUTHTOKEN={"MAX_TOKEN_LIFETIME": timedelta(hours=1)})
 def test_max_lifetime_caps_even_never_expiring_clients(user, clients):
-    instance = services.issue_token(user, client=clients["cli"]).instance
+    instance = tokens.issue_token(user, client=clients["cli"]).instance
     assert instance.expiry == instance.created + timedelta(hours=1)
 
 
@@ -74,9 +74,9 @@ def test_login_sends_djangos_signals(user, rf):
     user_login_failed.connect(lambda **kw: seen.append(("failed", kw["credentials"]["username"])),
                               weak=False, dispatch_uid="t-failed")
     try:
-        services.login(rf.post("/"), username="alice", password=PASSWORD)
+        login.login(rf.post("/"), username="alice", password=PASSWORD)
         with pytest.raises(InvalidCredentials):
-            services.login(rf.post("/"), username="alice", password="x")
+            login.login(rf.post("/"), username="alice", password="x")
     finally:
         user_logged_in.disconnect(dispatch_uid="t-in")
         user_login_failed.disconnect(dispatch_uid="t-failed")
@@ -89,83 +89,83 @@ def test_inactive_user_login(user):
     user.is_active = False
     user.save()
     with pytest.raises(InactiveUser):
-        services.login(None, username="alice", password=PASSWORD)
+        login.login(None, username="alice", password=PASSWORD)
     with pytest.raises(InvalidCredentials):
-        services.login(None, username="alice", password="wrong")
+        login.login(None, username="alice", password="wrong")
 
 
 def test_unknown_client(db):
     with pytest.raises(UnknownClient):
-        services.get_client("nope")
-    assert services.get_client("") is None
+        clients.get_client("nope")
+    assert clients.get_client("") is None
 
 
 def test_expired_token_is_deleted_and_signalled(user, monkeypatch):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     received = []
     signals.token_expired.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-exp")
-    monkeypatch.setattr(services, "now", lambda: issued.instance.expiry)
+    monkeypatch.setattr(clock, "now", lambda: issued.instance.expiry)
     try:
         with pytest.raises(TokenExpired):
-            services.authenticate_token(issued.token)
+            tokens.authenticate_token(issued.token)
     finally:
         signals.token_expired.disconnect(dispatch_uid="t-exp")
     assert not AuthToken.objects.exists()
     assert received[0]["user"] == user and received[0]["instance"].pk == issued.instance.pk
     with pytest.raises(InvalidToken) as excinfo:
-        services.authenticate_token(issued.token)
+        tokens.authenticate_token(issued.token)
     assert type(excinfo.value) is InvalidToken
 
 
 def test_last_used_written_at_most_once_per_interval(user, monkeypatch, django_assert_num_queries):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     start = issued.instance.last_used
-    monkeypatch.setattr(services, "now", lambda: start + timedelta(seconds=30))
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=30))
     with django_assert_num_queries(1):
-        services.authenticate_token(issued.token)
-    monkeypatch.setattr(services, "now", lambda: start + timedelta(minutes=2))
+        tokens.authenticate_token(issued.token)
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(minutes=2))
     with django_assert_num_queries(2):
-        assert services.authenticate_token(issued.token).last_used == start + timedelta(minutes=2)
+        assert tokens.authenticate_token(issued.token).last_used == start + timedelta(minutes=2)
     issued.instance.refresh_from_db()
     assert issued.instance.last_used == start + timedelta(minutes=2)
 
 
 def test_refresh_sends_token_renewed_and_never_shortens(user, clients):
-    issued = services.issue_token(user, client=clients["web"])
+    issued = tokens.issue_token(user, client=clients["web"])
     received = []
     signals.token_renewed.connect(lambda **kw: received.append(kw["expiry"]), weak=False, dispatch_uid="t-ren")
     try:
-        expiry = services.refresh_token(issued.instance)
+        expiry = tokens.refresh_token(issued.instance)
     finally:
         signals.token_renewed.disconnect(dispatch_uid="t-ren")
     assert received == [expiry] and expiry >= issued.instance.created + timedelta(hours=2)
 
 
 def test_refresh_or_rotate_of_a_revoked_token_fails(user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     AuthToken.objects.all().delete()
     with pytest.raises(InvalidToken):
-        services.refresh_token(issued.instance)
+        tokens.refresh_token(issued.instance)
     with pytest.raises(InvalidToken):
-        services.rotate_token(issued.instance)
+        tokens.rotate_token(issued.instance)
 
 
 def test_concurrent_rotation_has_one_winner(user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     stale_copy = AuthToken.objects.get(pk=issued.instance.pk)
-    winner = services.rotate_token(issued.instance)
+    winner = tokens.rotate_token(issued.instance)
     with pytest.raises(InvalidToken):
-        services.rotate_token(stale_copy)
-    assert services.authenticate_token(winner.token).pk == issued.instance.pk
+        tokens.rotate_token(stale_copy)
+    assert tokens.authenticate_token(winner.token).pk == issued.instance.pk
 
 
 def test_revocation_signals_name_sessions_not_tokens(user):
-    first, second = services.issue_token(user), services.issue_token(user)
+    first, second = tokens.issue_token(user), tokens.issue_token(user)
     received = []
     signals.token_revoked.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-rev")
     try:
-        services.revoke_session(user, str(first.instance.pk))
-        services.logout_all(None, user)
+        sessions.revoke_session(user, str(first.instance.pk))
+        tokens.logout_all(None, user)
     finally:
         signals.token_revoked.disconnect(dispatch_uid="t-rev")
     assert [r["session_ids"] for r in received] == [[str(first.instance.pk)], [str(second.instance.pk)]]
@@ -173,9 +173,9 @@ def test_revocation_signals_name_sessions_not_tokens(user):
 
 
 def test_revoke_session_of_another_user_is_not_found(user, other_user):
-    theirs = services.issue_token(other_user)
+    theirs = tokens.issue_token(other_user)
     with pytest.raises(SessionNotFound):
-        services.revoke_session(user, str(theirs.instance.pk))
+        sessions.revoke_session(user, str(theirs.instance.pk))
     assert AuthToken.objects.filter(pk=theirs.instance.pk).exists()
 
 
@@ -183,25 +183,25 @@ def test_revoke_session_of_another_user_is_not_found(user, other_user):
 def test_api_access_client_can_be_left_out_of_sessions(user):
     from gql_authtoken.models import Client
 
-    services.issue_token(user, client=Client.objects.create(name="api"))
-    current = services.issue_token(user).instance
-    assert [s.id for s in services.list_sessions(user, current=current)] == [str(current.pk)]
+    tokens.issue_token(user, client=Client.objects.create(name="api"))
+    current = tokens.issue_token(user).instance
+    assert [s.id for s in sessions.list_sessions(user, current=current)] == [str(current.pk)]
 
 
 def test_async_forms(user):
-    issued = async_to_sync(services.alogin)(None, username="alice", password=PASSWORD)
-    token = async_to_sync(services.aauthenticate_token)(issued.token)
-    assert async_to_sync(services.arefresh_token)(token) == token.expiry
-    [session] = async_to_sync(services.alist_sessions)(user, current=token)
+    issued = async_to_sync(login.alogin)(None, username="alice", password=PASSWORD)
+    token = async_to_sync(tokens.aauthenticate_token)(issued.token)
+    assert async_to_sync(tokens.arefresh_token)(token) == token.expiry
+    [session] = async_to_sync(sessions.alist_sessions)(user, current=token)
     assert session.is_current
-    rotated = async_to_sync(services.arotate_token)(token)
-    assert async_to_sync(services.alogout)(None, token) == 1
+    rotated = async_to_sync(tokens.arotate_token)(token)
+    assert async_to_sync(tokens.alogout)(None, token) == 1
     with pytest.raises(InvalidToken):
-        async_to_sync(services.aauthenticate_token)(rotated.token)
-    other = services.issue_token(user)
+        async_to_sync(tokens.aauthenticate_token)(rotated.token)
+    other = tokens.issue_token(user)
     with pytest.raises(SessionNotFound):
-        async_to_sync(services.arevoke_session)(user, "0")
-    assert async_to_sync(services.alogout_all)(None, user) == 1
+        async_to_sync(sessions.arevoke_session)(user, "0")
+    assert async_to_sync(tokens.alogout_all)(None, user) == 1
     assert not AuthToken.objects.filter(pk=other.instance.pk).exists()
 
 
@@ -212,9 +212,9 @@ def test_logout_and_logout_all_send_djangos_user_logged_out(user, rf):
     user_logged_out.connect(lambda **kw: seen.append((kw["user"], kw["request"].path)), weak=False,
                             dispatch_uid="t-out")
     try:
-        services.logout(rf.post("/one/"), services.issue_token(user).instance)
-        services.issue_token(user)
-        services.logout_all(rf.post("/all/"), user)
+        tokens.logout(rf.post("/one/"), tokens.issue_token(user).instance)
+        tokens.issue_token(user)
+        tokens.logout_all(rf.post("/all/"), user)
     finally:
         user_logged_out.disconnect(dispatch_uid="t-out")
     assert seen == [(user, "/one/"), (user, "/all/")]

@@ -38,9 +38,9 @@ def test_session_cookie_with_csrf_token_is_the_session_user(browser):
 
 
 def test_token_header_needs_no_csrf_token_even_with_a_session_cookie(browser, other_user):
-    from gql_authtoken import services
+    from gql_authtoken import tokens
 
-    bob = services.issue_token(other_user).token
+    bob = tokens.issue_token(other_user).token
     response = browser.post("/graphql/sync/", ME, content_type="application/json",
                             headers={"Authorization": f"Token {bob}"})
     assert response.status_code == 200

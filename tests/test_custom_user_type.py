@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from strawberry.django.context import StrawberryDjangoContext
 from strawberry.tools import merge_types
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 from gql_authtoken.graphql import Schema, make_auth_types
 
 
@@ -29,7 +29,7 @@ def test_make_auth_types_with_the_apps_user_type(user, rf):
     schema = Schema(query=merge_types("Query", (auth.query, AppQuery)), mutation=auth.mutation)
     sdl = schema.as_str()
     assert "firstName: String!" in sdl and "me: User" in sdl
-    request = rf.post("/graphql/", HTTP_AUTHORIZATION=f"Token {services.issue_token(user).token}")
+    request = rf.post("/graphql/", HTTP_AUTHORIZATION=f"Token {tokens.issue_token(user).token}")
     result = schema.execute_sync("{ me { username firstName } }",
                                  context_value=StrawberryDjangoContext(request=request, response=None))
     assert result.errors is None

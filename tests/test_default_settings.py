@@ -120,10 +120,10 @@ def test_cache_checks(caches, options, expected, tmp_path):
 def test_a_process_local_cache_is_never_used_for_tokens(db, django_assert_num_queries):
     from django.contrib.auth import get_user_model
 
-    from gql_authtoken import services
+    from gql_authtoken import tokens
 
     user = get_user_model().objects.create_user("alice", "", PASSWORD)
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     for _ in range(3):
         with django_assert_num_queries(1):
-            services.authenticate_token(token, use_cache=True)
+            tokens.authenticate_token(token, use_cache=True)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 
 EXPECTED_CODES = {
     "invalid_credentials", "inactive_user", "not_authenticated", "invalid_token", "token_expired",
@@ -47,7 +47,7 @@ def token(user):
     from gql_authtoken.models import Client
 
     Client.objects.create(name="api", token_ttl=None)
-    return services.issue_token(user).token
+    return tokens.issue_token(user).token
 
 
 def fuzz_each_operation(schema, check) -> int:

@@ -10,7 +10,7 @@ import pytest
 import strawberry
 from django.test import override_settings
 
-from gql_authtoken import crypto, services
+from gql_authtoken import clock, crypto, tokens
 from gql_authtoken.graphql import MaskUnexpectedErrors
 from gql_authtoken.models import AuthToken
 
@@ -89,9 +89,9 @@ def test_me_and_current_session(gql, user, login_token):
 
 
 def test_sessions_lists_newest_first_and_marks_current(gql, user, other_user, clients):
-    first = services.issue_token(user).token
-    second = services.issue_token(user, client=clients["web"]).token
-    services.issue_token(other_user)
+    first = tokens.issue_token(user).token
+    second = tokens.issue_token(user, client=clients["web"]).token
+    tokens.issue_token(other_user)
     sessions = gql(SESSIONS, token=first)["data"]["sessions"]
     assert [s["client"] for s in sessions] == ["web", None]
     assert [s["isCurrent"] for s in sessions] == [False, True]
@@ -111,9 +111,9 @@ def test_sessions_without_a_live_token_is_an_error_with_a_code(gql, user, header
 
 
 def test_expired_token_reports_token_expired_once_then_invalid(gql, user, monkeypatch):
-    token = services.issue_token(user).token
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    token = tokens.issue_token(user).token
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert operation_code(mutate(gql, "logout", token)) == "token_expired"
     assert not AuthToken.objects.exists()
     assert operation_code(mutate(gql, "logout", token)) == "invalid_token"
@@ -125,7 +125,7 @@ def test_stale_token_still_allows_login(gql, user):
 
 
 def test_logout_revokes_only_this_token(gql, user, login_token):
-    other = services.issue_token(user).token
+    other = tokens.issue_token(user).token
     assert mutate(gql, "logout", login_token) == {"__typename": "LogoutResult", "revokedSessions": 1}
     assert gql(ME, token=login_token)["data"]["me"] is None
     assert operation_code(mutate(gql, "logout", login_token)) == "invalid_token"
@@ -137,16 +137,16 @@ def test_logout_without_token(gql, user):
 
 
 def test_logout_all_revokes_every_token_of_the_user_only(gql, user, other_user, login_token):
-    services.issue_token(user)
-    bob = services.issue_token(other_user).token
+    tokens.issue_token(user)
+    bob = tokens.issue_token(other_user).token
     assert mutate(gql, "logoutAll", login_token)["revokedSessions"] == 2
     assert not AuthToken.objects.filter(user=user).exists()
     assert gql(ME, token=bob)["data"]["me"]["username"] == "bob"
 
 
 def test_revoke_session(gql, user, other_user, login_token):
-    mine = services.issue_token(user)
-    theirs = services.issue_token(other_user)
+    mine = tokens.issue_token(user)
+    theirs = tokens.issue_token(other_user)
     query = 'revokeSession(id: "%s")'
     assert operation_code(mutate(gql, query % theirs.instance.pk, login_token)) == "session_not_found"
     for bad_id in ("not-a-number", "99999999999999999999999", "-1", ""):
@@ -157,9 +157,9 @@ def test_revoke_session(gql, user, other_user, login_token):
 
 
 def test_refresh_extends_expiry(gql, user, clients, monkeypatch):
-    issued = services.issue_token(user, client=clients["web"])
-    later = services.now() + timedelta(hours=1)
-    monkeypatch.setattr(services, "now", lambda: later)
+    issued = tokens.issue_token(user, client=clients["web"])
+    later = clock.now() + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
     result = mutate(gql, "refresh", issued.token)
     assert result["token"] is None
     issued.instance.refresh_from_db()
@@ -177,18 +177,18 @@ def test_refresh_with_rotate_replaces_the_token(gql, user, login_token):
 
 @override_settings(GQL_AUTHTOKEN={"MAX_TOKEN_LIFETIME": timedelta(hours=3)})
 def test_refresh_never_passes_max_lifetime(gql, user, clients, monkeypatch):
-    issued = services.issue_token(user, client=clients["web"])
+    issued = tokens.issue_token(user, client=clients["web"])
     later = issued.instance.created + timedelta(minutes=90)
-    monkeypatch.setattr(services, "now", lambda: later)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert mutate(gql, "refresh", issued.token)["__typename"] == "RefreshResult"
     issued.instance.refresh_from_db()
     assert issued.instance.expiry == issued.instance.created + timedelta(hours=3)
 
 
 def test_permission_extensions(gql, user, clients):
-    web = services.issue_token(user, client=clients["web"]).token
-    cli = services.issue_token(user, client=clients["cli"]).token
-    plain = services.issue_token(user).token
+    web = tokens.issue_token(user, client=clients["web"]).token
+    cli = tokens.issue_token(user, client=clients["cli"]).token
+    plain = tokens.issue_token(user).token
     assert gql("{ secret }", token=plain)["data"]["secret"] == "secret of alice"
     if gql.kind == "async":  # an async resolver cannot run under the sync view at all
         assert gql("{ asyncSecret }", token=plain)["data"]["asyncSecret"] == "async secret of alice"

@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from gql_authtoken import identities, services
+from gql_authtoken import identities
+from gql_authtoken.accounts import registration
 
 from .test_registration import CONFIRM_ACTIVE, ENABLED, GOOD
 
@@ -133,7 +134,7 @@ def test_registration_stores_the_normalised_forms(adapter, enabled, db):
 
 def test_resend_finds_the_account_by_any_form_of_its_address(gql, settings, db):
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    services.register(None, username="finn", password=GOOD, email="finn@example.com")
+    registration.register(None, username="finn", password=GOOD, email="finn@example.com")
     mail.outbox.clear()
     query = "mutation($e: String!) { resendConfirmationEmail(email: $e) { __typename } }"
     for variant in ["ﬁnn@example.com", "ＦＩＮＮ@EXAMPLE.COM", " finn@example.com "]:

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from gql_authtoken import inputs, services
+from gql_authtoken import inputs, login, tokens
 from gql_authtoken.models import AuthToken, Client, EmailConfirmationToken, PendingRegistration
 
 from .conftest import PASSWORD, GraphQLClient
@@ -170,7 +170,7 @@ def stored_rows() -> dict[str, int]:
 def world(settings, user, clients):
     """alice, the clients web and cli, and a token of alice's (for revokeSession)."""
     settings.GQL_AUTHTOKEN = SETTINGS
-    return services.issue_token(user).token
+    return tokens.issue_token(user).token
 
 
 # --- the table: the issue's inputs, each operation's own answer ------------------------------
@@ -298,7 +298,7 @@ def test_unexpected_errors_never_show_their_text(world, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail: relation does not exist")
 
-    monkeypatch.setattr(services, "login", broken)
+    monkeypatch.setattr(login, "login", broken)
     response = DjangoClient(raise_request_exception=False).post(
         "/auth/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 500 and b"internal detail" not in response.content

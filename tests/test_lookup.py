@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from gql_authtoken import crypto, lookup, services
+from gql_authtoken import crypto, lookup, tokens
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
 
@@ -35,7 +35,7 @@ def same_as_the_orm(found, related=("user", "client")):
 
 @pytest.mark.parametrize("client", [None, "web"])
 def test_the_compiled_lookup_builds_what_the_orm_builds(user, clients, client, django_assert_num_queries):
-    issued = services.issue_token(user, client=clients[client] if client else None)
+    issued = tokens.issue_token(user, client=clients[client] if client else None)
     issued.instance.last_used = timezone.now()
     issued.instance.ip_address = "2001:db8::1"
     issued.instance.save()
@@ -48,7 +48,7 @@ def test_the_compiled_lookup_builds_what_the_orm_builds(user, clients, client, d
 
 
 def test_the_select_related_setting_is_followed(user, clients, django_assert_num_queries):
-    issued = services.issue_token(user, client=clients["web"])
+    issued = tokens.issue_token(user, client=clients["web"])
     with override_settings(GQL_AUTHTOKEN={"AUTHTOKEN_SELECT_RELATED_LIST": ["user"]}):
         with django_assert_num_queries(1):
             [found] = lookup.fetch_tokens([crypto.hash_token(issued.token)])
@@ -61,7 +61,7 @@ def test_the_select_related_setting_is_followed(user, clients, django_assert_num
 def test_unknown_digests_find_nothing(db):
     assert lookup.fetch_tokens([crypto.hash_token("nothing")]) == []
     with pytest.raises(InvalidToken):
-        services.load_token(crypto.hash_token("nothing"))
+        tokens.load_token(crypto.hash_token("nothing"))
 
 
 def rest_authtoken_row(user):
@@ -74,15 +74,15 @@ def rest_authtoken_row(user):
 
 def test_imported_rest_authtoken_tokens_need_the_setting(user, django_assert_num_queries):
     token = rest_authtoken_row(user)
-    assert services.token_digests(token) == (crypto.hash_token(token), None)  # no second hash by default
+    assert tokens.token_digests(token) == (crypto.hash_token(token), None)  # no second hash by default
     with pytest.raises(InvalidToken):
-        services.authenticate_token(token)
+        tokens.authenticate_token(token)
     with override_settings(GQL_AUTHTOKEN={"ACCEPT_REST_AUTHTOKEN_TOKENS": True}):
-        assert services.authenticate_token(token).user == user  # and its first last_used write
+        assert tokens.authenticate_token(token).user == user  # and its first last_used write
         with django_assert_num_queries(1):
-            assert services.authenticate_token(token).user == user
-        ours = services.issue_token(user).token  # our own tokens still work alongside
-        assert services.authenticate_token(ours).user == user
+            assert tokens.authenticate_token(token).user == user
+        ours = tokens.issue_token(user).token  # our own tokens still work alongside
+        assert tokens.authenticate_token(ours).user == user
 
 
 def test_the_database_check_warns_about_imported_tokens_it_does_not_accept(user):

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.core import checks
 from django.test import AsyncClient, override_settings
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 
 from .settings import MIDDLEWARE
 
@@ -28,7 +28,7 @@ def get(request, db):
 
 @pytest.mark.parametrize("path", ["/whoami/", "/awhoami/"])
 def test_sets_user_and_auth_for_plain_views(get, user, path):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     assert get(path, Authorization=f"Token {issued.token}").json() == {"user": "alice", "auth": issued.instance.pk}
     assert get(path).json() == {"user": None, "auth": None}
     assert get(path, Authorization="Token bad").json() == {"user": None, "auth": None}

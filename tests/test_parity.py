@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 
 from .conftest import PASSWORD
 
@@ -39,23 +39,23 @@ def test_login_unknown_client(adapter, user, clients):
 
 
 def test_logout(adapter, user, login_token):
-    other = services.issue_token(user).token
+    other = tokens.issue_token(user).token
     assert adapter.logout(login_token) == "ok"
     assert adapter.check(login_token) == "invalid_token"
     assert adapter.check(other) == "ok"
 
 
 def test_logout_all(adapter, user, other_user, login_token):
-    other = services.issue_token(user).token
-    bob = services.issue_token(other_user).token
+    other = tokens.issue_token(user).token
+    bob = tokens.issue_token(other_user).token
     assert adapter.logout_all(login_token) == "ok"
     assert [adapter.check(t) for t in (login_token, other, bob)] == ["invalid_token", "invalid_token", "ok"]
 
 
 def test_refresh(adapter, user, clients, monkeypatch):
-    issued = services.issue_token(user, client=clients["web"])
-    later = services.now() + timedelta(hours=1)
-    monkeypatch.setattr(services, "now", lambda: later)
+    issued = tokens.issue_token(user, client=clients["web"])
+    later = clock.now() + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert adapter.refresh(issued.token) == "ok"
     issued.instance.refresh_from_db()
     assert issued.instance.expiry == later + timedelta(hours=2)
@@ -69,14 +69,14 @@ def test_rotate(adapter, user, login_token):
 
 
 def test_expired_token(adapter, user, login_token, monkeypatch):
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert adapter.refresh(login_token) == "token_expired"
     assert adapter.refresh(login_token) == "invalid_token"
 
 
 def test_revoked_token(adapter, user, login_token):
-    services.revoke_all_tokens(user)
+    tokens.revoke_all_tokens(user)
     for action in (adapter.check, adapter.logout, adapter.logout_all, adapter.refresh):
         assert action(login_token) == "invalid_token"
 
@@ -87,13 +87,13 @@ def test_no_token(adapter, user):
 
 
 def test_revoke_other_session(adapter, user, login_token):
-    other = services.issue_token(user)
+    other = tokens.issue_token(user)
     assert adapter.revoke_session(login_token, other.instance.pk) == "ok"
     assert adapter.check(other.token) == "invalid_token"
     assert adapter.check(login_token) == "ok"
 
 
 def test_revoke_someone_elses_session(adapter, user, other_user, login_token):
-    theirs = services.issue_token(other_user)
+    theirs = tokens.issue_token(other_user)
     assert adapter.revoke_session(login_token, theirs.instance.pk) == "session_not_found"
     assert adapter.check(theirs.token) == "ok"

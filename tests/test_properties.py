@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 from gql_authtoken.exceptions import AuthTokenError, InvalidToken
 
 # Header values as a WSGI server hands them over: latin-1 decoded bytes.
@@ -21,7 +21,7 @@ any_header = st.one_of(header_bytes, keyword_headers, st.text(max_size=300))
 @given(any_header)
 def test_parsing_never_raises_anything_but_a_coded_error(value):
     try:
-        token = services.parse_authorization_header(value)
+        token = tokens.parse_authorization_header(value)
     except AuthTokenError as error:
         assert error.code == "invalid_token"
     else:
@@ -32,14 +32,14 @@ def test_parsing_never_raises_anything_but_a_coded_error(value):
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(keyword_headers)
 def test_arbitrary_tokens_never_authenticate(user, value):
-    services.issue_token(user)  # a real token exists; random input must not find it
+    tokens.issue_token(user)  # a real token exists; random input must not find it
     try:
-        token = services.parse_authorization_header(value)
+        token = tokens.parse_authorization_header(value)
     except AuthTokenError:
         return
     if token is not None:
         with pytest.raises(InvalidToken):
-            services.authenticate_token(token, use_cache=True)
+            tokens.authenticate_token(token, use_cache=True)
 
 
 @pytest.mark.django_db

@@ -11,7 +11,8 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 
-from gql_authtoken import crypto, email_confirmation, services, signals
+from gql_authtoken import clock, crypto, email_confirmation, signals
+from gql_authtoken.accounts import registration
 from gql_authtoken.exceptions import InvalidConfirmationToken
 from gql_authtoken.models import EmailConfirmationToken
 
@@ -115,7 +116,7 @@ def test_registration_signal(enabled, db, rf):
     received = []
     signals.user_registered.connect(lambda **kw: received.append(kw["user"].username), weak=False, dispatch_uid="t-reg")
     try:
-        services.register(rf.post("/"), username="carol", password=GOOD)
+        registration.register(rf.post("/"), username="carol", password=GOOD)
     finally:
         signals.user_registered.disconnect(dispatch_uid="t-reg")
     assert received == ["carol"]
@@ -140,7 +141,7 @@ def test_confirmation_flow_with_is_active(adapter, confirming, db):
 
 
 def test_graphql_confirm_result(gql, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     query = ("mutation($t: String!) { confirmEmail(token: $t) "
              "{ ... on ConfirmEmailResult { success user { username } } } }")
@@ -157,28 +158,28 @@ def test_without_model_field_confirmation_only_records_the_address(adapter, db):
 
 
 def test_confirmation_signal(confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     received = []
     signals.email_confirmed.connect(lambda **kw: received.append((kw["user"].username, kw["email"])),
                                     weak=False, dispatch_uid="t-conf")
     try:
-        services.confirm_email(None, token_from_mail(mail.outbox[0]))
+        registration.confirm_email(None, token_from_mail(mail.outbox[0]))
     finally:
         signals.email_confirmed.disconnect(dispatch_uid="t-conf")
     assert received == [("carol", "carol@example.com")]
 
 
 def test_confirmation_token_expires(adapter, confirming, db, monkeypatch):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
-    later = services.now() + timedelta(days=1, seconds=1)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert adapter.confirm_email(token) == "invalid_confirmation_token"
     assert not User.objects.get().is_active
 
 
 def test_email_change_invalidates_the_token(adapter, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     User.objects.filter(username="carol").update(email="other@example.com")
     assert adapter.confirm_email(token) == "invalid_confirmation_token"
@@ -186,7 +187,7 @@ def test_email_change_invalidates_the_token(adapter, confirming, db):
 
 
 def test_tampered_and_truncated_tokens_are_rejected(adapter, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     tampered = ("A" if token[0] != "A" else "B") + token[1:]
     for bad in (tampered, token[:-1], token[:10], "x" * 600):
@@ -195,7 +196,7 @@ def test_tampered_and_truncated_tokens_are_rejected(adapter, confirming, db):
 
 
 def test_only_the_digest_is_stored(confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM gql_authtoken_emailconfirmationtoken")
@@ -213,7 +214,7 @@ def test_invalid_link_without_redirect_setting_is_400_plain_text(client, confirm
 def test_link_redirects_come_from_settings(client, settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM, "REGISTRATION_CONFIRM_REDIRECT_PATH": "/welcome/",
                               "REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH": "/link-invalid/"}
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     assert client.post(f"/auth/register/confirm/{token}/?next=https://evil.example",
                        {"next": "https://evil.example"}).url == "/welcome/"
@@ -222,16 +223,16 @@ def test_link_redirects_come_from_settings(client, settings, db):
 
 def test_front_end_confirm_url_template(settings, db):
     settings.GQL_AUTHTOKEN = {**CONFIRM, "REGISTRATION_CONFIRM_URL": "https://app.example.com/confirm?t={token}"}
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = re.search(r"confirm\?t=(\S+)", mail.outbox[0].body).group(1)
-    assert services.confirm_email(None, token).username == "carol"
+    assert registration.confirm_email(None, token).username == "carol"
 
 
 def test_confirm_and_resend_keep_working_after_registration_is_turned_off(adapter, settings, db):
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "REGISTRATION_ENABLED": False}
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert len(mail.outbox) == 2
     assert adapter.confirm_email(token_from_mail(mail.outbox[1])) == "ok"
 
@@ -240,26 +241,26 @@ RESEND = 'mutation($e: String!) { resendConfirmationEmail(email: $e) { __typenam
 
 
 def test_resend_always_succeeds_and_sends_only_to_unconfirmed(gql, confirming, user, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     mail.outbox.clear()
     for email in ("nobody@example.com", "alice@example.com", "CAROL@example.com", "not an email"):
         result = gql(RESEND, {"e": email})["data"]["resendConfirmationEmail"]
         assert result == {"__typename": "ResendResult", "success": True}
     # alice was made by create_user, not register: she has no pending registration.
     assert [m.to[0] for m in mail.outbox] == ["carol@example.com"]
-    services.confirm_email(None, token_from_mail(mail.outbox[-1]))
+    registration.confirm_email(None, token_from_mail(mail.outbox[-1]))
     mail.outbox.clear()
     gql(RESEND, {"e": "carol@example.com"})
     assert not mail.outbox
 
 
 def test_resend_goes_to_every_pending_registration_with_the_address(confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
-    services.register(None, username="carol2", password=GOOD, email="carol2@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol2", password=GOOD, email="carol2@example.com")
     # Two accounts can share an address when it was changed afterwards (here in bulk).
     User.objects.filter(username="carol2").update(email="Carol@Example.com")
     mail.outbox.clear()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert sorted(m.to[0] for m in mail.outbox) == ["Carol@Example.com", "carol@example.com"]
 
 
@@ -304,12 +305,12 @@ def test_mail_failure_keeps_the_account_and_resend_works(confirming, db, monkeyp
         raise ConnectionRefusedError("smtp down")
 
     monkeypatch.setattr(email_confirmation, "send_mail", broken)
-    result = services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    result = registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     assert result.email_confirmation_required and User.objects.filter(username="carol").exists()
     assert not EmailConfirmationToken.objects.exists()  # the unsent link is gone
     assert "Could not send the confirmation email" in caplog.text
     monkeypatch.undo()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert len(mail.outbox) == 1
 
 
@@ -335,13 +336,13 @@ def test_german_login_error(gql, user):
 def test_async_forms(confirming, db):
     from asgiref.sync import async_to_sync
 
-    result = async_to_sync(services.aregister)(None, username="carol", password=GOOD, email="carol@example.com")
+    result = async_to_sync(registration.aregister)(None, username="carol", password=GOOD, email="carol@example.com")
     assert result.email_confirmation_required
-    async_to_sync(services.aresend_confirmation_email)(None, "carol@example.com")
+    async_to_sync(registration.aresend_confirmation_email)(None, "carol@example.com")
     assert len(mail.outbox) == 2
-    assert async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[1])).username == "carol"
+    assert async_to_sync(registration.aconfirm_email)(None, token_from_mail(mail.outbox[1])).username == "carol"
     with pytest.raises(InvalidConfirmationToken):
-        async_to_sync(services.aconfirm_email)(None, token_from_mail(mail.outbox[0]))
+        async_to_sync(registration.aconfirm_email)(None, token_from_mail(mail.outbox[0]))
 
 
 def test_lazy_translations_in_the_mail_settings(adapter, settings, db):
@@ -378,7 +379,7 @@ def test_odd_confirmation_tokens_are_counted_per_ip(gql, settings, db):
 
 @pytest.mark.parametrize("email", ["carol\x00@example.com", "carol\ud800@example.com", "c" * 300 + "@example.com"])
 def test_resend_with_an_odd_address_answers_success_and_mails_nobody(gql, confirming, db, email):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     mail.outbox.clear()
     result = gql(RESEND, {"e": email})
     assert result["data"]["resendConfirmationEmail"] == {"__typename": "ResendResult", "success": True}, result

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
 
-from gql_authtoken import email_confirmation, services
+from gql_authtoken import email_confirmation
+from gql_authtoken.accounts import fields, registration
 from gql_authtoken.exceptions import InvalidConfirmationToken, ValidationFailed
 from gql_authtoken.models import EmailConfirmationToken
 
@@ -53,8 +54,8 @@ def wait_at(barrier, function):
 def test_simultaneous_registrations_of_one_username(transactional_db, settings, monkeypatch):
     settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
     barrier = threading.Barrier(2)
-    monkeypatch.setattr(services, "_registration_errors", wait_at(barrier, services._registration_errors))
-    outcomes = run_together(lambda: services.register(None, username="carol", password=GOOD))
+    monkeypatch.setattr(fields, "registration_errors", wait_at(barrier, fields.registration_errors))
+    outcomes = run_together(lambda: registration.register(None, username="carol", password=GOOD))
     errors = [o for o in outcomes if isinstance(o, Exception)]
     assert len(errors) == 1 and isinstance(errors[0], ValidationFailed)
     [field_error] = errors[0].field_errors()
@@ -65,7 +66,7 @@ def test_simultaneous_registrations_of_one_username(transactional_db, settings, 
 
 def test_simultaneous_confirmations_of_one_token(transactional_db, settings, monkeypatch):
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
     confirmed = []
     from gql_authtoken import signals
@@ -74,7 +75,7 @@ def test_simultaneous_confirmations_of_one_token(transactional_db, settings, mon
     barrier = threading.Barrier(2)
     monkeypatch.setattr(email_confirmation, "email_of", wait_at(barrier, email_confirmation.email_of))
     try:
-        outcomes = run_together(lambda: services.confirm_email(None, token))
+        outcomes = run_together(lambda: registration.confirm_email(None, token))
     finally:
         signals.email_confirmed.disconnect(dispatch_uid="t-race")
     assert sum(isinstance(o, InvalidConfirmationToken) for o in outcomes) == 1
@@ -86,14 +87,14 @@ def test_simultaneous_confirmations_with_two_links_of_one_user(transactional_db,
     """Each use deletes the user's other links: without serialising on the user, the
     two transactions would wait for each other's link row (a deadlock)."""
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     links = queue.SimpleQueue()
     for message in mail.outbox:
         links.put(token_from_mail(message))
     barrier = threading.Barrier(2)
     monkeypatch.setattr(email_confirmation, "email_of", wait_at(barrier, email_confirmation.email_of))
-    outcomes = run_together(lambda: services.confirm_email(None, links.get()))
+    outcomes = run_together(lambda: registration.confirm_email(None, links.get()))
     assert sorted(type(o).__name__ for o in outcomes) == ["InvalidConfirmationToken", "User"], outcomes
     assert get_user_model().objects.get(username="carol").is_active
     assert EmailConfirmationToken.objects.get().confirmed is not None

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from gql_authtoken import services
+from gql_authtoken.accounts import registration
 
 from .test_middleware import check_ids
 from .test_registration import CONFIRM_ACTIVE, GOOD, token_from_mail
@@ -33,7 +33,7 @@ def confirming(settings):
 @pytest.fixture
 def link(confirming, db) -> str:
     """The path of carol's link; carol is inactive until it is used."""
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     return f"/auth/register/confirm/{token_from_mail(mail.outbox[0])}/"
 
 

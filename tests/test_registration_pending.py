@@ -16,7 +16,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
-from gql_authtoken import crypto, email_confirmation, services
+from gql_authtoken import clock, crypto, email_confirmation
+from gql_authtoken.accounts import registration
 from gql_authtoken.exceptions import InvalidConfirmationToken
 from gql_authtoken.models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration
 
@@ -34,7 +35,7 @@ def old_link(user) -> str:
     """A registration link as the previous release mailed it (resend sent one to any unconfirmed account)."""
     token = crypto.generate_token(length=64)
     EmailConfirmationToken.objects.create(user=user, email=user.email, digest=crypto.hash_token(token),
-                                          created=services.now(), purpose=ConfirmationPurpose.REGISTRATION)
+                                          created=clock.now(), purpose=ConfirmationPurpose.REGISTRATION)
     return token
 
 
@@ -48,7 +49,7 @@ def test_deactivated_create_user_account_gets_no_mail_and_old_links_do_nothing(a
     demo = User.objects.create_user("demo", "demo@example.com", GOOD)
     link = old_link(demo)
     deactivate(demo)
-    services.resend_confirmation_email(None, "demo@example.com")
+    registration.resend_confirmation_email(None, "demo@example.com")
     assert not mail.outbox
     assert adapter.confirm_email(link) == "invalid_confirmation_token"
     demo.refresh_from_db()
@@ -65,9 +66,9 @@ def test_graphql_resend_to_a_deactivated_account_answers_success_and_sends_nothi
 
 
 def test_registered_confirmed_then_deactivated_account_stays_deactivated(adapter, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     first = token_from_mail(mail.outbox[0])
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     second = token_from_mail(mail.outbox[1])
     assert adapter.confirm_email(second) == "ok"
     carol = User.objects.get(username="carol")
@@ -77,7 +78,7 @@ def test_registered_confirmed_then_deactivated_account_stays_deactivated(adapter
     admin_link = token_from_mail(mail.outbox[2])
     deactivate(carol)
     mail.outbox.clear()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert not mail.outbox
     assert adapter.confirm_email(first) == "invalid_confirmation_token"
     assert adapter.confirm_email(old_link(carol)) == "invalid_confirmation_token"
@@ -91,7 +92,7 @@ def test_pending_registration_resend_works_and_confirms_once(adapter, confirming
     assert adapter.register("carol", GOOD, "carol@example.com") == "ok"
     carol = User.objects.get(username="carol")
     assert email_confirmation.is_pending_registration(carol) and not email_confirmation.is_email_confirmed(carol)
-    services.resend_confirmation_email(None, "CAROL@example.com")
+    registration.resend_confirmation_email(None, "CAROL@example.com")
     first, second = (token_from_mail(m) for m in mail.outbox)
     assert adapter.confirm_email(second) == "ok"
     carol.refresh_from_db()
@@ -107,13 +108,13 @@ def test_pending_registration_is_written_with_the_account(confirming, db, monkey
 
     monkeypatch.setattr(email_confirmation, "start_registration", fail)
     with pytest.raises(RuntimeError):
-        services.register(None, username="carol", password=GOOD, email="carol@example.com")
+        registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     assert not User.objects.exists()  # one transaction: no account that could never be confirmed
 
 
 def test_registration_without_confirmation_is_not_pending(settings, db):
     settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     assert not PendingRegistration.objects.exists()
 
 
@@ -125,22 +126,22 @@ def test_admin_action_link_for_a_deactivated_account_never_activates_it(admin_cl
     assert response.status_code == 302
     [link] = EmailConfirmationToken.objects.all()
     assert link.purpose == ConfirmationPurpose.ADDRESS
-    assert services.confirm_email(None, token_from_mail(mail.outbox[0])) == demo
+    assert registration.confirm_email(None, token_from_mail(mail.outbox[0])) == demo
     demo.refresh_from_db()
     assert not demo.is_active and email_confirmation.is_email_confirmed(demo)
 
 
 def test_admin_action_for_a_pending_registration_mails_a_registration_link(admin_client, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     carol = User.objects.get(username="carol")
     admin_client.post("/admin/auth/user/", {"action": "send_confirmation_emails", "_selected_action": [carol.pk]})
-    services.confirm_email(None, token_from_mail(mail.outbox[-1]))
+    registration.confirm_email(None, token_from_mail(mail.outbox[-1]))
     carol.refresh_from_db()
     assert carol.is_active
 
 
 def test_deleting_the_pending_registration_refuses_its_links(admin_client, confirming, db):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     carol = User.objects.get(username="carol")
     listing = admin_client.get("/admin/gql_authtoken/pendingregistration/")
     assert listing.status_code == 200 and b"carol" in listing.content
@@ -149,7 +150,7 @@ def test_deleting_the_pending_registration_refuses_its_links(admin_client, confi
         "action": "delete_selected", "_selected_action": [carol.pk], "post": "yes"})
     assert response.status_code == 302
     with pytest.raises(InvalidConfirmationToken):
-        services.confirm_email(None, token_from_mail(mail.outbox[0]))
+        registration.confirm_email(None, token_from_mail(mail.outbox[0]))
     carol.refresh_from_db()
     assert not carol.is_active
 
@@ -162,7 +163,7 @@ def test_without_model_field_a_pending_registration_is_completed_too(adapter, db
     assert adapter.confirm_email(token_from_mail(mail.outbox[0])) == "ok"
     assert email_confirmation.is_email_confirmed(carol) and not PendingRegistration.objects.exists()
     mail.outbox.clear()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert not mail.outbox
 
 
@@ -171,7 +172,7 @@ def test_is_email_confirmed(confirming, db):
     assert email_confirmation.is_email_confirmed(alice)  # the model field says so
     deactivate(alice)
     assert not email_confirmation.is_email_confirmed(alice)
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     carol = User.objects.get(username="carol")
     assert not email_confirmation.is_email_confirmed(carol)
     carol.is_active = True  # set by hand: an administrator ends the registration
@@ -180,14 +181,14 @@ def test_is_email_confirmed(confirming, db):
 
 
 def test_expired_registration_link_leaves_the_registration_pending(confirming, db, monkeypatch):
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     token = token_from_mail(mail.outbox[0])
-    later = services.now() + timedelta(days=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     with pytest.raises(InvalidConfirmationToken):
-        services.confirm_email(None, token)
-    services.resend_confirmation_email(None, "carol@example.com")
-    assert services.confirm_email(None, token_from_mail(mail.outbox[1])).is_active
+        registration.confirm_email(None, token)
+    registration.resend_confirmation_email(None, "carol@example.com")
+    assert registration.confirm_email(None, token_from_mail(mail.outbox[1])).is_active
 
 
 def test_data_migration_makes_waiting_registrations_pending(transactional_db, settings):
@@ -201,7 +202,7 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
     old_apps = executor.loader.project_state(before).apps
     OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
     OldToken = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
-    now = services.now()
+    now = clock.now()
     plaintext = {}
 
     def user_with_links(name, *, active, links, joined=now - timedelta(hours=1)):
@@ -226,12 +227,12 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
         assert pending.user.username == "waiting"
         assert pending.created == now - timedelta(hours=1)
         # Their old link still completes the registration; the others' links do nothing.
-        assert services.confirm_email(None, plaintext["waiting"]).is_active
+        assert registration.confirm_email(None, plaintext["waiting"]).is_active
         with pytest.raises(InvalidConfirmationToken):
-            services.confirm_email(None, plaintext["confirmed_then_deactivated"])
+            registration.confirm_email(None, plaintext["confirmed_then_deactivated"])
         assert not User.objects.get(username="confirmed_then_deactivated").is_active
         with pytest.raises(InvalidConfirmationToken):
-            services.confirm_email(None, plaintext["deactivated_by_admin"])
+            registration.confirm_email(None, plaintext["deactivated_by_admin"])
         assert not User.objects.get(username="deactivated_by_admin").is_active
     finally:
         MigrationExecutor(connection).migrate(latest)
@@ -240,7 +241,7 @@ def test_data_migration_makes_waiting_registrations_pending(transactional_db, se
 def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, db):
     """An administrator activates a pending account, later deactivates it: no link
     from before and no resend can undo the deactivation."""
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     link = token_from_mail(mail.outbox[0])
     carol = User.objects.get(username="carol")
     carol.is_active = True
@@ -248,7 +249,7 @@ def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, 
     assert not email_confirmation.is_pending_registration(carol)
     deactivate(carol)
     mail.outbox.clear()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert not mail.outbox
     assert adapter.confirm_email(link) == "invalid_confirmation_token"
     carol.refresh_from_db()
@@ -258,12 +259,12 @@ def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, 
 def test_a_pending_account_activated_in_bulk_then_deactivated_stays_deactivated(adapter, confirming, db):
     """``QuerySet.update()`` sends no signal, but the later deactivation through ``save()``
     changes the field, which ends the pending registration."""
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     link = token_from_mail(mail.outbox[0])
     User.objects.filter(username="carol").update(is_active=True)
     deactivate(User.objects.get(username="carol"))
     mail.outbox.clear()
-    services.resend_confirmation_email(None, "carol@example.com")
+    registration.resend_confirmation_email(None, "carol@example.com")
     assert not mail.outbox
     assert adapter.confirm_email(link) == "invalid_confirmation_token"
     assert not User.objects.get(username="carol").is_active

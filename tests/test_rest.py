@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from gql_authtoken import crypto, services
+from gql_authtoken import clock, crypto, tokens
 from gql_authtoken.models import AuthToken
 
 from .conftest import PASSWORD
@@ -87,17 +87,17 @@ def test_logout(api, user, login_token, method):
 
 
 def test_logoutall(api, user, other_user, login_token):
-    services.issue_token(user)
-    services.issue_token(other_user)
+    tokens.issue_token(user)
+    tokens.issue_token(other_user)
     assert with_token(api, login_token).post("/auth/logoutall/").status_code == 204
     assert AuthToken.objects.filter(user=user).count() == 0
     assert AuthToken.objects.filter(user=other_user).count() == 1
 
 
 def test_refresh(api, user, clients, monkeypatch):
-    issued = services.issue_token(user, client=clients["web"])
-    later = services.now() + timedelta(minutes=30)
-    monkeypatch.setattr(services, "now", lambda: later)
+    issued = tokens.issue_token(user, client=clients["web"])
+    later = clock.now() + timedelta(minutes=30)
+    monkeypatch.setattr(clock, "now", lambda: later)
     response = with_token(api, issued.token).post("/auth/refresh/")
     assert response.status_code == 200
     issued.instance.refresh_from_db()
@@ -117,8 +117,8 @@ def test_token_check_and_rotate(api, user, login_token):
 
 
 def test_sessions_and_revoke(api, user, other_user, clients, login_token):
-    web = services.issue_token(user, client=clients["web"])
-    theirs = services.issue_token(other_user)
+    web = tokens.issue_token(user, client=clients["web"])
+    theirs = tokens.issue_token(other_user)
     with_token(api, login_token)
     sessions = api.get("/auth/sessions/").json()
     assert [s["client"] for s in sessions] == ["web", None]
@@ -133,8 +133,8 @@ def test_sessions_and_revoke(api, user, other_user, clients, login_token):
 
 
 def test_expired_token_says_so_once(api, user, login_token, monkeypatch):
-    later = services.now() + timedelta(days=1, seconds=1)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
     with_token(api, login_token)
     response = api.get("/auth/token/")
     assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
@@ -196,9 +196,9 @@ def test_header_prefixes_setting(api, user, login_token):
 
 
 def test_client_permissions(api, user, clients):
-    web = services.issue_token(user, client=clients["web"]).token
-    cli = services.issue_token(user, client=clients["cli"]).token
-    plain = services.issue_token(user).token
+    web = tokens.issue_token(user, client=clients["web"]).token
+    cli = tokens.issue_token(user, client=clients["cli"]).token
+    plain = tokens.issue_token(user).token
     expected = {("/web-only/", web): 200, ("/web-only/", cli): 403, ("/web-only/", plain): 403,
                 ("/not-cli/", web): 200, ("/not-cli/", cli): 403, ("/not-cli/", plain): 200}
     for (path, token), status in expected.items():

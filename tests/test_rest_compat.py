@@ -8,7 +8,7 @@ import pytest
 from django.test import Client as DjangoClient
 from django.test import override_settings
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 from gql_authtoken.models import AuthToken
 from gql_authtoken.rest.views import LoginView
 
@@ -41,7 +41,7 @@ def test_durins_slashless_routes_are_answered_in_place(user, clients, settings, 
 
 
 def test_a_session_without_expiry_is_na_in_durins_words(user, clients):
-    token = services.issue_token(user, client=clients["cli"]).token
+    token = tokens.issue_token(user, client=clients["cli"]).token
     [session] = DjangoClient().get("/auth/sessions/", headers={"Authorization": f"Token {token}"}).json()
     assert (session["expiry"], session["has_expired"], session["expires_in_str"]) == (None, False, "N/A")
 
@@ -65,13 +65,13 @@ def test_a_durin_login_view_subclass_keeps_working(user, clients):
     body = response.json()
     instance = AuthToken.objects.get()
     assert body["user"] == "alice" and body["client"] == "web" and body["session"] == instance.pk
-    assert services.authenticate_token(body["token"]).pk == instance.pk
+    assert tokens.authenticate_token(body["token"]).pk == instance.pk
 
 
 def test_durins_session_route_with_its_double_slash(user, clients):
     """durin's router serves a session at ``sessions//<id>``: what its clients were given."""
-    token = services.issue_token(user, client=clients["web"]).token
-    other = services.issue_token(user, client=clients["cli"])
+    token = tokens.issue_token(user, client=clients["web"]).token
+    other = tokens.issue_token(user, client=clients["cli"])
     headers = {"Authorization": f"Token {token}"}
     assert DjangoClient().delete(f"/auth/sessions//{other.instance.pk}", headers=headers).status_code == 204
     assert DjangoClient().get("/auth/token/", headers={"Authorization": f"Token {other.token}"}).status_code == 401

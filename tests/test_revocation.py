@@ -29,7 +29,7 @@ from django.test import Client as DjangoClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from gql_authtoken import crypto, services
+from gql_authtoken import clock, crypto, sessions, tokens
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken, Client
 
@@ -222,13 +222,13 @@ def raw_delete_and_invalidate(ctx):
 
 
 def expiry(ctx):
-    time.sleep(max(0.0, (ctx.instance.expiry - services.now()).total_seconds()) + 0.05)
+    time.sleep(max(0.0, (ctx.instance.expiry - clock.now()).total_seconds()) + 0.05)
 
 
 def lifetime_cap(ctx):
     # The token was created before the cap was set (no expiry of its own); the cap ends it.
     time.sleep(max(0.0, (ctx.instance.created + MATRIX_SETTINGS["MAX_TOKEN_LIFETIME"]
-                         - services.now()).total_seconds()) + 0.05)
+                         - clock.now()).total_seconds()) + 0.05)
 
 
 def revoke_all_tokens_command(ctx):
@@ -274,13 +274,13 @@ class Subject:
         self.user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
         web = Client.objects.create(name="web", token_ttl=timedelta(hours=2))
         Client.objects.create(name="api", token_ttl=None)
-        self.other = services.issue_token(self.user).token
+        self.other = tokens.issue_token(self.user).token
         if way == "expiry":
             short = Client.objects.create(name="short", token_ttl=timedelta(seconds=3))
-            issued = services.issue_token(self.user, client=short)
+            issued = tokens.issue_token(self.user, client=short)
         elif way == "lifetime-cap":
             self.token = crypto.generate_token(length=64)
-            created = services.now() - MATRIX_SETTINGS["MAX_TOKEN_LIFETIME"] + timedelta(seconds=3)
+            created = clock.now() - MATRIX_SETTINGS["MAX_TOKEN_LIFETIME"] + timedelta(seconds=3)
             self.instance = AuthToken.objects.create(user=self.user, digest=crypto.hash_token(self.token),
                                                      created=created, expiry=None)
             return
@@ -290,7 +290,7 @@ class Subject:
             self.instance = AuthToken.objects.get(digest=crypto.hash_token(self.token))
             return
         else:
-            issued = services.issue_token(self.user, client=web)
+            issued = tokens.issue_token(self.user, client=web)
         self.token, self.instance = issued.token, issued.instance
 
 
@@ -360,7 +360,7 @@ def test_the_hash_upgrade_at_login_is_not_a_password_change(login_through, db, s
     user = get_user_model().objects.create_user("alice", "alice@example.com")
     old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
     get_user_model().objects.filter(pk=user.pk).update(password=old_hash, is_staff=True, is_superuser=True)
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert _rest("/cached/", token) and _rest("/cached/", token)
     if login_through == "rest":
         assert DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
@@ -386,12 +386,12 @@ def test_a_deleted_row_is_never_brought_back_by_recording_its_use(db, monkeypatc
     """Raw SQL deletes the row and nobody invalidates: once ``last_used`` is due, its
     UPDATE matches no row, and from then on the token is refused (never re-cached)."""
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert _me(token) and _me(token)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {AuthToken._meta.db_table}")
-    later = services.now() + timedelta(minutes=2)
-    monkeypatch.setattr(services, "now", lambda: later)
+    later = clock.now() + timedelta(minutes=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
     assert not _me(token)
     assert not _me(token) and not _rest("/cached/", token)
 
@@ -399,7 +399,7 @@ def test_a_deleted_row_is_never_brought_back_by_recording_its_use(db, monkeypatc
 def test_changing_a_client_reaches_its_cached_tokens(db):
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     web = Client.objects.create(name="web", token_ttl=None)
-    token = services.issue_token(user, client=web).token
+    token = tokens.issue_token(user, client=web).token
     query = json.dumps({"query": "{ webOnly }"})
     post = lambda: DjangoClient().post("/graphql/sync/", query, content_type="application/json",  # noqa: E731
                                        headers={"Authorization": f"Token {token}"}).json()
@@ -418,7 +418,7 @@ def capped(settings):
 def _old_token(user, *, age, expiry=None):
     """A token issued ``age`` ago without the cap (an imported DRF token has no expiry)."""
     token = crypto.generate_token(length=64)
-    created = services.now() - age
+    created = clock.now() - age
     instance = AuthToken.objects.create(user=user, digest=crypto.hash_token(token), created=created, expiry=expiry)
     return token, instance
 
@@ -426,13 +426,13 @@ def _old_token(user, *, age, expiry=None):
 def test_the_lifetime_cap_ends_tokens_issued_before_it_was_set(db, capped):
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     token, _ = _old_token(user, age=timedelta(days=31))
-    young, _ = _old_token(user, age=timedelta(days=29), expiry=services.now() + timedelta(days=400))
+    young, _ = _old_token(user, age=timedelta(days=29), expiry=clock.now() + timedelta(days=400))
     response = DjangoClient().get("/not-cli/", headers={"Authorization": f"Token {token}"})
     assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
     assert not AuthToken.objects.filter(digest=crypto.hash_token(token)).exists()
     assert _rest("/cached/", young)
-    sessions = services.list_sessions(user)
-    assert len(sessions) == 1
+    active = sessions.list_sessions(user)
+    assert len(active) == 1
 
 
 def test_the_lifetime_cap_is_checked_on_cache_hits(db, settings, monkeypatch):
@@ -449,7 +449,7 @@ def test_refresh_past_the_cap_is_token_expired_never_a_past_expiry(db, capped):
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     token, instance = _old_token(user, age=timedelta(days=31))
     with pytest.raises(TokenExpired):
-        services.refresh_token(instance)
+        tokens.refresh_token(instance)
     payload = DjangoClient().post(
         "/graphql/sync/", json.dumps({"query": "mutation { refresh { __typename ... on OperationInfo "
                                                 "{ messages { code } } } }"}),
@@ -459,20 +459,20 @@ def test_refresh_past_the_cap_is_token_expired_never_a_past_expiry(db, capped):
     response = DjangoClient().post("/auth/refresh/", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 200
     instance.refresh_from_db()
-    assert instance.expiry == instance.created + timedelta(days=30) > services.now()
+    assert instance.expiry == instance.created + timedelta(days=30) > clock.now()
 
 
 def test_clear_expired_tokens_clears_capped_ones(db, capped):
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     _old_token(user, age=timedelta(days=31))
     _old_token(user, age=timedelta(days=1))
-    assert services.clear_expired_tokens() == 1
+    assert tokens.clear_expired_tokens() == 1
     assert AuthToken.objects.count() == 1
 
 
 def test_deactivation_revokes_so_reactivation_brings_no_session_back(db):
     user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     assert _me(token)
     user.is_active = False
     user.save(update_fields=["is_active"])

@@ -15,7 +15,7 @@ from django.test import Client as DjangoClient
 from django.views.debug import ExceptionReporter
 
 from gql_authtoken import cache as token_cache
-from gql_authtoken import services
+from gql_authtoken import clock, login, sessions, tokens
 from gql_authtoken.exceptions import InactiveUser, InvalidCredentials, InvalidToken
 from gql_authtoken.models import AuthToken, Client
 
@@ -47,7 +47,7 @@ def alice(db):
 def test_a_login_in_flight_when_the_password_changes_gets_no_token(alice, monkeypatch, change):
     """The password is checked, then the owner changes it (or is deactivated) before the
     token is written: the login must fail and leave no token behind."""
-    real_authenticate = services.authenticate
+    real_authenticate = login.authenticate
 
     def authenticate_then_owner_acts(request, **credentials):
         user = real_authenticate(request, **credentials)
@@ -59,25 +59,25 @@ def test_a_login_in_flight_when_the_password_changes_gets_no_token(alice, monkey
         owner.save()
         return user
 
-    monkeypatch.setattr(services, "authenticate", authenticate_then_owner_acts)
+    monkeypatch.setattr(login, "authenticate", authenticate_then_owner_acts)
     with pytest.raises(InvalidCredentials if change == "set_password" else InactiveUser):
-        services.login(None, username="alice", password=PASSWORD)
+        login.login(None, username="alice", password=PASSWORD)
     assert not AuthToken.objects.exists()
 
 
 def test_an_api_key_asked_for_by_a_revoked_session_is_not_issued(alice, settings):
     settings.GQL_AUTHTOKEN = {"API_ACCESS_CLIENT_NAME": "api"}
     Client.objects.create(name="api", token_ttl=None)
-    session = services.issue_token(alice).instance
-    services.revoke_all_tokens(alice)  # while the request that authenticated with it runs
+    session = tokens.issue_token(alice).instance
+    tokens.revoke_all_tokens(alice)  # while the request that authenticated with it runs
     with pytest.raises(InvalidToken):
-        services.issue_api_key(alice, session=session)
+        sessions.issue_api_key(alice, session=session)
     assert not AuthToken.objects.exists()
 
 
 @pytest.mark.parametrize("change", ["set_password", "set_unusable_password", "deactivate", "delete"])
 def test_saves_through_a_proxy_model_revoke(alice, change):
-    token = services.issue_token(alice).token
+    token = tokens.issue_token(alice).token
     assert accepted(token) == ["rest", "cached", "graphql"]
     staff = StaffUser.objects.get(pk=alice.pk)
     if change == "delete":
@@ -98,26 +98,26 @@ def test_an_entry_kept_warm_by_use_still_expires_with_the_cache_timeout(alice, s
     """A bulk change without ``invalidate_user_tokens`` shows within TOKEN_CACHE_TIMEOUT,
     even when every request records ``last_used`` and stores the entry again."""
     settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": 30, "LAST_USED_UPDATE_INTERVAL": timedelta(seconds=1)}
-    token = services.issue_token(alice).token
+    token = tokens.issue_token(alice).token
     start = token_cache.clock()
     for offset in (0, 10, 20):
         monkeypatch.setattr(token_cache, "clock", lambda offset=offset: start + offset)
-        monkeypatch.setattr(services, "now", lambda offset=offset: services.timezone.now() + timedelta(seconds=offset))
+        monkeypatch.setattr(clock, "now", lambda offset=offset: clock.timezone.now() + timedelta(seconds=offset))
         assert _rest("/cached/", token)
     User.objects.filter(pk=alice.pk).update(is_active=False)  # no signal, no invalidation
     monkeypatch.setattr(token_cache, "clock", lambda: start + 31)
-    monkeypatch.setattr(services, "now", lambda: services.timezone.now() + timedelta(seconds=31))
+    monkeypatch.setattr(clock, "now", lambda: clock.timezone.now() + timedelta(seconds=31))
     assert not _rest("/cached/", token)
 
 
 def test_sessions_and_token_check_show_when_the_cap_ends_a_token(alice, settings):
-    token = services.issue_token(alice).token
+    token = tokens.issue_token(alice).token
     AuthToken.objects.update(expiry=None)  # issued before the cap was set, or imported from DRF
     settings.GQL_AUTHTOKEN = {"MAX_TOKEN_LIFETIME": timedelta(days=30)}
     instance = AuthToken.objects.get()
     ends = instance.created + timedelta(days=30)
     headers = {"Authorization": f"Token {token}"}
-    assert services.list_sessions(alice)[0].expiry == ends
+    assert sessions.list_sessions(alice)[0].expiry == ends
     checked = DjangoClient().get("/auth/token/", headers=headers).json()["expiry"]
     listed = DjangoClient().get("/auth/sessions/", headers=headers).json()[0]["expiry"]
     assert checked == listed and checked.startswith(ends.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -150,7 +150,7 @@ def _error_report(send):
 
 
 def test_an_error_while_authenticating_reports_no_token(alice, monkeypatch):
-    token = services.issue_token(alice).token
+    token = tokens.issue_token(alice).token
 
     def cache_down(*args, **kwargs):
         raise ConnectionError("cache unreachable")
@@ -164,8 +164,8 @@ def test_an_error_after_login_reports_no_password_or_token_and_leaves_no_token(a
     from django.contrib.auth.signals import user_logged_in
 
     issued = []
-    real_issue = services.issue_token
-    monkeypatch.setattr(services, "issue_token", lambda *a, **k: issued.append(real_issue(*a, **k)) or issued[-1])
+    real_issue = tokens.issue_token
+    monkeypatch.setattr(tokens, "issue_token", lambda *a, **k: issued.append(real_issue(*a, **k)) or issued[-1])
 
     def audit(sender, **kwargs):
         raise RuntimeError("audit log unavailable")

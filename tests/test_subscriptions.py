@@ -19,7 +19,7 @@ from django.test import override_settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.graphql.channels import TokenAuthGraphQLWSConsumer
 from gql_authtoken.models import AuthToken
@@ -107,7 +107,7 @@ def close_of(ws, timeout=5):
 
 
 def test_subscription_sees_the_token_user(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with open_connection(server, {"Authorization": f"Token {token}"}) as ws:
         assert json.loads(ws.recv(timeout=5)) == {"type": "connection_ack"}
         ws.send(json.dumps(SUBSCRIBE))
@@ -124,8 +124,8 @@ def test_bad_token_is_refused_with_the_protocol_close_code(server, user, header)
 
 
 def test_expired_token_is_refused(server, user):
-    issued = services.issue_token(user)
-    issued.instance.expiry = services.now() - timedelta(seconds=1)
+    issued = tokens.issue_token(user)
+    issued.instance.expiry = clock.now() - timedelta(seconds=1)
     issued.instance.save()
     with open_connection(server, {"Authorization": f"Token {issued.token}"}) as ws:
         with pytest.raises(ConnectionClosed) as closed:
@@ -134,8 +134,8 @@ def test_expired_token_is_refused(server, user):
 
 
 def test_revoked_token_is_refused(server, user):
-    issued = services.issue_token(user)
-    services.logout(None, issued.instance)
+    issued = tokens.issue_token(user)
+    tokens.logout(None, issued.instance)
     with open_connection(server, {"Authorization": f"Token {issued.token}"}) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
@@ -153,20 +153,20 @@ def test_without_a_token_the_subscription_needs_a_user(server, user):
 
 @pytest.mark.parametrize("key", ["authorization", "AUTHORIZATION", "AuThOrIzAtIoN"])
 def test_the_authorization_key_matches_in_any_case(server, user, key):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with open_connection(server, {key: f"Token {token}"}) as ws:
         assert receive(ws)["type"] == "connection_ack"
         assert execute(ws, ME) == {"data": {"me": {"username": "alice"}}}
 
 
 def test_two_authorization_keys_differing_in_case_are_refused(server, user, other_user):
-    alice, bob = services.issue_token(user).token, services.issue_token(other_user).token
+    alice, bob = tokens.issue_token(user).token, tokens.issue_token(other_user).token
     with open_connection(server, {"Authorization": f"Token {alice}", "authorization": f"Token {bob}"}) as ws:
         assert close_of(ws)[0] == 4403
 
 
 def test_a_valid_token_keeps_working_over_many_operations(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         for number in range(25):
             assert execute(ws, ME, id=str(number)) == {"data": {"me": {"username": "alice"}}}
@@ -191,7 +191,7 @@ def sql_statements(monkeypatch) -> list[str]:
 
 
 def test_the_check_before_each_operation_costs_no_query_on_a_cache_hit(server, user, monkeypatch):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:  # connection_init's lookup fills the cache
         statements = sql_statements(monkeypatch)
         for number in range(5):
@@ -208,7 +208,7 @@ def test_the_check_before_each_operation_costs_no_query_on_a_cache_hit(server, u
 @override_settings(GQL_AUTHTOKEN={"TOKEN_CACHE_TIMEOUT": 0})
 def test_without_the_cache_a_query_costs_one_lookup(server, user, monkeypatch):
     """A query or mutation is checked once, before it runs; its one result needs no second check."""
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         statements = sql_statements(monkeypatch)
         for number in range(5):
@@ -225,7 +225,7 @@ def logout_over_http(user, token):
 
 
 def logout_all(user, token):
-    services.logout_all(None, user)
+    tokens.logout_all(None, user)
 
 
 def change_password(user, token):
@@ -254,7 +254,7 @@ OPERATIONS = {
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("revoke", REVOCATIONS)
 def test_after_revocation_the_next_operation_closes_the_socket(server, user, revoke, operation):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         assert execute(ws, ME) == {"data": {"me": {"username": "alice"}}}
         revoke(user, token)
@@ -263,19 +263,19 @@ def test_after_revocation_the_next_operation_closes_the_socket(server, user, rev
 
 
 def test_logout_all_on_a_revoked_socket_leaves_the_new_sessions_alone(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         logout_over_http(user, token)
-        fresh = services.issue_token(user)  # the user logs in again elsewhere
+        fresh = tokens.issue_token(user)  # the user logs in again elsewhere
         subscribe(ws, "mutation { logoutAll { __typename } }")
         assert close_of(ws) == (4403, "invalid_token")
-    assert services.authenticate_token(fresh.token).pk == fresh.instance.pk
+    assert tokens.authenticate_token(fresh.token).pk == fresh.instance.pk
 
 
 def test_an_expired_token_closes_the_socket_with_token_expired(server, user):
-    issued = services.issue_token(user)
+    issued = tokens.issue_token(user)
     with connected(server, issued.token) as ws:
-        AuthToken.objects.filter(pk=issued.instance.pk).update(expiry=services.now() - timedelta(seconds=1))
+        AuthToken.objects.filter(pk=issued.instance.pk).update(expiry=clock.now() - timedelta(seconds=1))
         invalidate_user_tokens(user)  # the documented call after a bulk update
         subscribe(ws, ME)
         assert close_of(ws) == (4403, "token_expired")
@@ -283,7 +283,7 @@ def test_an_expired_token_closes_the_socket_with_token_expired(server, user):
 
 @pytest.mark.parametrize("revoke", [logout_over_http, deactivate])
 def test_a_running_subscription_stops_at_its_next_event(server, user, revoke):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         subscribe(ws, TICKS)
         assert [receive(ws)["payload"]["data"]["ticks"] for _ in range(2)] == [0, 1]
@@ -305,7 +305,7 @@ def short_recheck(monkeypatch):
 
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 def test_an_idle_connection_is_closed_by_the_periodic_check(server, user, short_recheck, protocol):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token, protocol=protocol) as ws:
         time.sleep(0.5)  # checks pass while the token is good
         logout_all(user, token)
@@ -322,7 +322,7 @@ def start(ws, query, *, id="1"):
 
 
 def test_legacy_protocol_streams_and_refuses_a_start_after_revocation(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token, protocol=LEGACY_WS) as ws:
         start(ws, "subscription { countdown(start: 2) }")
         data = [m["payload"]["data"]["countdown"] for m in messages(ws) if m["type"] == "data"]
@@ -333,7 +333,7 @@ def test_legacy_protocol_streams_and_refuses_a_start_after_revocation(server, us
 
 
 def test_legacy_protocol_stops_a_running_subscription(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token, protocol=LEGACY_WS) as ws:
         start(ws, TICKS)
         assert receive(ws)["payload"]["data"] == {"ticks": 0}
@@ -348,7 +348,7 @@ def test_legacy_protocol_stops_a_running_subscription(server, user):
 def test_a_second_connection_init_cannot_swap_the_identity(server, user, other_user, protocol):
     """The legacy protocol accepts any number of connection_init messages: one with
     another token must not keep the first user's subscription alive after revocation."""
-    token, own = services.issue_token(user).token, services.issue_token(other_user).token
+    token, own = tokens.issue_token(user).token, tokens.issue_token(other_user).token
     with connected(server, token, protocol=protocol) as ws:
         if protocol == LEGACY_WS:
             start(ws, TICKS)
@@ -362,9 +362,9 @@ def test_a_second_connection_init_cannot_swap_the_identity(server, user, other_u
 
 def test_a_closed_socket_leaves_no_token_check_behind(server, user, short_recheck, monkeypatch):
     checks = []
-    real = services.authenticate_digest
-    monkeypatch.setattr(services, "authenticate_digest", lambda *a, **k: checks.append(1) or real(*a, **k))
-    token = services.issue_token(user).token
+    real = tokens.authenticate_digest
+    monkeypatch.setattr(tokens, "authenticate_digest", lambda *a, **k: checks.append(1) or real(*a, **k))
+    token = tokens.issue_token(user).token
     with connected(server, token, protocol=LEGACY_WS) as ws:
         # The first repeated connection_init closes the socket (4429); a later send may meet that close.
         with contextlib.suppress(ConnectionClosed):
@@ -380,7 +380,7 @@ def test_a_clients_rate_counts_every_operation_on_a_socket(server, user):
     from gql_authtoken.models import Client
 
     limited = Client.objects.create(name="limited", token_ttl=None, throttle_rate="3/min")
-    token = services.issue_token(user, client=limited).token
+    token = tokens.issue_token(user, client=limited).token
     with connected(server, token) as ws:
         answers = [execute(ws, "{ sessions { id } }", id=str(n)) for n in range(5)]
     codes = [(a.get("errors") or [{}])[0].get("extensions", {}).get("code") for a in answers]
@@ -400,7 +400,7 @@ def test_a_page_on_another_origin_cannot_open_a_socket(server, user):
 def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monkeypatch):
     from django.views.debug import ExceptionReporter
 
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     records = []
 
     class Keep(logging.Handler):
@@ -414,7 +414,7 @@ def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monk
             def down(*args, **kwargs):
                 raise ConnectionError("database unreachable")
 
-            monkeypatch.setattr(services, "authenticate_digest", down)
+            monkeypatch.setattr(tokens, "authenticate_digest", down)
             subscribe(ws, ME)
             assert close_of(ws)[0] == 1011
     finally:
@@ -434,7 +434,7 @@ def test_login_over_an_anonymous_socket_records_the_sockets_ip_and_user_agent(se
     assert result["__typename"] == "LoginResult"
     assert result["session"]["ipAddress"] == "127.0.0.1"
     assert result["session"]["userAgent"] == USER_AGENT
-    assert services.authenticate_token(result["token"]).user == user
+    assert tokens.authenticate_token(result["token"]).user == user
 
 
 @override_settings(GQL_AUTHTOKEN={"CLIENT_IP_HEADER": "HTTP_X_REAL_IP"})
@@ -468,7 +468,7 @@ def test_registration_mutations_over_an_anonymous_socket(server):
 
 
 def test_refresh_then_logout_over_an_authenticated_socket(server, user):
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     with connected(server, token) as ws:
         refresh = execute(ws, "mutation { refresh { ... on RefreshResult { expiry token } } }")
         assert refresh["data"]["refresh"]["expiry"] and refresh["data"]["refresh"]["token"] is None

@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client as DjangoClient
 
-from gql_authtoken import services, throttling
+from gql_authtoken import login, throttling
+from gql_authtoken.accounts import registration
 from gql_authtoken.exceptions import InvalidCredentials, Throttled
 from gql_authtoken.models import AuthToken
 
@@ -240,9 +241,9 @@ def test_requests_without_a_usable_address_share_one_bucket(adapter, settings, u
 def test_core_calls_without_a_request_share_the_unknown_bucket(rates, user):
     for i in range(3):
         with pytest.raises(InvalidCredentials):
-            services.login(None, username=f"u{i}", password="x")
+            login.login(None, username=f"u{i}", password="x")
     with pytest.raises(Throttled):
-        services.login(None, username="alice", password=PASSWORD)
+        login.login(None, username="alice", password=PASSWORD)
 
 
 # --- a full IP bucket creates nothing else --------------------------------------------
@@ -309,7 +310,7 @@ def test_resend_counts_an_address_on_the_account_it_reaches(settings, db):
     from .conftest import GraphQLClient
 
     settings.GQL_AUTHTOKEN = {**CONFIRM_ACTIVE, "ACCOUNT_THROTTLE_RATE": "3/hour"}
-    services.register(None, username="carol", password=GOOD, email="carol@example.com")
+    registration.register(None, username="carol", password=GOOD, email="carol@example.com")
     query = "mutation($e: String!) { resendConfirmationEmail(email: $e) { __typename } }"
     names = []
     for i, email in enumerate(["CAROL@example.com", "carol@EXAMPLE.com", "ｃａｒｏｌ@example.com",

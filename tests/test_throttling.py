@@ -101,11 +101,11 @@ def test_buckets_are_per_operation(adapter, user, settings):
 
 @pytest.fixture
 def limited(user):
-    from gql_authtoken import services
+    from gql_authtoken import tokens
     from gql_authtoken.models import Client
 
     client = Client.objects.create(name="scraper", throttle_rate="3/hour")
-    return services.issue_token(user, client=client).token
+    return tokens.issue_token(user, client=client).token
 
 
 def test_client_rate_limits_rest_endpoints_per_user_and_client(limited, user):
@@ -113,10 +113,10 @@ def test_client_rate_limits_rest_endpoints_per_user_and_client(limited, user):
     api.credentials(HTTP_AUTHORIZATION=f"Token {limited}")
     assert [api.get("/auth/token/").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert int(api.get("/auth/token/")["Retry-After"]) > 0
-    from gql_authtoken import services
+    from gql_authtoken import tokens
 
     # Another session of the same user without a rated client is not limited.
-    other = services.issue_token(user).token
+    other = tokens.issue_token(user).token
     api.credentials(HTTP_AUTHORIZATION=f"Token {other}")
     assert api.get("/auth/token/").status_code == 200
 

@@ -37,7 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import services
+from .. import tokens
 from ..exceptions import AuthTokenError, InvalidToken
 from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
 from .context import connection_request
@@ -64,7 +64,7 @@ def connection_token(params: Any) -> str | None:
         return None
     if len(values) > 1 or not isinstance(values[0], str):
         raise InvalidToken()
-    return services.parse_authorization_header(values[0])
+    return tokens.parse_authorization_header(values[0])
 
 
 def has_single_result(query: Any, operation_name: Any) -> bool:
@@ -149,7 +149,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The token's digests (services.token_digests): the plaintext is not kept.
+        # The token's digests (tokens.token_digests): the plaintext is not kept.
         self._digests: tuple[str, str | None] | None = None
         self._recheck_task: asyncio.Task[None] | None = None
         self._initialised = False
@@ -165,7 +165,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         self._initialised = True
         try:
             token = connection_token(context.get("connection_params"))
-            digests = None if token is None else services.token_digests(token)
+            digests = None if token is None else tokens.token_digests(token)
             if digests is not None:
                 await self._authenticate(digests)
         except AuthTokenError as error:
@@ -186,7 +186,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
     async def check_connection_token(self) -> bool:
         """Whether the connection may go on: its token, if any, is authenticated again.
 
-        A cached lookup (``services.authenticate_digest(use_cache=True)``): no
+        A cached lookup (``tokens.authenticate_digest(use_cache=True)``): no
         query on a cache hit. When it fails the socket is closed with 4403 and
         the error's code as the reason. An unexpected failure (database or
         cache down) closes it too, with 1011: a token that cannot be checked is
@@ -209,7 +209,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
 
     async def _authenticate(self, digests: tuple[str, str | None]) -> None:
         """Authenticate the token by its digests; the connection's user and token are then the fresh ones."""
-        instance = await database_sync_to_async(services.authenticate_digest)(*digests, use_cache=True)
+        instance = await database_sync_to_async(tokens.authenticate_digest)(*digests, use_cache=True)
         self.scope[CONNECTION_SCOPE_KEY] = TokenAuthResult(token=instance)
         self.scope["user"] = instance.user
 

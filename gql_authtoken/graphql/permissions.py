@@ -10,7 +10,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from strawberry_django.resolvers import django_resolver
 
-from .. import services
+from .. import clients
 from ..exceptions import AuthTokenError
 from ..models import AuthToken
 from .context import request_token
@@ -51,14 +51,14 @@ class IsTokenAuthenticated(FieldExtension):
 
 
 class _ClientRule(IsTokenAuthenticated):
-    rule: str  # the keyword of services.check_client: "allowed" or "denied"
+    rule: str  # the keyword of clients.check_client: "allowed" or "denied"
 
     def __init__(self, *names: str):
         super().__init__()
         self.names = names
 
     def check_token(self, token: AuthToken) -> None:
-        services.check_client(token, **{self.rule: self.names})
+        clients.check_client(token, **{self.rule: self.names})
 
 
 class AllowClients(_ClientRule):

@@ -1,4 +1,4 @@
-"""``AuthQuery`` and ``AuthMutation``: thin resolvers over the core services.
+"""``AuthQuery`` and ``AuthMutation``: thin resolvers over the core.
 
 No ``from __future__ import annotations`` here: the types are built inside
 ``make_auth_types`` and Strawberry must see the real classes, not names.
@@ -14,7 +14,8 @@ import strawberry_django
 from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
-from .. import services
+from .. import clients, login, sessions, tokens
+from ..accounts import registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
@@ -79,7 +80,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
                 token = request_token(info)
             except AuthTokenError:
                 return None
-            return Session.from_core(services.Session.from_token(token, current=token))
+            return Session.from_core(sessions.Session.from_token(token, current=token))
 
         @strawberry_django.field(description="The user's active sessions, newest first.")
         def sessions(self, info: Info) -> list[Session]:
@@ -87,7 +88,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
                 user, token = request_user(info)
             except AuthTokenError as error:
                 raise graphql_error(error) from error
-            return [Session.from_core(s) for s in services.list_sessions(user, current=token)]
+            return [Session.from_core(s) for s in sessions.list_sessions(user, current=token)]
 
     @strawberry.type
     class AuthMutation:
@@ -96,10 +97,10 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def login(
             self, info: Info, username: str, password: str, client: str | None = None
         ) -> LoginPayload:
-            issued = services.login(
-                http_request(info), username=username, password=password, client=services.get_client(client)
+            issued = login.login(
+                http_request(info), username=username, password=password, client=clients.get_client(client)
             )
-            session = services.Session.from_token(issued.instance, current=issued.instance)
+            session = sessions.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
                 token=issued.token,
                 expiry=issued.expiry,
@@ -110,26 +111,26 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Revoke this request's token.")
         @as_operation_info
         def logout(self, info: Info) -> LogoutPayload:
-            return LogoutResult(revoked_sessions=services.logout(http_request(info), request_token(info)))
+            return LogoutResult(revoked_sessions=tokens.logout(http_request(info), request_token(info)))
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
         @as_operation_info
         def logout_all(self, info: Info) -> LogoutAllPayload:
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=services.logout_all(http_request(info), user))
+            return LogoutResult(revoked_sessions=tokens.logout_all(http_request(info), user))
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
         def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=services.revoke_session(user, id))
+            return LogoutResult(revoked_sessions=sessions.revoke_session(user, id))
 
         @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
         @as_operation_info
         def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
-            expiry = services.refresh_token(token)
-            new_token = services.rotate_token(token).token if rotate else None
+            expiry = tokens.refresh_token(token)
+            new_token = tokens.rotate_token(token).token if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
 
         @strawberry_django.mutation(description="Create an account (when registration is enabled).")
@@ -137,7 +138,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def register(
             self, info: Info, username: str, password: str, email: str | None = None
         ) -> RegisterPayload:
-            result = services.register(http_request(info), username=username, password=password, email=email)
+            result = registration.register(http_request(info), username=username, password=password, email=email)
             return RegisterResult(
                 success=True, user=result.user, email_confirmation_required=result.email_confirmation_required
             )
@@ -145,14 +146,14 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Confirm an email address with the token from the mail.")
         @as_operation_info
         def confirm_email(self, info: Info, token: str) -> ConfirmEmailPayload:
-            return ConfirmEmailResult(success=True, user=services.confirm_email(http_request(info), token))
+            return ConfirmEmailResult(success=True, user=registration.confirm_email(http_request(info), token))
 
         @strawberry_django.mutation(description="Mail a new confirmation link; always succeeds.")
         @as_operation_info
         def resend_confirmation_email(
             self, info: Info, email: str
         ) -> ResendConfirmationEmailPayload:
-            services.resend_confirmation_email(http_request(info), email)
+            registration.resend_confirmation_email(http_request(info), email)
             return ResendResult(success=True)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)

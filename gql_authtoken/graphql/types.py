@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from .. import services
+from .. import sessions
 
 
 @strawberry.type(name="User", description="The default user type; replace it with make_auth_types(user_type=...).")
@@ -37,7 +37,7 @@ class Session:
     is_current: bool
 
     @classmethod
-    def from_core(cls, session: services.Session) -> Session:
+    def from_core(cls, session: sessions.Session) -> Session:
         return cls(**dataclasses.asdict(session))
 
 

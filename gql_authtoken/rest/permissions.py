@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
-from .. import services
+from .. import clients
 from ..exceptions import AuthTokenError
 from ..models import AuthToken
 
@@ -21,7 +21,7 @@ class _ClientPermission(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         token = request.auth if isinstance(request.auth, AuthToken) else None
         try:
-            services.check_client(token, **self.client_rule(view))
+            clients.check_client(token, **self.client_rule(view))
         except AuthTokenError:
             return False
         return True

@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import clients, login, sessions, tokens
+from ..accounts import registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
 from ..models import AuthToken, Client
@@ -94,12 +95,12 @@ class LoginView(CoreErrorsMixin, APIView):
 
     def get_client_obj(self, request: Request) -> Client | None:
         data = request.data if isinstance(request.data, Mapping) else {}  # a JSON array has no client
-        return services.get_client(data.get("client") or None)
+        return clients.get_client(data.get("client") or None)
 
     def format_expiry_datetime(self, expiry: datetime | None) -> Any:
         return format_expiry(expiry)
 
-    def get_post_response_data(self, request: Request, token_obj: services.IssuedToken) -> dict[str, Any]:
+    def get_post_response_data(self, request: Request, token_obj: tokens.IssuedToken) -> dict[str, Any]:
         """The response body; ``token_obj`` has ``token`` (the plaintext, this once),
         ``expiry``, ``user``, ``client`` and ``instance``, as durin's hook receives."""
         data = {"token": token_obj.token, "expiry": self.format_expiry_datetime(token_obj.expiry)}
@@ -113,7 +114,7 @@ class LoginView(CoreErrorsMixin, APIView):
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = services.login(
+        issued = login.login(
             request._request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
@@ -129,12 +130,12 @@ class LogoutView(TokenView):
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Done (empty body)."),
                                             **_TOKEN_ERRORS})
     def get(self, request: Request) -> HttpResponse:
-        services.logout(request._request, self.token)
+        tokens.logout(request._request, self.token)
         return HttpResponse(status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        services.logout(request._request, self.token)
+        tokens.logout(request._request, self.token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
@@ -147,7 +148,7 @@ class LogoutAllView(TokenView):
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        services.logout_all(request._request, self.user)
+        tokens.logout_all(request._request, self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -156,7 +157,7 @@ class RefreshView(TokenView):
 
     @extend_schema(request=None, responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        return Response({"expiry": format_expiry(services.refresh_token(self.token))})
+        return Response({"expiry": format_expiry(tokens.refresh_token(self.token))})
 
 
 class TokenCheckView(TokenView):
@@ -168,7 +169,7 @@ class TokenCheckView(TokenView):
 
     @extend_schema(request=None, responses={200: RotatedTokenSerializer, **_TOKEN_ERRORS})
     def put(self, request: Request) -> Response:
-        return Response({"token": services.rotate_token(self.token).token})
+        return Response({"token": tokens.rotate_token(self.token).token})
 
 
 class SessionListView(TokenView):
@@ -176,8 +177,8 @@ class SessionListView(TokenView):
 
     @extend_schema(responses={200: SessionSerializer(many=True), **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
-        sessions = services.list_sessions(self.user, current=self.token)
-        return Response(SessionSerializer(sessions, many=True).data)
+        active = sessions.list_sessions(self.user, current=self.token)
+        return Response(SessionSerializer(active, many=True).data)
 
 
 class SessionView(TokenView):
@@ -186,7 +187,7 @@ class SessionView(TokenView):
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
                                             **_NOT_FOUND})
     def delete(self, request: Request, session_id: str) -> Response:
-        services.revoke_session(self.user, session_id)
+        sessions.revoke_session(self.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -204,7 +205,7 @@ class RegisterView(CoreErrorsMixin, APIView):
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        services.register(
+        registration.register(
             request._request,
             username=data.get("username", ""),
             password=data.get("password", ""),
@@ -256,7 +257,7 @@ class ConfirmEmailView(View):
     def confirm(self, request: HttpRequest, token: str) -> HttpResponse:
         """Use the link and say how it went, by redirect or plain text."""
         try:
-            services.confirm_email(request, token)
+            registration.confirm_email(request, token)
         except InvalidConfirmationToken as error:
             target = auth_settings.REGISTRATION_CONFIRM_INVALID_REDIRECT_PATH
             response = HttpResponseRedirect(target) if target else _plain_text(error.message, status=400)
@@ -284,16 +285,16 @@ class ApiAccessView(TokenView):
 
     @extend_schema(responses={200: SessionSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def get(self, request: Request) -> Response:
-        key = services.get_api_key(self.user)
-        return Response(SessionSerializer(services.Session.from_token(key, current=self.token)).data)
+        key = sessions.get_api_key(self.user)
+        return Response(SessionSerializer(sessions.Session.from_token(key, current=self.token)).data)
 
     @extend_schema(request=None, responses={201: TokenResponseSerializer, **_TOKEN_ERRORS, **_NOT_FOUND})
     def post(self, request: Request) -> Response:
-        issued = services.issue_api_key(self.user, request=request._request, session=self.token)
+        issued = sessions.issue_api_key(self.user, request=request._request, session=self.token)
         return Response({"token": issued.token, "expiry": format_expiry(issued.expiry)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS,
                                             **_NOT_FOUND})
     def delete(self, request: Request) -> Response:
-        services.revoke_api_key(self.user)
+        sessions.revoke_api_key(self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -39,17 +39,17 @@ def make_tokens(user, others):
     from knox.models import AuthToken as KnoxToken
     from rest_framework.authtoken.models import Token
 
-    from gql_authtoken import services
+    from gql_authtoken import tokens as gql_tokens
 
     web = DurinClient.objects.create(name="web")
     for other in others:
-        services.issue_token(other)
+        gql_tokens.issue_token(other)
         Token.objects.create(user=other)
         KnoxToken.objects.create(user=other)
         DurinToken.objects.create(user=other, client=web)
     return {
         "jwt": TokenType.from_user(user).token,
-        "gql_authtoken": services.issue_token(user).token,
+        "gql_authtoken": gql_tokens.issue_token(user).token,
         "drf": Token.objects.create(user=user).key,
         "knox": KnoxToken.objects.create(user=user)[1],
         "durin": DurinToken.objects.create(user=user, client=web).token,

@@ -2,7 +2,7 @@
 
     python -m tests.benchmarks.login [--rounds R]
 
-Compares ``services.login`` (throttle buckets, authenticate(), token issue,
+Compares ``login.login`` (throttle buckets, authenticate(), token issue,
 signals, last_login) with ``check_password`` alone, both with Django's default
 hasher (PBKDF2), in the same run. Login throttling is off for the measurement.
 """
@@ -26,7 +26,7 @@ def main() -> None:
         from django.contrib.auth import get_user_model
         from django.test.utils import override_settings
 
-        from gql_authtoken import services
+        from gql_authtoken import login
 
         with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS,
                                GQL_AUTHTOKEN={"LOGIN_THROTTLE_RATE": None}):
@@ -36,7 +36,7 @@ def main() -> None:
                 assert user.check_password("a-long-password")
 
             def login():
-                services.login(None, username="bench", password="a-long-password")
+                login.login(None, username="bench", password="a-long-password")
 
             times = {"check_password": [], "login": []}
             for _ in range(args.rounds):

@@ -49,14 +49,14 @@ def main() -> None:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext, override_settings
 
-        from gql_authtoken import services
+        from gql_authtoken import tokens
         from gql_authtoken.models import AuthToken
 
         assert connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
         user_model = get_user_model()
         owner = user_model.objects.create_user("filler")
         user = user_model.objects.create_user("bench")
-        token = services.issue_token(user).token
+        token = tokens.issue_token(user).token
         print(f"# PostgreSQL {connection.pg_version // 10000}, uncached lookups (TOKEN_CACHE_TIMEOUT=0)")
         print(f"{'tokens in table':>16} {'lookup µs':>10}")
         with override_settings(GQL_AUTHTOKEN={"TOKEN_CACHE_TIMEOUT": 0}):
@@ -66,21 +66,21 @@ def main() -> None:
                     break
                 fill(owner.pk, target - present)
                 present = target
-                services.authenticate_token(token)
-                print(f"{target:>16,} {timed(lambda: services.authenticate_token(token), 2000) * 1e6:10.1f}")
+                tokens.authenticate_token(token)
+                print(f"{target:>16,} {timed(lambda: tokens.authenticate_token(token), 2000) * 1e6:10.1f}")
 
         AuthToken.objects.filter(user=owner).delete()
         print()
         for sessions in (100, 10_000):  # the number of queries must not grow with the sessions
             fill(user.pk, sessions)
             with CaptureQueriesContext(connection) as queries:
-                seconds = timed(lambda: services.logout_all(None, user))
+                seconds = timed(lambda: tokens.logout_all(None, user))
             print(f"logoutAll of {sessions:,} sessions: {len(queries)} queries, {seconds * 1000:.0f} ms")
 
         count = min(args.max_tokens, 10**6)
         fill(owner.pk, count, expired=True)
         tracemalloc.start()
-        seconds = timed(lambda: services.clear_expired_tokens())
+        seconds = timed(lambda: tokens.clear_expired_tokens())
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         print(f"clear_expired_tokens over {count:,} expired rows (batches of 1000): "

@@ -101,11 +101,11 @@ class Flow:
 
             from django.utils import timezone
 
-            from gql_authtoken import services
+            from gql_authtoken import tokens
             from gql_authtoken.cache import invalidate_user_tokens
             from gql_authtoken.models import AuthToken
 
-            instance = services.authenticate_token(token)
+            instance = tokens.authenticate_token(token)
             AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timedelta(seconds=1))
             invalidate_user_tokens(instance.user)
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core import mail
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 from tests.adapters import GraphQLAdapter, RestAdapter
 
 GOOD = "a-Strong-passphrase-42"
@@ -46,7 +46,7 @@ def test_default_user_type_works_with_the_custom_model(db):
     from tests.custom_user.models import EmailUser
 
     user = EmailUser.objects.create(email="dora@example.com")
-    token = services.issue_token(user).token
+    token = tokens.issue_token(user).token
     me = GraphQLClient("sync")("{ me { id username email } }", token=token)["data"]["me"]
     assert me == {"id": str(user.pk), "username": "dora@example.com", "email": "dora@example.com"}
 
@@ -59,7 +59,7 @@ def test_the_token_admin_searches_by_the_user_models_own_fields(db, rf):
     from tests.custom_user.models import EmailUser
 
     carol = EmailUser.objects.create(email="carol@example.com")
-    services.issue_token(carol)
+    tokens.issue_token(carol)
     model_admin = admin.site._registry[AuthToken]
     request = rf.get("/admin/gql_authtoken/authtoken/", {"q": "carol"})
     assert model_admin.get_search_fields(request) == ["user__email"]

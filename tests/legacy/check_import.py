@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from gql_authtoken import services
+from gql_authtoken import clock, tokens
 from gql_authtoken.models import AuthToken, Client
 from tests.conftest import GraphQLClient
 
@@ -87,7 +87,7 @@ def test_durin_with_its_clients(user):
     assert check(token) == 200
     [session] = APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/auth/sessions/").json()
     assert session["client"] == "web"
-    assert services.refresh_token(services.authenticate_token(token)) is not None
+    assert tokens.refresh_token(tokens.authenticate_token(token)) is not None
 
 
 def test_rest_authtoken(user):
@@ -109,7 +109,7 @@ def test_rest_authtoken(user):
         new = APIClient(HTTP_AUTHORIZATION=f"Token {token}").put("/auth/token/").json()["token"]
         assert check(token) == 401 and check(new) == 200
         # A new token of ours that happens to be 64 base64 characters never matches that form.
-        assert check(services.issue_token(user).token) == 200
+        assert check(tokens.issue_token(user).token) == 200
 
 
 def test_missing_table_is_a_clear_error(db):
@@ -144,7 +144,7 @@ def test_delete_source_leaves_rows_that_were_not_carried_over(user):
     live = DurinToken.objects.create(user=user, client=client)
     bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw")
     expired = DurinToken.objects.create(user=bob, client=client)
-    DurinToken.objects.filter(pk=expired.pk).update(expiry=services.now() - timedelta(seconds=1))
+    DurinToken.objects.filter(pk=expired.pk).update(expiry=clock.now() - timedelta(seconds=1))
     output = run("--from", "durin", "--delete-source")
     assert "1 expired (left out)" in output
     assert "Deleted 1 carried-over row(s) from the durin table." in output

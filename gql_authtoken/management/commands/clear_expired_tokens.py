@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 
 
 class Command(BaseCommand):
@@ -12,5 +12,5 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000, help="Tokens deleted per query (default 1000).")
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
-        count = services.clear_expired_tokens(batch_size=batch_size)
+        count = tokens.clear_expired_tokens(batch_size=batch_size)
         self.stdout.write(f"Deleted {count} expired token(s).")

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_duration
 
-from gql_authtoken import services
+from gql_authtoken import clients
 from gql_authtoken.conf import auth_settings
 from gql_authtoken.exceptions import ValidationFailed
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, name: str, ttl: str | None, throttle_rate: str | None, **options: Any) -> None:
         token_ttl = auth_settings.DEFAULT_TOKEN_TTL if ttl is None else parse_ttl(ttl)
         try:
-            client = services.create_client(name, token_ttl=token_ttl, throttle_rate=throttle_rate)
+            client = clients.create_client(name, token_ttl=token_ttl, throttle_rate=throttle_rate)
         except ValidationFailed as error:
             raise CommandError(" ".join(str(e.message) for e in error.field_errors())) from None
         ttl_text = "never expire" if client.token_ttl is None else f"live {client.token_ttl}"

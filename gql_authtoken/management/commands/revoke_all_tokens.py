@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gql_authtoken import services
+from gql_authtoken import tokens
 
 
 class Command(BaseCommand):
@@ -14,5 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
         if not force:
             raise CommandError("This logs every user out everywhere. Run it again with --force to do it.")
-        count = services.revoke_every_token()
+        count = tokens.revoke_every_token()
         self.stdout.write(f"Revoked {count} token(s).")

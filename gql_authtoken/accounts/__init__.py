@@ -1,0 +1,1 @@
+"""Accounts: registration, email confirmation, and what a change to a user does to their tokens."""

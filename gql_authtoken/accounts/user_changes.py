@@ -1,0 +1,64 @@
+"""What a change to a user, saved anywhere (``save()``, the admin, the shell), does to their tokens (API.md §8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.hashers import get_hasher, identify_hasher
+
+from .. import cache as token_cache
+from .. import email_confirmation, tokens
+from ..conf import auth_settings
+
+
+def watched_user_fields() -> tuple[str, ...]:
+    """The user fields whose change through ``save()`` ``user_saved`` acts on."""
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    return ("password", "is_active", *([field] if field else []))
+
+
+def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
+    """A user was saved; ``before`` holds the stored values of ``watched_user_fields`` that it wrote.
+
+    A new password hash (any change but Django's own upgrade at login) or a
+    deactivation revokes every token (API.md §8: re-activation brings no
+    session back); any other change drops the cached copies of the user.
+    Changing ``REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD`` by hand (an
+    administrator activating or deactivating the account; a pending one has it
+    false) ends a pending registration, so no link or resend can later undo a
+    deactivation.
+    """
+    field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
+    if field and field in before and bool(before[field]) != bool(getattr(user, field, False)):
+        email_confirmation.end_pending_registration(user)
+    old_hash = before.get("password")
+    password_changed = (
+        old_hash is not None
+        and old_hash != user.password
+        and not _is_hash_upgrade(user, old_hash, update_fields)
+    )
+    deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
+    if password_changed or deactivated:
+        tokens.revoke_all_tokens(user)
+    token_cache.invalidate_user_tokens(user)
+
+
+def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
+    """Whether this save is Django's transparent re-hash at login, not a new password.
+
+    ``AbstractBaseUser.check_password()`` re-hashes a correct password whose
+    hash is outdated (another hasher, fewer iterations) and saves only
+    ``password`` with ``_password`` cleared, "shouldn't be considered password
+    changes". Anything else that writes a hash (``set_password()``,
+    ``set_unusable_password()``, assigning ``make_password()``) is a change.
+    """
+    if update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None:
+        return False
+    try:
+        old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)
+    except ValueError:  # unusable or unknown: never what an upgrade writes
+        return False
+    preferred = get_hasher("default")
+    outdated = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
+    return outdated and new_hasher.algorithm == preferred.algorithm and not preferred.must_update(user.password)
+

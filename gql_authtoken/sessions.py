@@ -1,0 +1,114 @@
+"""Sessions as their user sees them (one per live token) and API access keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from . import clock, inputs, tokens
+from .conf import auth_settings
+from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, SessionNotFound
+from .models import AuthToken, Client, lock_user
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class Session:
+    """An active token as its user sees it, the same in GraphQL and REST."""
+
+    id: str
+    client: str | None
+    created: datetime
+    expiry: datetime | None
+    last_used: datetime | None
+    user_agent: str
+    ip_address: str | None
+    is_current: bool
+
+    @classmethod
+    def from_token(cls, token: AuthToken, *, current: AuthToken | None = None) -> Session:
+        return cls(
+            id=str(token.pk),
+            client=token.client.name if token.client is not None else None,
+            created=token.created,
+            expiry=token.effective_expiry(),
+            last_used=token.last_used,
+            user_agent=token.user_agent,
+            ip_address=token.ip_address,
+            is_current=current is not None and current.pk == token.pk,
+        )
+
+
+def session_tokens(user: AbstractBaseUser) -> Any:
+    """The user's active tokens as sessions, newest first."""
+    active = AuthToken.objects.filter(user_id=user.pk).active(clock.now()).select_related("client")
+    api_client = auth_settings.API_ACCESS_CLIENT_NAME
+    if api_client and auth_settings.API_ACCESS_EXCLUDE_FROM_SESSIONS:
+        active = active.exclude(client__name=api_client)
+    return active.order_by("-created", "-pk")
+
+
+def list_sessions(user: AbstractBaseUser, *, current: AuthToken | None = None) -> list[Session]:
+    return [Session.from_token(token, current=current) for token in session_tokens(user)]
+
+
+def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
+    """Revoke one of ``user``'s sessions; anyone else's id, or what is no id, is simply not found."""
+    pk = inputs.session_pk(session_id)
+    if pk is None:
+        raise SessionNotFound()
+    # Any live token of the user, also an API key left out of the sessions list (§6).
+    count = tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk, pk=pk).active(clock.now()), user=user)
+    if not count:
+        raise SessionNotFound()
+    return count
+
+
+def api_access_client() -> Client:
+    """The ``Client`` named by ``API_ACCESS_CLIENT_NAME``; API keys are its tokens."""
+    name = auth_settings.API_ACCESS_CLIENT_NAME
+    client = Client.objects.filter(name=name).first() if name else None
+    if client is None:
+        raise ApiAccessUnavailable()
+    return client
+
+
+def get_api_key(user: AbstractBaseUser) -> AuthToken:
+    """The user's live API key (its metadata: the token itself is never kept)."""
+    keys = AuthToken.objects.filter(user_id=user.pk, client=api_access_client()).active(clock.now())
+    key = keys.select_related("client")
+    instance = key.order_by("-created").first()
+    if instance is None:
+        raise ApiKeyNotFound()
+    return instance
+
+
+def issue_api_key(
+    user: AbstractBaseUser, *, request: HttpRequest | None = None, session: AuthToken | None = None
+) -> tokens.IssuedToken:
+    """A new API key for ``user``, replacing (revoking) any key they had.
+
+    ``session``: the token of the request, which must still be live when the key is written.
+    """
+    client = api_access_client()
+    with transaction.atomic():
+        lock_user(user)
+        tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=client), user=user)
+        return tokens.issue_token(user, client=client, request=request, session=session)
+
+
+def revoke_api_key(user: AbstractBaseUser) -> int:
+    return tokens.revoke_tokens(
+        AuthToken.objects.filter(user_id=user.pk, client=api_access_client()), user=user
+    )
+
+
+alist_sessions = sync_to_async(list_sessions)
+arevoke_session = sync_to_async(revoke_session)

@@ -1,0 +1,336 @@
+"""Token lifecycle: issuing, authenticating, refreshing, rotating and revoking tokens.
+
+The only code that writes ``AuthToken`` rows. Plain Python and the Django ORM
+(no GraphQL or DRF import); the ``a``-prefixed twins run the same code through
+``sync_to_async`` for async resolvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model, user_logged_out
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from . import cache as token_cache
+from . import callers, clients, clock, crypto, inputs, lookup, models, signals
+from .conf import auth_settings
+from .exceptions import (
+    InactiveUser,
+    InvalidCredentials,
+    InvalidToken,
+    InvalidTokenHeader,
+    NotAuthenticated,
+    TokenExpired,
+)
+from .models import AuthToken, Client, lock_user
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued or rotated token: the only place the plaintext exists (never in its repr).
+
+    Shaped like django-rest-durin's ``token_obj``: ``token``, ``expiry``, ``user``,
+    ``client``, and ``instance`` (the ``AuthToken``).
+    """
+
+    token: str = field(repr=False)
+    instance: AuthToken
+
+    @property
+    def expiry(self) -> datetime | None:
+        return self.instance.expiry
+
+    @property
+    def user(self) -> Any:
+        return self.instance.user
+
+    @property
+    def client(self) -> Client | None:
+        return self.instance.client
+
+
+def compute_expiry(*, created: datetime, start: datetime, client: Client | None) -> datetime | None:
+    """``start`` plus the client's TTL, never past ``created + MAX_TOKEN_LIFETIME``."""
+    ttl = clients.token_ttl(client)
+    expiry = None if ttl is None else start + ttl
+    cap = auth_settings.MAX_TOKEN_LIFETIME
+    if cap is not None:
+        limit = created + cap
+        expiry = limit if expiry is None else min(expiry, limit)
+    return expiry
+
+
+# --- issuing ------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return crypto.generate_token(
+        length=auth_settings.TOKEN_CHARACTER_LENGTH, prefix=auth_settings.TOKEN_PREFIX
+    )
+
+
+@sensitive_variables("token")
+def issue_token(
+    user: AbstractBaseUser,
+    *,
+    client: Client | None = None,
+    request: HttpRequest | None = None,
+    password_hash: str | None = None,
+    session: AuthToken | None = None,
+) -> IssuedToken:
+    """Create a session for ``user`` and return its token (shown once, stored hashed).
+
+    ``password_hash`` (the hash a login checked) or ``session`` (the token a
+    request authenticated with) is the credential the new token rests on: it
+    is checked again under the user's row lock, so a password change,
+    deactivation or revocation that committed while the caller worked leaves
+    no token behind (``InvalidCredentials`` / ``InactiveUser`` /
+    ``InvalidToken``). The change's own revocation serialises on the same lock.
+    """
+    token = new_token()
+    with transaction.atomic():
+        stored = lock_user(user, *models.model_fields(user, ("password", "is_active")))
+        if password_hash is not None:
+            if stored.get("password") != password_hash:
+                raise InvalidCredentials()
+            if not stored.get("is_active", True):
+                raise InactiveUser()
+        if session is not None and not AuthToken.objects.filter(pk=session.pk, digest=session.digest).exists():
+            raise InvalidToken()
+        created = clock.now()
+        # django-stubs types the FK as the type-checking settings' own user model; any AUTH_USER_MODEL
+        # instance is right here. The instance, not its pk: ``IssuedToken.user`` then needs no query.
+        instance = AuthToken.objects.create(  # type: ignore[misc]
+            user=user,
+            client=client,
+            digest=crypto.hash_token(token),
+            created=created,
+            expiry=compute_expiry(created=created, start=created, client=client),
+            last_used=created,
+            user_agent=callers.user_agent(request),
+            ip_address=callers.client_ip(request),
+        )
+    return IssuedToken(token=token, instance=instance)
+
+
+@sensitive_variables("value", "parts", "token")
+def parse_authorization_header(value: str | bytes) -> str | None:
+    """The token in an ``Authorization`` header, None when it is not ours.
+
+    Follows DRF's TokenAuthentication: the keyword (one of
+    ``AUTH_HEADER_PREFIXES``) matches case-insensitively, and malformed values
+    raise ``InvalidTokenHeader`` with DRF's own messages.
+    """
+    if isinstance(value, str):
+        try:
+            value = value.encode("iso-8859-1")  # the HTTP header encoding, as DRF
+        except UnicodeEncodeError:
+            raise InvalidTokenHeader(
+                _("Invalid token header. Token string should not contain invalid characters.")
+            ) from None
+    parts = value.split()
+    keywords = {prefix.lower().encode() for prefix in auth_settings.AUTH_HEADER_PREFIXES}
+    if not parts or parts[0].lower() not in keywords:
+        return None
+    if len(parts) == 1:
+        raise InvalidTokenHeader(_("Invalid token header. No credentials provided."))
+    if len(parts) > 2:
+        raise InvalidTokenHeader(_("Invalid token header. Token string should not contain spaces."))
+    try:
+        token = parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        token = None
+    if token is None or not token.isprintable():
+        raise InvalidTokenHeader(
+            _("Invalid token header. Token string should not contain invalid characters.")
+        )
+    return token
+
+
+def load_token(digest: str, legacy_digest: str | None = None) -> AuthToken:
+    """The ``AuthToken`` with this digest (or an imported row's legacy digest),
+    with its user and client, in one query (compiled once, see ``lookup.py``)."""
+    found = lookup.fetch_tokens([digest] if legacy_digest is None else [digest, legacy_digest])
+    if not found:
+        raise InvalidToken()
+    if len(found) > 1:  # both forms at once: a new token that is also an imported one, never seen
+        raise InvalidToken()
+    return found[0]
+
+
+@sensitive_variables("token")
+def token_digests(token: str) -> tuple[str, str | None]:
+    """The digests a lookup of ``token`` tries: ours, and the django-rest-authtoken form only when
+    ``ACCEPT_REST_AUTHTOKEN_TOKENS`` says such tokens were imported (otherwise it costs nothing)."""
+    legacy = crypto.rest_authtoken_digest(token) if auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS else None
+    return crypto.hash_token(token), legacy
+
+
+@sensitive_variables("token")
+def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
+    """The live ``AuthToken`` for ``token``: one query, or none on a cache hit.
+
+    The lookup is by digest through a unique index, so its timing depends on
+    the digest, never on how much of a real token an attacker guessed.
+    Expiry, ``MAX_TOKEN_LIFETIME`` and the user's ``is_active`` are checked on
+    cache hits too. Raises ``InvalidToken`` or ``TokenExpired``.
+    """
+    if inputs.refused(token=token):
+        raise InvalidToken()
+    return authenticate_digest(*token_digests(token), use_cache=use_cache)
+
+
+def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_cache: bool = False) -> AuthToken:
+    """``authenticate_token`` for a token known by its digests (``token_digests``): for callers
+    that keep no plaintext, such as an open WebSocket connection checking its token again."""
+    entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
+    instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
+    current = clock.now()
+    if instance.is_expired(current):
+        deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
+        if not deleted:  # another request saw it first and said so
+            raise InvalidToken()
+        signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
+        raise TokenExpired()
+    if not getattr(instance.user, "is_active", True):
+        # An ``invalid_token`` (clients log in again, and then learn
+        # ``inactive_user`` once the password matched), worded as DRF words it.
+        raise InvalidToken(_("User inactive or deleted."))
+    if touch(instance, current) and entry is not None and instance.digest == digest:
+        token_cache.update(digest, legacy_digest, entry, load_token)
+    return instance
+
+
+def touch(instance: AuthToken, when: datetime) -> bool:
+    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``.
+
+    Raises ``InvalidToken`` when the row is gone (deleted since it was read
+    or cached): recording use never brings a deleted token back.
+    """
+    interval = auth_settings.LAST_USED_UPDATE_INTERVAL
+    if instance.last_used is not None and when - instance.last_used < interval:
+        return False
+    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(last_used=when):
+        token_cache.forget([instance.digest])
+        raise InvalidToken()
+    instance.last_used = when
+    return True
+
+
+def refresh_token(instance: AuthToken) -> datetime | None:
+    """Extend the token by its client's TTL (capped by ``MAX_TOKEN_LIFETIME``).
+
+    Raises ``TokenExpired`` for a token already past its expiry or its cap,
+    ``InvalidToken`` for one revoked meanwhile.
+    """
+    current = clock.now()
+    if instance.is_expired(current):
+        raise TokenExpired()
+    expiry = compute_expiry(created=instance.created, start=current, client=instance.client)
+    if instance.expiry is not None and expiry is not None and expiry < instance.expiry:
+        expiry = instance.expiry  # a refresh never shortens a token
+    if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
+        raise InvalidToken()  # revoked while this request ran
+    token_cache.forget([instance.digest])
+    instance.expiry = expiry
+    signals.token_renewed.send(sender=AuthToken, instance=instance, user=instance.user, expiry=expiry)
+    return expiry
+
+
+@sensitive_variables("token")
+def rotate_token(instance: AuthToken) -> IssuedToken:
+    """Give the session a new token; the old one stops working at once."""
+    token = new_token()
+    digest = crypto.hash_token(token)
+    # Matching the old digest makes two concurrent rotations of one token
+    # produce one winner; the loser's token is already dead.
+    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
+        raise InvalidToken()
+    token_cache.forget([instance.digest])
+    instance.digest = digest
+    return IssuedToken(token=token, instance=instance)
+
+
+def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
+    """Delete the given tokens; ``token_revoked`` goes out once per user concerned.
+
+    Pass ``user`` when all the tokens are that user's, to spare looking them up.
+    """
+    by_user: dict[Any, list[int]] = {}
+    users: Mapping[Any, AbstractBaseUser]
+    for pk, user_id in tokens.values_list("pk", "user_id"):
+        by_user.setdefault(user_id, []).append(pk)
+    if user is not None:
+        users = {user.pk: user}
+    else:
+        users = get_user_model()._default_manager.in_bulk(list(by_user)) if by_user else {}
+    total = 0
+    with token_cache.batched_marks():  # the post_delete receiver marks each row
+        for user_id, pks in by_user.items():
+            count = AuthToken.objects.filter(pk__in=pks).delete()[0]
+            if count:
+                session_ids = [str(pk) for pk in pks]
+                signals.token_revoked.send(sender=AuthToken, user=users.get(user_id), session_ids=session_ids)
+            total += count
+    return total
+
+
+def logout(request: HttpRequest | None, token: AuthToken | None) -> int:
+    """Revoke the request's token."""
+    if token is None:
+        raise NotAuthenticated()
+    count = revoke_tokens(AuthToken.objects.filter(pk=token.pk), user=token.user)
+    user_logged_out.send(sender=token.user.__class__, request=request, user=token.user)
+    return count
+
+
+def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
+    """Revoke every token of ``user``."""
+    count = revoke_all_tokens(user)
+    user_logged_out.send(sender=user.__class__, request=request, user=user)
+    return count
+
+
+def revoke_all_tokens(user: AbstractBaseUser) -> int:
+    with transaction.atomic():
+        lock_user(user)
+        return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
+
+
+def clear_expired_tokens(*, batch_size: int = 1000) -> int:
+    """Delete expired tokens in batches (bounded memory, short locks); how many."""
+    total = 0
+    while True:
+        pks = list(AuthToken.objects.expired(clock.now()).values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        with token_cache.batched_marks():  # the post_delete receiver marks each row
+            total += AuthToken.objects.filter(pk__in=pks).delete()[0]
+
+
+def revoke_every_token(*, batch_size: int = 1000) -> int:
+    """Revoke all tokens of all users, in batches; how many."""
+    total = 0
+    while True:
+        pks = list(AuthToken.objects.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return total
+        total += revoke_tokens(AuthToken.objects.filter(pk__in=pks))
+
+
+aauthenticate_token = sync_to_async(authenticate_token)
+arefresh_token = sync_to_async(refresh_token)
+arotate_token = sync_to_async(rotate_token)
+alogout = sync_to_async(logout)
+alogout_all = sync_to_async(logout_all)

@@ -106,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--other-tokens", type=int, default=OTHER_TOKENS, help="tokens of other users per table")
     args = parser.parse_args()
     # strawberry-django-auth signs with the test SECRET_KEY, which PyJWT finds short.
     warnings.filterwarnings("ignore", message="The HMAC key is")
@@ -121,7 +122,8 @@ def main() -> None:
         User = get_user_model()
         user = User.objects.create_user("bench", "bench@example.com", "x")
         unusable = make_password(None)
-        others = User.objects.bulk_create(User(username=f"other{i}", password=unusable) for i in range(OTHER_TOKENS))
+        others = User.objects.bulk_create(
+            User(username=f"other{i}", password=unusable) for i in range(args.other_tokens))
         tokens = make_tokens(user, others)
         cache.set(FLOOR_KEY, 1, None)
         cases = cases_for(tokens)

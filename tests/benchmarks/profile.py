@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     parser.add_argument("--output")
+    parser.add_argument("--other-tokens", type=int, default=1000, help="tokens of other users per table")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="The HMAC key is")
     with test_database("tests.legacy.settings"):
@@ -37,13 +38,14 @@ def main() -> None:
 
         from tests.legacy.urls import FLOOR_KEY
 
-        from .auth_cost import OTHER_TOKENS, cases_for, make_tokens
+        from .auth_cost import cases_for, make_tokens
 
         settings.ROOT_URLCONF = "tests.legacy.urls"
         User = get_user_model()
         user = User.objects.create_user("bench", "bench@example.com", "x")
         unusable = make_password(None)
-        others = User.objects.bulk_create(User(username=f"other{i}", password=unusable) for i in range(OTHER_TOKENS))
+        others = User.objects.bulk_create(
+            User(username=f"other{i}", password=unusable) for i in range(args.other_tokens))
         cases = {case.name: case for case in cases_for(make_tokens(user, others))}
         cache.set(FLOOR_KEY, 1, None)
         for index, name in enumerate(args.case):

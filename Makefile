@@ -22,7 +22,7 @@ example: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[example]" $(if $(EXTRA),"$(EXTRA)")
 	$(BIN)/python example_schema/manage.py migrate --noinput
 	$(BIN)/python example_schema/manage.py demo_user
-	@echo "GraphiQL: http://127.0.0.1:8000/graphql/  REST: http://127.0.0.1:8000/auth/login/  admin: http://127.0.0.1:8000/admin/"
+	@echo "GraphiQL: http://127.0.0.1:8000/graphql/  REST: http://127.0.0.1:8000/auth/login/  app: http://127.0.0.1:8000/app/  admin: http://127.0.0.1:8000/admin/"
 	$(BIN)/python example_schema/manage.py runserver 127.0.0.1:8000
 
 test: install

@@ -18,8 +18,9 @@ little), so:
   committed stores an entry whose ``loaded_at`` precedes the mark, so it is
   never served.
 
-A hit costs one cache round trip: the entry and its three marks are read
-together (``get_many``). The user's and client's mark keys need their ids,
+A hit costs one cache round trip: the entry and its marks (the three above
+and ``cache_access.OUTAGE_MARK``) are read together (``get_many``, from the
+primary). The user's and client's mark keys need their ids,
 which are in the entry; this process remembers them per entry key from the
 first time it saw the token, so only that first hit reads twice.
 django-cache-memoize builds the entry key, loads and stores on a miss;
@@ -51,6 +52,7 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections, router, transaction
 
+from . import cache_access
 from .conf import auth_settings
 from .models import AuthToken
 
@@ -81,7 +83,7 @@ def enabled() -> bool:
 
 
 def _cache() -> Any:
-    return caches[auth_settings.TOKEN_CACHE_ALIAS]
+    return cache_access.primary()  # reads from the primary, never a replica
 
 
 def token_mark(digest: str) -> str:
@@ -147,8 +149,8 @@ def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:
 
 
 # What this process learnt about the tokens it has seen, by (loader, digests): the
-# entry key and the marks of the token, its user and its client. A hit then reads
-# the entry and all three marks in one round trip. A token's user and client never
+# entry key and the marks of the token, its user and its client (and the outage
+# mark, see cache_access). A hit then reads the entry and all marks in one round trip. A token's user and client never
 # change (a change of either writes a mark), and lookup checks the entry's own ids
 # against them, a mismatch costing only a second read, so nothing here is trusted
 # for a decision. Bounded: emptied when it grows past HINTS_MAX.
@@ -159,7 +161,7 @@ HINTS_MAX = 100_000
 def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) -> list[str]:
     """The marks of ``instance`` (its token, user and client), remembered for the next hit."""
     owner = (instance.user_id, instance.client_id)
-    marks = [token_mark(instance.digest), user_mark(owner[0])]
+    marks = [token_mark(instance.digest), cache_access.OUTAGE_MARK, user_mark(owner[0])]
     if owner[1] is not None:
         marks.append(client_mark(owner[1]))
     if len(_hints) >= HINTS_MAX:
@@ -177,27 +179,29 @@ def _is_served(entry: CachedToken, found: dict[str, Any], marks: list[str]) -> b
     return not any(found[mark] >= oldest for mark in marks if mark in found)
 
 
-def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken:
+@cache_access.database_fallback
+def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken | None:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success).
 
     A hit is one round trip: the entry and the marks of its token, user and
     client in one ``get_many`` (the user and client are known from an earlier
     hit in this process; otherwise their marks take a second read). A miss,
     or an entry some mark is newer than, is loaded again and stored.
-    ``load`` raises for an unknown digest; nothing is stored then.
+    ``load`` raises for an unknown digest; nothing is stored then. None when
+    the cache is down: the caller loads the token from the database itself.
     """
     loader = _loader(load)
     hint = (loader, digest, legacy_digest)
     known = _hints.get(hint)
     key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest), [], None)
     cache = _cache()
-    found = _read_many(cache, [key, *marks] if marks else [key, token_mark(digest)])
+    found = _read_many(cache, [key, *marks] if marks else [key, token_mark(digest), cache_access.OUTAGE_MARK])
     entry = found.get(key)
     if isinstance(entry, CachedToken):
         if (entry.instance.user_id, entry.instance.client_id) != owner:
             # Not seen in this process yet: the marks of its real user and client take a second read.
             marks = _remember(hint, key, entry.instance)
-            found.update(_read_many(cache, marks[1:]))
+            found.update(_read_many(cache, marks[2:]))
         if _is_served(entry, found, marks):
             return entry
     try:
@@ -217,15 +221,14 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
     """
     remaining = int(auth_settings.TOKEN_CACHE_TIMEOUT - (clock() - entry.loaded_at))
     if remaining > 0:
-        _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry, remaining)
+        cache_access.attempt(lambda: _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry,
+                                                  remaining), None)
 
 
 def _write_marks(keys: list[str]) -> None:
     timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
-    try:
-        _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout)
-    except Exception:  # the revocation itself is done; cached copies expire with their timeout
-        logger.exception("Could not write token revocation marks to the cache")
+    # Not written while the cache is down: the outage mark then refuses every older entry.
+    cache_access.attempt(lambda: _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout), None)
 
 
 _batch: ContextVar[set[str] | None] = ContextVar("gql_authtoken_marks", default=None)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, router
 from django.utils.module_loading import import_string
 
+from .cache_access import THROTTLE_FAILURE_MODES
 from .conf import DEFAULTS, IMPORT_STRINGS, auth_settings
 
 MIDDLEWARE_PATH = "gql_authtoken.middleware.TokenAuthenticationMiddleware"
@@ -91,8 +92,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error("GQL_AUTHTOKEN['IPV6_THROTTLE_PREFIX'] must be an int from 0 to 128.", 18,
                              hint="The number of leading bits IPv6 clients of one throttle bucket share; "
                                   "64 (the default) is one subscriber's network."))
+    if auth_settings.THROTTLE_ON_CACHE_FAILURE not in THROTTLE_FAILURE_MODES:
+        errors.append(_error("GQL_AUTHTOKEN['THROTTLE_ON_CACHE_FAILURE'] must be \"closed\" or \"open\".", 21,
+                             hint='What throttled operations do while the cache is down: "closed" refuses them '
+                                  '(the default), "open" lets them through uncounted.'))
     if not isinstance(auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS, bool):
-        errors.append(_error("GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] must be True or False.", 21))
+        errors.append(_error("GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] must be True or False.", 25))
     for name in sorted(IMPORT_STRINGS):
         value = getattr(auth_settings, name)
         if isinstance(value, str):
@@ -125,7 +130,7 @@ def check_imported_rest_authtoken_tokens(app_configs: Any = None, databases: Any
         "There are tokens imported from django-rest-authtoken, but ACCEPT_REST_AUTHTOKEN_TOKENS is off: "
         "they do not authenticate.",
         hint="Set GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] = True while they live (import_tokens says so).",
-        id="gql_authtoken.W006")]
+        id="gql_authtoken.W007")]
 
 
 @register()
@@ -211,6 +216,16 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             hint="Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                  "cache), or set TOKEN_CACHE_TIMEOUT to 0 to say you want no token cache.",
             id="gql_authtoken.W003"))
+    if getattr(caches[alias], "_ignore_exceptions", False) and (auth_settings.TOKEN_CACHE_TIMEOUT or any(
+            getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS)):
+        # django-redis's IGNORE_EXCEPTIONS: a failed write looks like a success, so a revocation
+        # mark lost while Redis is down goes unnoticed and the outage mark is never written.
+        messages.append(_error(
+            f"CACHES[{alias!r}] ignores Redis errors (django-redis IGNORE_EXCEPTIONS): revocations made while "
+            "Redis is down would be lost, and tokens revoked then could be served from the cache after it.", 22,
+            hint="Set OPTIONS['IGNORE_EXCEPTIONS'] (and DJANGO_REDIS_IGNORE_EXCEPTIONS) to False for the token "
+                 "cache, e.g. in a CACHES entry of its own: gql_authtoken falls back to the database by itself "
+                 "while Redis is down."))
     if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
         hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                 "cache), or set the throttle rates to None to turn throttling off.")
@@ -244,3 +259,55 @@ def _check_confirm_page_template() -> list[Any]:
             f"The confirmation link's page {ConfirmEmailView.template_name!r} cannot be loaded.", 15,
             hint="Add a DjangoTemplates engine with APP_DIRS=True to TEMPLATES.")]
     return []
+
+
+CSRF_MIDDLEWARE_PATH = "django.middleware.csrf.CsrfViewMiddleware"
+# A cookie name is an RFC 6265 "token": visible ASCII without separators.
+_COOKIE_NAME_CHARACTERS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@register()
+def check_auth_cookie(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """``AUTH_COOKIE`` (API.md §11): its shape and values, and the CSRF protection it relies on."""
+    from .cookies import COOKIE_DEFAULTS, COOKIE_KEYS, SAMESITE_VALUES
+
+    value = auth_settings.AUTH_COOKIE
+    if value is None:
+        return []
+    hint = ('For example {"CLIENTS": ["web"]}; optional: "NAME", "SECURE", "SAMESITE", "DOMAIN", "PATH". '
+            "None turns the cookie off.")
+    if not isinstance(value, dict):
+        return [_error("GQL_AUTHTOKEN['AUTH_COOKIE'] must be a dict or None.", 23, hint)]
+    problems = [f"unknown key {key!r}" for key in sorted(set(value) - COOKIE_KEYS, key=str)]
+    clients = value.get("CLIENTS")
+    if isinstance(clients, str) or not isinstance(clients, (list, tuple, set, frozenset)) or not clients or not all(
+            isinstance(name, str) and name for name in clients):
+        problems.append("CLIENTS must be a non-empty list of client names")
+    merged = {**COOKIE_DEFAULTS, **value}
+    name = merged["NAME"]
+    if not isinstance(name, str) or not name or not set(name) <= _COOKIE_NAME_CHARACTERS:
+        problems.append("NAME must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+    elif name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+        problems.append("NAME must differ from SESSION_COOKIE_NAME and CSRF_COOKIE_NAME")
+    if not isinstance(merged["SECURE"], bool):
+        problems.append("SECURE must be True or False")
+    if merged["SAMESITE"] not in SAMESITE_VALUES:
+        problems.append(f"SAMESITE must be one of {', '.join(map(repr, SAMESITE_VALUES))}")
+    elif merged["SAMESITE"] == "None" and merged["SECURE"] is not True:
+        problems.append("SAMESITE 'None' needs SECURE True (browsers drop such a cookie otherwise)")
+    if merged["DOMAIN"] is not None and (not isinstance(merged["DOMAIN"], str) or not merged["DOMAIN"]):
+        problems.append("DOMAIN must be a domain name or None")
+    if not isinstance(merged["PATH"], str) or not merged["PATH"].startswith("/"):
+        problems.append("PATH must be a URL path starting with '/'")
+    errors: list[Any] = [_error(f"GQL_AUTHTOKEN['AUTH_COOKIE']: {problem}.", 23, hint) for problem in problems]
+    if CSRF_MIDDLEWARE_PATH not in (getattr(settings, "MIDDLEWARE", None) or []):
+        errors.append(_error(
+            f"GQL_AUTHTOKEN['AUTH_COOKIE'] needs {CSRF_MIDDLEWARE_PATH} in MIDDLEWARE.", 24,
+            hint="Browsers send the cookie with requests other sites start; Django's CSRF check is what "
+                 "refuses them (API.md §8)."))
+    if not problems and merged["SECURE"] is False and not settings.DEBUG:
+        errors.append(Warning(
+            "GQL_AUTHTOKEN['AUTH_COOKIE'] has SECURE False: browsers send the token over plain HTTP too.",
+            hint="Use SECURE True (the default) wherever the site is served over HTTPS.",
+            id="gql_authtoken.W006"))
+    return errors

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_IP_HEADER": None,
     # IPv6 clients share a throttle bucket per network of this many leading bits.
     "IPV6_THROTTLE_PREFIX": 64,
+    # While the token cache is down: "closed" refuses throttled operations (login,
+    # registration...), "open" lets them through uncounted. Tokens are checked in the database.
+    "THROTTLE_ON_CACHE_FAILURE": "closed",
     "ACCOUNT_THROTTLE_RATE": "30/hour",
     "REGISTRATION_ENABLED": False,
     "REGISTRATION_EMAIL_CONFIRM": False,
@@ -49,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     # False: the link's GET shows a page whose button POSTs (mail scanners open
     # links); True: GET confirms at once, as django-rest-authtoken did.
     "REGISTRATION_CONFIRM_ON_GET": False,
+    # The token in an HttpOnly cookie for browser apps (API.md §11; cookies.COOKIE_DEFAULTS):
+    # {"NAME", "CLIENTS", "SECURE", "SAMESITE", "DOMAIN", "PATH"}; None turns it off.
+    "AUTH_COOKIE": None,
 }
 
 # Settings that hold a dotted path; ``import_setting`` turns them into objects.

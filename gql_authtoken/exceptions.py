@@ -94,6 +94,14 @@ class PermissionDenied(AuthTokenError):
     default_message = _("You do not have permission to perform this action.")
 
 
+class CsrfFailed(PermissionDenied):
+    """A request authenticated by the §11 cookie failed Django's CSRF check (worded as DRF words it)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(_("CSRF Failed: %(reason)s") % {"reason": reason})
+
+
 class RegistrationDisabled(AuthTokenError):
     code = "registration_disabled"
     default_message = _("Registration is disabled.")

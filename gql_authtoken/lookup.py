@@ -31,7 +31,7 @@ class PreparedLookup:
     def __init__(self, connection: Any, related: tuple[str, ...], digests: int):
         self.alias = connection.alias
         placeholder = [str(index) for index in range(digests)]  # distinct: an IN list drops repeats
-        queryset = AuthToken.objects.using(self.alias).select_related(*related)
+        queryset = AuthToken.objects.using(self.alias).select_related(*related)  # fetch_tokens picks the primary
         queryset = queryset.filter(digest=placeholder[0]) if digests == 1 else queryset.filter(digest__in=placeholder)
         compiler = queryset.query.get_compiler(connection=connection)
         self.sql, params = compiler.as_sql()
@@ -71,6 +71,7 @@ def _prepared(connection: Any, related: tuple[str, ...], digests: int) -> Prepar
 
 def fetch_tokens(digests: list[str]) -> list[AuthToken]:
     """The ``AuthToken`` rows with one of ``digests``, each with its ``AUTHTOKEN_SELECT_RELATED_LIST``."""
-    connection = connections[router.db_for_read(AuthToken)]
+    # The database tokens are written to, never a replica (as AuthToken.objects.on_primary()).
+    connection = connections[router.db_for_write(AuthToken)]
     related = tuple(auth_settings.AUTHTOKEN_SELECT_RELATED_LIST)
     return _prepared(connection, related, len(digests)).fetch(digests)

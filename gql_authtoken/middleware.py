@@ -1,4 +1,5 @@
-"""``request.user`` / ``request.auser()`` / ``request.auth`` from the ``Authorization`` header.
+"""``request.user`` / ``request.auser()`` / ``request.auth`` from the ``Authorization`` header
+or, without one, from the ``AUTH_COOKIE`` cookie (API.md §11, ``gql_authtoken.cookies``).
 
 The token is looked up at most once per request, lazily, and the result is
 kept on the request so the GraphQL resolvers and the DRF authentication
@@ -18,8 +19,8 @@ from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.debug import sensitive_variables
 
-from . import clients, tokens
-from .exceptions import AuthTokenError
+from . import clients, cookies, tokens
+from .exceptions import AuthTokenError, InvalidToken
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -36,10 +37,14 @@ FORM_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/
 
 @dataclass(frozen=True)
 class TokenAuthResult:
-    """What the token of one request resolved to: a live token, or why not."""
+    """What the token of one request resolved to: a live token, or why not.
+
+    ``from_cookie``: the token came from the §11 cookie, not from a header.
+    """
 
     token: AuthToken | None = None
     error: AuthTokenError | None = None
+    from_cookie: bool = False
 
     @property
     def user(self) -> Any:
@@ -80,7 +85,7 @@ def has_token_header(request: HttpRequest) -> bool:
 
 
 def get_token_auth(request: HttpRequest, *, use_cache: bool = True) -> TokenAuthResult | None:
-    """The request's token result, looked up once; None without a token header.
+    """The request's token result, looked up once; None without a token header or cookie.
 
     The first caller decides how it is looked up (through the cache when
     ``TOKEN_CACHE_TIMEOUT`` is above 0 and ``use_cache``); every later one in
@@ -139,13 +144,34 @@ def request_token_auth(request: Any) -> TokenAuthResult | None:
 
 @sensitive_variables("token")
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
+    """The header's token, or else the cookie's; a cookie is accepted only past Django's CSRF
+    check, which comes first so that a forged request costs no lookup and changes nothing."""
+    from_cookie = False
     try:
         token = _header_token(request)
         if token is None:
-            return _NO_TOKEN
-        return TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache))
+            token = cookies.request_token(request)
+            if token is None:
+                return _NO_TOKEN
+            from_cookie = True
+            cookies.check_csrf(request)
+        return TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache), from_cookie=from_cookie)
     except AuthTokenError as error:
-        return TokenAuthResult(error=error)
+        return TokenAuthResult(error=error, from_cookie=from_cookie)
+
+
+def _cookie_token_refused(request: HttpRequest) -> bool:
+    """Whether the request's token came from the cookie and was invalid, revoked or expired
+    (not merely refused by the CSRF check: a forged request must not log anyone out)."""
+    result = request.__dict__.get(_RESULT_ATTR)
+    return isinstance(result, TokenAuthResult) and result.from_cookie and isinstance(result.error, InvalidToken)
+
+
+def _cookie_unchecked(request: HttpRequest) -> bool:
+    """Whether the answer must still learn if the cookie's token works: nothing looked it up,
+    no header overrides it, and no login or logout of this request replaces it."""
+    return (_RESULT_ATTR not in request.__dict__ and not cookies.has_pending(request)
+            and cookies.request_token(request) is not None and not has_token_header(request))
 
 
 def _get_auth(request: HttpRequest) -> Any:
@@ -187,12 +213,12 @@ def csrf_exempt_request(request: HttpRequest, *, token_header: bool) -> bool:
     Browsers cannot add an ``Authorization`` header cross-site without a CORS
     preflight, and a request with no session cookie and a non-form body (JSON
     from a mobile app or CLI) carries no ambient credential to abuse. Anything
-    else (a session cookie without a token, or a form-encoded, multipart or
-    text/plain body) keeps Django's CSRF protection.
+    else (a session or §11 token cookie without a token header, or a
+    form-encoded, multipart or text/plain body) keeps Django's CSRF protection.
     """
     if token_header:
         return True
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or cookies.carries_cookie(request):
         return False
     content_type = (getattr(request, "content_type", "") or "").lower()
     return bool(content_type) and content_type not in FORM_CONTENT_TYPES
@@ -211,11 +237,13 @@ def is_admin_path(urlconf: Any, path: str) -> bool:
 
 
 class TokenAuthenticationMiddleware:
-    """Authenticate requests that carry ``Authorization: Token <token>``.
+    """Authenticate requests that carry ``Authorization: Token <token>``, or the ``AUTH_COOKIE`` cookie.
 
     Put it after ``django.contrib.auth.middleware.AuthenticationMiddleware``. A
     request with a token header is the token's user, or anonymous when the
     token is invalid, revoked or expired (the session cookie is then ignored).
+    Without a token header, the §11 cookie counts as the header would. On the
+    way out it sets or deletes that cookie (``cookies.write_cookie``).
     """
 
     sync_capable = True
@@ -230,27 +258,37 @@ class TokenAuthenticationMiddleware:
         if iscoroutinefunction(self):
             return self.__acall__(request)
         self.process_request(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if _cookie_unchecked(request):
+            get_token_auth(request)
+        cookies.write_cookie(request, response, refused=_cookie_token_refused(request))
+        return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
         self.process_request(request)
-        return await self.get_response(request)
+        response = await self.get_response(request)
+        if _cookie_unchecked(request):
+            await aget_token_auth(request)
+        cookies.write_cookie(request, response, refused=_cookie_token_refused(request))
+        return response
 
     def process_request(self, request: HttpRequest) -> None:
         _add_auth_property(request)
+        cookies.mark_writable(request)
         token_header = has_token_header(request)
+        token_cookie = not token_header and cookies.request_token(request) is not None
         urlconf = getattr(request, "urlconf", None) or settings.ROOT_URLCONF
-        if token_header and is_admin_path(urlconf, request.path_info):
+        if (token_header or token_cookie) and is_admin_path(urlconf, request.path_info):
             # Tokens are API credentials, never the admin's (API.md §8): there the
             # request is handled as if it carried none (session and CSRF as usual).
             request.__dict__[_RESULT_ATTR] = _NO_TOKEN
-            token_header = False
+            token_header = token_cookie = False
         if csrf_exempt_request(request, token_header=token_header):
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
-        if not token_header:
+        if not (token_header or token_cookie):
             return
         # A lazy proxy, as Django's AuthenticationMiddleware sets (the stubs type a user). With a token
-        # header, get_token_auth() is never None, here and in auser().
+        # header or cookie, get_token_auth() is never None, here and in auser().
         request.user = SimpleLazyObject(lambda: get_token_auth(request).user)  # type: ignore[assignment,union-attr]
 
         async def auser() -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import models, router
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +107,12 @@ def _expired(now: datetime) -> Q:
 
 
 class AuthTokenQuerySet(models.QuerySet):
+    def on_primary(self) -> AuthTokenQuerySet:
+        """These rows read from the database tokens are written to (``router.db_for_write``), never
+        a read replica, which may still hold a row revoked a moment ago or miss one just issued. For
+        every read that decides whether a token is live; lists shown to people may read replicas."""
+        return self.using(router.db_for_write(self.model))
+
     def active(self, now: datetime) -> AuthTokenQuerySet:
         """Tokens that still authenticate at ``now`` (expiry and ``MAX_TOKEN_LIFETIME``)."""
         return self.exclude(_expired(now))

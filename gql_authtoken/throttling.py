@@ -12,7 +12,10 @@ buckets of that operation (API.md §8):
 
 A bucket is a fixed-window counter in the cache (``cache.add`` +
 ``cache.incr``, atomic in Redis, Memcached and the local-memory cache), under
-a key that holds a SHA-256 hash of the bucket's name, never the name.
+a key that holds a SHA-256 hash of the bucket's name, never the name. Counters
+live on the cache's primary; while the cache is down nothing is counted and a
+throttled call is refused or let through as ``THROTTLE_ON_CACHE_FAILURE`` says
+(``cache_access``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import caches
-
+from . import cache_access
 from .conf import auth_settings
 from .exceptions import Throttled
 from .identities import fold
@@ -109,12 +111,16 @@ class Counted:
 
     def refund(self) -> None:
         """Undo the count, e.g. a login attempt reserved as a failure whose password matched."""
-        cache = caches[auth_settings.TOKEN_CACHE_ALIAS]
-        for key in self.keys:
-            try:
-                cache.decr(key)
-            except ValueError:  # expired or evicted meanwhile: nothing left to undo
-                pass
+        cache_access.attempt(lambda: _decrement(self.keys), None)
+
+
+def _decrement(keys: tuple[str, ...]) -> None:
+    cache = cache_access.primary()
+    for key in keys:
+        try:
+            cache.decr(key)
+        except ValueError:  # expired or evicted meanwhile: nothing left to undo
+            pass
 
 
 def throttle(scope: str, buckets: list[str], rate: str | None) -> Counted:
@@ -125,32 +131,37 @@ def throttle(scope: str, buckets: list[str], rate: str | None) -> Counted:
     does not keep it full). Every bucket of one call is counted, so pass the
     IP bucket in a call of its own, first, when a full one must keep the
     others from being created. Returns what was counted (``Counted``), for a
-    caller that may refund it.
+    caller that may refund it. While the cache is down nothing is counted:
+    ``Throttled`` (``THROTTLE_ON_CACHE_FAILURE = "closed"``) or an empty count.
     """
     parsed = parse_rate(rate)
     if parsed is None:
         return Counted()
     limit, duration = parsed
-    cache = caches[auth_settings.TOKEN_CACHE_ALIAS]
     now = clock()
     window = int(now // duration)
-    wait = (window + 1) * duration - now
-    over = False
-    keys = []
-    for bucket in buckets:
-        if not bucket:
-            continue
-        key = _bucket_key(scope, bucket, window)
-        cache.add(key, 0, timeout=duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=duration + 1)
-            count = 1
-        keys.append(key)
-        over = over or count > limit
+    keys = [_bucket_key(scope, bucket, window) for bucket in buckets if bucket]
+    counts = cache_access.attempt(lambda: _count(keys, duration + 1), None)
+    if counts is None:  # the cache is down
+        if cache_access.throttle_fails_closed():
+            raise Throttled(wait=cache_access.RETRY_INTERVAL)
+        return Counted()
     counted = Counted(tuple(keys))
-    if over:
+    if any(count > limit for count in counts):
         counted.refund()
-        raise Throttled(wait=wait)
+        raise Throttled(wait=(window + 1) * duration - now)
     return counted
+
+
+def _count(keys: list[str], timeout: int) -> list[int]:
+    """Add one to each counter (created at 0 for ``timeout`` seconds); their new values."""
+    cache = cache_access.primary()
+    counts = []
+    for key in keys:
+        cache.add(key, 0, timeout=timeout)
+        try:
+            counts.append(cache.incr(key))
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=timeout)
+            counts.append(1)
+    return counts

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model, user_logged_out
-from django.db import transaction
+from django.db import router, transaction
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -106,7 +106,8 @@ def issue_token(
                 raise InvalidCredentials()
             if not stored.get("is_active", True):
                 raise InactiveUser()
-        if session is not None and not AuthToken.objects.filter(pk=session.pk, digest=session.digest).exists():
+        if session is not None and not AuthToken.objects.on_primary().filter(
+                pk=session.pk, digest=session.digest).exists():
             raise InvalidToken()
         created = clock.now()
         # django-stubs types the FK as the type-checking settings' own user model; any AUTH_USER_MODEL
@@ -269,7 +270,8 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     """
     by_user: dict[Any, list[int]] = {}
     users: Mapping[Any, AbstractBaseUser]
-    for pk, user_id in tokens.values_list("pk", "user_id"):
+    # Read where they are deleted: a replica could miss a token issued a moment ago.
+    for pk, user_id in tokens.using(router.db_for_write(AuthToken)).values_list("pk", "user_id"):
         by_user.setdefault(user_id, []).append(pk)
     if user is not None:
         users = {user.pk: user}
@@ -323,7 +325,7 @@ def revoke_every_token(*, batch_size: int = 1000) -> int:
     """Revoke all tokens of all users, in batches; how many."""
     total = 0
     while True:
-        pks = list(AuthToken.objects.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        pks = list(AuthToken.objects.on_primary().order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             return total
         total += revoke_tokens(AuthToken.objects.filter(pk__in=pks))

@@ -32,6 +32,7 @@ urlpatterns = [
     # gives its clients. Kept out of the OpenAPI description like the slash-less twins.
     path("sessions//<str:session_id>", views.SessionView.as_view(schema=None)),
     *route("apiaccess/", views.ApiAccessView, "apiaccess"),
+    *route("csrf/", views.CsrfView, "csrf"),
     *route("register/", views.RegisterView, "register"),
     *route("register/confirm/<str:token>/", views.ConfirmEmailView, "register-confirm"),
 ]

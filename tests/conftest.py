@@ -301,6 +301,8 @@ def example_server():
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
     env["EXAMPLE_CACHE_DIR"] = str(Path(directory) / "cache")  # not the throttle counts of a running example
+    # This checkout's package, also where the virtualenv has another one installed in editable mode.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     manage = [sys.executable, str(root / "example_schema" / "manage.py")]
     for command in (["migrate", "--noinput", "-v0"], ["demo_user"]):
         subprocess.run(manage + command, env=env, check=True, capture_output=True, timeout=120)

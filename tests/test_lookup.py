@@ -91,7 +91,7 @@ def test_the_database_check_warns_about_imported_tokens_it_does_not_accept(user)
     assert check_imported_rest_authtoken_tokens(databases=[connection.alias]) == []
     rest_authtoken_row(user)
     [warning] = check_imported_rest_authtoken_tokens(databases=[connection.alias])
-    assert warning.id == "gql_authtoken.W006" and "ACCEPT_REST_AUTHTOKEN_TOKENS" in warning.hint
+    assert warning.id == "gql_authtoken.W007" and "ACCEPT_REST_AUTHTOKEN_TOKENS" in warning.hint
     assert check_imported_rest_authtoken_tokens(databases=None) == []  # not a start-up check
     with override_settings(GQL_AUTHTOKEN={"ACCEPT_REST_AUTHTOKEN_TOKENS": True}):
         assert check_imported_rest_authtoken_tokens(databases=[connection.alias]) == []

@@ -18,12 +18,13 @@ def test_openapi_schema_describes_every_endpoint_and_the_token_scheme(tmp_path, 
     assert methods == {
         "/login/": {"post"}, "/logout/": {"get", "post", "delete"}, "/logoutall/": {"post"}, "/refresh/": {"post"},
         "/token/": {"get", "put"}, "/sessions/": {"get"}, "/sessions/{session_id}/": {"delete"},
-        "/apiaccess/": {"get", "post", "delete"}, "/register/": {"post"},
+        "/apiaccess/": {"get", "post", "delete"}, "/register/": {"post"}, "/csrf/": {"get"},
     }  # register/confirm/<token>/ is an HTML page with a form, not a JSON endpoint
     paths = document["paths"]
     assert {"tokenAuth": []} in paths["/sessions/"]["get"]["security"]
     # Login and registration take no token.
     assert paths["/login/"]["post"]["security"] == [{}]
+    assert paths["/csrf/"]["get"]["security"] == [{}]
     assert set(paths["/login/"]["post"]["responses"]) >= {"200"}
     login_body = paths["/login/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert document["components"]["schemas"][login_body.rsplit("/", 1)[-1]]["required"] == ["password", "username"]

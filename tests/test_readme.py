@@ -36,7 +36,7 @@ def test_the_readme_curl_block_works_as_written():
     note, read, logout, after, sessions, api_key = answers
     assert note == {"data": {"addNote": {"text": "hello"}}}
     assert read["data"]["me"] == {"username": "demo"} and read["data"]["myNotes"] == [{"text": "hello"}]
-    assert read["data"]["sessions"] == [{"client": "web", "isCurrent": True}]
+    assert read["data"]["sessions"] == [{"client": "cli", "isCurrent": True}]
     assert logout == {"data": {"logout": {"revokedSessions": 1}}}
     assert after == {"data": {"me": None}}
     assert [s["is_current"] for s in sessions] == [True]

@@ -121,4 +121,9 @@ GQL_AUTHTOKEN = {
     "REGISTRATION_CONFIRM_REDIRECT_PATH": "/graphql/",
     # API keys (auth/apiaccess/) are tokens of this client; demo_user creates it.
     "API_ACCESS_CLIENT_NAME": "api",
+    # Logins with client "web" (the single-page app at /app/) get the token as an HttpOnly
+    # cookie instead of in the body (docs/cookies.md). SECURE is False only because the
+    # example is served over plain http://127.0.0.1:8000, where browsers would never send
+    # a Secure cookie back; keep the default (True) on any site served over HTTPS.
+    "AUTH_COOKIE": {"CLIENTS": ["web"], "SECURE": False},
 }

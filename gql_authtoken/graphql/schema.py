@@ -14,7 +14,7 @@ import strawberry_django
 from strawberry.types import Info
 from strawberry_django.fields.types import OperationInfo
 
-from .. import clients, login, sessions, tokens
+from .. import clients, cookies, login, sessions, tokens
 from ..accounts import registration
 from ..exceptions import AuthTokenError
 from .context import http_request, request_token, request_user
@@ -37,7 +37,8 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
 
     @strawberry.type
     class LoginResult:
-        token: str
+        token: str | None = strawberry.field(
+            description="The new token; null when it was set as the AUTH_COOKIE cookie instead.")
         expiry: datetime | None
         user: user_type  # type: ignore[valid-type]
         session: Session
@@ -97,12 +98,13 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def login(
             self, info: Info, username: str, password: str, client: str | None = None
         ) -> LoginPayload:
-            issued = login.login(
-                http_request(info), username=username, password=password, client=clients.get_client(client)
-            )
+            request = http_request(info)
+            client_obj = clients.get_client(client)
+            cookies.guard_login(request, client_obj)
+            issued = login.login(request, username=username, password=password, client=client_obj)
             session = sessions.Session.from_token(issued.instance, current=issued.instance)
             return LoginResult(
-                token=issued.token,
+                token=cookies.hand_over(request, issued),
                 expiry=issued.expiry,
                 user=issued.instance.user,
                 session=Session.from_core(session),
@@ -111,13 +113,19 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Revoke this request's token.")
         @as_operation_info
         def logout(self, info: Info) -> LogoutPayload:
-            return LogoutResult(revoked_sessions=tokens.logout(http_request(info), request_token(info)))
+            request = http_request(info)
+            revoked = tokens.logout(request, request_token(info))
+            cookies.forget(request)
+            return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
         @as_operation_info
         def logout_all(self, info: Info) -> LogoutAllPayload:
             user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=tokens.logout_all(http_request(info), user))
+            request = http_request(info)
+            revoked = tokens.logout_all(request, user)
+            cookies.forget(request)
+            return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
@@ -130,7 +138,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
             expiry = tokens.refresh_token(token)
-            new_token = tokens.rotate_token(token).token if rotate else None
+            new_token = cookies.hand_over(http_request(info), tokens.rotate_token(token)) if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
 
         @strawberry_django.mutation(description="Create an account (when registration is enabled).")

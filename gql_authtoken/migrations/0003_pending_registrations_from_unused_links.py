@@ -29,8 +29,10 @@ def mark_pending_registrations(apps, schema_editor):
     EmailConfirmationToken = apps.get_model("gql_authtoken", "EmailConfirmationToken")
     PendingRegistration = apps.get_model("gql_authtoken", "PendingRegistration")
     User = apps.get_model(settings.AUTH_USER_MODEL)
-    users = User._default_manager.exclude(
-        pk__in=EmailConfirmationToken.objects.filter(confirmed__isnull=False).values("user_id")
+    # The database being migrated, whatever DATABASE_ROUTERS say about reads (a replica may lag or lack the tables).
+    db = schema_editor.connection.alias
+    users = User._default_manager.db_manager(db).exclude(
+        pk__in=EmailConfirmationToken.objects.using(db).filter(confirmed__isnull=False).values("user_id")
     )
     try:
         User._meta.get_field("date_joined")
@@ -45,12 +47,12 @@ def mark_pending_registrations(apps, schema_editor):
         else:
             users = users.exclude(**{field: True})
     waiting = (
-        EmailConfirmationToken.objects.filter(confirmed__isnull=True, user__in=users)
+        EmailConfirmationToken.objects.using(db).filter(confirmed__isnull=True, user__in=users)
         .values("user_id", "user__date_joined")
         .annotate(first_link=Min("created"))
         .order_by("user_id")
     )
-    PendingRegistration.objects.bulk_create(
+    PendingRegistration.objects.using(db).bulk_create(
         (PendingRegistration(user_id=row["user_id"], created=row["first_link"]) for row in waiting.iterator()
          if abs(row["first_link"] - row["user__date_joined"]) <= REGISTRATION_WINDOW),
         batch_size=1000,

@@ -75,7 +75,8 @@ class SessionSerializer(serializers.Serializer):
 
 # Response shapes, for the OpenAPI description.
 class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(required=False,
+                                  help_text="Absent after a login whose token went into the AUTH_COOKIE cookie.")
     expiry = serializers.DateTimeField(allow_null=True)
 
 
@@ -84,7 +85,11 @@ class ExpirySerializer(serializers.Serializer):
 
 
 class RotatedTokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(required=False, help_text="Absent when the token went into the AUTH_COOKIE cookie.")
+
+
+class CsrfTokenSerializer(serializers.Serializer):
+    csrfToken = serializers.CharField(help_text="Send it back in the X-CSRFToken header.")  # noqa: N815
 
 
 class SuccessSerializer(serializers.Serializer):

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import clients, login, sessions, tokens
+from .. import clients, cookies, login, sessions, tokens
 from ..accounts import registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
@@ -29,6 +30,7 @@ from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
 from .schema import OpenApiResponse, extend_schema
 from .serializers import (
+    CsrfTokenSerializer,
     ExpirySerializer,
     LoginSerializer,
     RegisterSerializer,
@@ -85,7 +87,10 @@ class LoginView(CoreErrorsMixin, APIView):
     """POST username, password and optional client; 200 ``{"token", "expiry"}``.
 
     Override points as in django-rest-durin: ``get_client_obj``,
-    ``get_post_response_data`` and ``format_expiry_datetime``.
+    ``get_post_response_data`` and ``format_expiry_datetime``. For a client in
+    ``AUTH_COOKIE["CLIENTS"]`` the token is set as that cookie and the body has
+    no ``"token"`` (whatever ``get_post_response_data`` put there); such a login
+    passes Django's CSRF check first (``cookies.guard_login``).
     """
 
     # A stale token header must not stop anyone from logging in again.
@@ -109,18 +114,25 @@ class LoginView(CoreErrorsMixin, APIView):
             data["user"] = user_serializer(token_obj.user, context={"request": request, "view": self}).data
         return data
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED})
+    @extend_schema(request=LoginSerializer, responses={
+        200: TokenResponseSerializer, **_BAD_INPUT, **_THROTTLED,
+        403: OpenApiResponse(description="CSRF check failed, for a login that would set the AUTH_COOKIE cookie.")})
     @method_decorator(sensitive_variables("serializer", "issued"))
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
+        client = self.get_client_obj(request)
+        cookies.guard_login(request._request, client)
         issued = login.login(
             request._request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            client=self.get_client_obj(request),
+            client=client,
         )
-        return Response(self.get_post_response_data(request, issued))
+        data = self.get_post_response_data(request, issued)
+        if cookies.hand_over(request._request, issued) is None:
+            data.pop("token", None)
+        return Response(data)
 
 
 class LogoutView(TokenView):
@@ -131,11 +143,13 @@ class LogoutView(TokenView):
                                             **_TOKEN_ERRORS})
     def get(self, request: Request) -> HttpResponse:
         tokens.logout(request._request, self.token)
+        cookies.forget(request._request)
         return HttpResponse(status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         tokens.logout(request._request, self.token)
+        cookies.forget(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
@@ -149,6 +163,7 @@ class LogoutAllView(TokenView):
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         tokens.logout_all(request._request, self.user)
+        cookies.forget(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -161,7 +176,8 @@ class RefreshView(TokenView):
 
 
 class TokenCheckView(TokenView):
-    """GET: 200 while the token is valid (401 otherwise). PUT: rotate; 200 ``{"token"}``."""
+    """GET: 200 while the token is valid (401 otherwise). PUT: rotate; 200 ``{"token"}``
+    (``{}`` when the new token went into the ``AUTH_COOKIE`` cookie)."""
 
     @extend_schema(responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def get(self, request: Request) -> Response:
@@ -169,7 +185,8 @@ class TokenCheckView(TokenView):
 
     @extend_schema(request=None, responses={200: RotatedTokenSerializer, **_TOKEN_ERRORS})
     def put(self, request: Request) -> Response:
-        return Response({"token": tokens.rotate_token(self.token).token})
+        token = cookies.hand_over(request._request, tokens.rotate_token(self.token))
+        return Response({"token": token} if token is not None else {})
 
 
 class SessionListView(TokenView):
@@ -189,6 +206,24 @@ class SessionView(TokenView):
     def delete(self, request: Request, session_id: str) -> Response:
         sessions.revoke_session(self.user, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@method_decorator([never_cache, ensure_csrf_cookie], name="dispatch")
+class CsrfView(APIView):
+    """GET: set Django's CSRF cookie and answer 200 ``{"csrfToken"}``, for browser apps (API.md §11).
+
+    Requests authenticated by the ``AUTH_COOKIE`` cookie send the token back in
+    ``X-CSRFToken`` (Django's ``CSRF_HEADER_NAME``). The body carries it too, for
+    an app on another origin, which cannot read this origin's ``csrftoken``
+    cookie.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: CsrfTokenSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"csrfToken": get_token(request._request)})
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

@@ -1,0 +1,228 @@
+"""Many hosts: replicas never serve a revoked token, and a Redis outage is ridden out (issue 15).
+
+The Redis tests start their own ``redis-server`` processes on free ports (a
+primary, a replica of it), so they depend on nothing the machine runs. Without
+the ``redis-server`` binary they are skipped, except in CI (``CI=true``), where
+that is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.test import Client as DjangoClient
+
+from gql_authtoken import cache as token_cache_module
+from gql_authtoken import cache_access, crypto, tokens
+from gql_authtoken.cache import token_mark
+
+from .conftest import PASSWORD, free_port, run_suite_in_subprocess, wait_until_listening
+
+REDIS_SERVER = shutil.which("redis-server")
+BACKENDS = {
+    "django": "django.core.cache.backends.redis.RedisCache",
+    "django-redis": "django_redis.cache.RedisCache",
+}
+
+
+def test_a_read_replica_router_never_decides_whether_a_token_lives():
+    """A router sending every read to a database holding none of the tokens (its own process)."""
+    run_suite_in_subprocess("tests.read_replica.settings", "tests/read_replica/check_read_replica.py")
+
+
+@pytest.fixture
+def redis_server_binary():
+    if REDIS_SERVER is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs redis-server (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed: the replica and outage tests need it")
+    return REDIS_SERVER
+
+
+@pytest.fixture(autouse=True)
+def no_outage_left_behind():
+    cache_access.reset()
+    yield
+    cache_access.reset()
+
+
+@contextlib.contextmanager
+def redis_server(binary, directory, *args, port=None):
+    """A ``redis-server`` of the test's own on ``port`` (a free one by default), its files in ``directory``;
+    yields the process."""
+    port = port or free_port()
+    directory.mkdir(exist_ok=True)
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+               "--appendonly", "no", *args]
+    process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process.port = port
+    try:
+        wait_until_listening(port, process=process)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGCONT)  # in case a test left it frozen
+            process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_for(condition, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def token_cache(settings, backend, *ports, **options):
+    """Make CACHES['tokens'] (these servers, the first the primary) the token cache."""
+    settings.CACHES = {**settings.CACHES, "tokens": {
+        "BACKEND": BACKENDS[backend],
+        "LOCATION": [f"redis://127.0.0.1:{port}/0" for port in ports],
+        "KEY_PREFIX": "issue15",
+        "OPTIONS": options,
+    }}
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
+
+
+def accepted(token):
+    """Whether the cached REST view and GraphQL both accept the token (they must agree); never a 5xx."""
+    status = DjangoClient().get("/cached/", headers={"Authorization": f"Token {token}"}).status_code
+    response = DjangoClient().post("/graphql/sync/", '{"query": "{ me { username } }"}',
+                                   content_type="application/json", headers={"Authorization": f"Token {token}"})
+    assert status in (200, 401) and response.status_code == 200, (status, response.content)
+    me = response.json()["data"]["me"]
+    assert (status == 200) == (me is not None), (status, me)
+    return status == 200
+
+
+def logout(token):
+    assert DjangoClient().post("/auth/logout/", headers={"Authorization": f"Token {token}"}).status_code == 204
+
+
+def keys(client, part):
+    return [key for key in client.keys("*") if part in key]
+
+
+def entries(client):
+    """The keys of cached token lookups (memoised under a hash: neither a mark nor a throttle counter)."""
+    return [key for key in client.keys("*") if b":mark:" not in key and b":throttle:" not in key]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_lagging_redis_replica_never_serves_a_revoked_token(backend, transactional_db, settings,
+                                                              redis_server_binary, tmp_path):
+    with redis_server(redis_server_binary, tmp_path / "primary") as primary_process, \
+            redis_server(redis_server_binary, tmp_path / "replica", "--replicaof", "127.0.0.1",
+                         str(primary_process.port)) as replica_process:
+        primary, replica = redis.Redis(port=primary_process.port), redis.Redis(port=replica_process.port)
+        wait_for(lambda: replica.info("replication")["master_link_status"] == "up", "the replica to connect")
+        token_cache(settings, backend, primary_process.port, replica_process.port)
+        user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+        token, other = tokens.issue_token(user).token, tokens.issue_token(user).token
+        for _ in range(2):  # the second time from the cache
+            assert accepted(token) and accepted(other)
+        wait_for(lambda: sorted(replica.keys("*")) == sorted(primary.keys("*")), "the replica to catch up")
+        assert len(entries(replica)) == 2  # both entries are on the replica
+
+        replica.replicaof("NO", "ONE")  # replication stops: the replica keeps what it had, and lags from now on
+        logout(token)
+        mark = token_mark(crypto.hash_token(token))
+        assert keys(primary, mark.encode()) and not keys(replica, mark.encode())
+        # The backend's own reads go to the replica, which has no mark:
+        assert caches["tokens"].get_many([mark]) == {}
+
+        assert not accepted(token)
+        assert accepted(other)
+
+
+def stop(process, outage, directory):
+    if outage == "frozen":
+        os.kill(process.pid, signal.SIGSTOP)  # connections hang: the client's socket timeout ends them
+    else:
+        redis.Redis(port=process.port).shutdown(save=True)  # its data goes to disk, to come back with it
+        process.wait(timeout=10)
+
+
+def resume(process, outage, stack, binary, directory):
+    if outage == "frozen":
+        os.kill(process.pid, signal.SIGCONT)
+        return process
+    return stack.enter_context(redis_server(binary, directory, port=process.port))
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("outage", ["stopped-and-restarted-from-its-dump", "frozen"])
+def test_tokens_are_checked_in_the_database_while_redis_is_down(outage, backend, transactional_db, settings,
+                                                                redis_server_binary, tmp_path, monkeypatch,
+                                                                caplog, django_assert_num_queries):
+    monkeypatch.setattr(cache_access, "RETRY_INTERVAL", 0.3)
+    with contextlib.ExitStack() as stack:
+        process = stack.enter_context(redis_server(redis_server_binary, tmp_path))
+        token_cache(settings, backend, process.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+        kept, revoked = tokens.issue_token(user).token, tokens.issue_token(user).token
+        for _ in range(2):
+            assert accepted(kept) and accepted(revoked)
+
+        stop(process, outage, tmp_path)
+        with caplog.at_level("WARNING", logger="gql_authtoken"):
+            for _ in range(3):
+                assert accepted(kept) and accepted(revoked)  # from the database, no 5xx
+            logout(revoked)  # its revocation mark cannot be written
+            assert not accepted(revoked)
+            assert accepted(kept)
+            login = {"username": "alice", "password": PASSWORD}
+            assert DjangoClient().post("/auth/login/", login).status_code == 429  # throttling fails closed
+            settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "THROTTLE_ON_CACHE_FAILURE": "open"}
+            assert DjangoClient().post("/auth/login/", login).status_code == 200
+        failures = [r for r in caplog.records if "failed" in r.getMessage()]
+        assert len(failures) == 1, "the outage is logged once, not per request"
+        assert "checked in the database" in failures[0].getMessage()
+        assert cache_access.is_down()
+
+        process = resume(process, outage, stack, redis_server_binary, tmp_path)
+        # The entry of the revoked token came back with Redis, and no mark says it was revoked.
+        assert len(entries(redis.Redis(port=process.port))) == 2
+        time.sleep(cache_access.RETRY_INTERVAL + 0.05)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="gql_authtoken"):
+            assert not accepted(revoked)
+        assert not cache_access.is_down()
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+        assert accepted(kept)  # loaded again, and cached again (used once the outage mark is CLOCK_SKEW old):
+        later = token_cache_module.clock() + token_cache_module.CLOCK_SKEW + 1
+        monkeypatch.setattr(token_cache_module, "clock", lambda: later)
+        assert accepted(kept)
+        with django_assert_num_queries(0):
+            assert DjangoClient().get("/cached/", headers={"Authorization": f"Token {kept}"}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["closed", "open"])
+def test_throttle_on_cache_failure_takes_closed_or_open(settings, value):
+    from django.core.checks import run_checks
+
+    settings.GQL_AUTHTOKEN = {"THROTTLE_ON_CACHE_FAILURE": value}
+    assert "gql_authtoken.E021" not in {message.id for message in run_checks()}
+    settings.GQL_AUTHTOKEN = {"THROTTLE_ON_CACHE_FAILURE": value.upper()}
+    assert "gql_authtoken.E021" in {message.id for message in run_checks()}
+
+
+@pytest.mark.parametrize("ignore", [True, False])
+def test_a_token_cache_that_ignores_redis_errors_is_a_check_error(settings, ignore):
+    """django-redis's IGNORE_EXCEPTIONS turns a lost revocation mark into a silent success."""
+    from django.core.checks import run_checks
+
+    settings.CACHES = {**settings.CACHES, "tokens": {
+        "BACKEND": BACKENDS["django-redis"], "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"IGNORE_EXCEPTIONS": ignore}}}
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
+    assert ("gql_authtoken.E022" in {message.id for message in run_checks()}) is ignore

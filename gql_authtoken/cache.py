@@ -18,6 +18,14 @@ little), so:
   committed stores an entry whose ``loaded_at`` precedes the mark, so it is
   never served.
 
+A hit costs one cache round trip: the entry and its marks (the three above
+and ``cache_access.OUTAGE_MARK``) are read together (``get_many``, from the
+primary). The user's and client's mark keys need their ids,
+which are in the entry; this process remembers them per entry key from the
+first time it saw the token, so only that first hit reads twice.
+django-cache-memoize builds the entry key, loads and stores on a miss;
+its own read (a ``get`` of the entry alone) is not used on the hit path.
+
 Marks outlive entries (``TOKEN_CACHE_TIMEOUT + MARK_MARGIN`` seconds).
 Entries hold the ``AuthToken`` with its user (password hash removed, so it
 is loaded from the database only if code asks for it) and client; never a
@@ -91,23 +99,17 @@ def client_mark(client_id: Any) -> str:
 
 
 class CachedToken:
-    """A cache entry: the token row and when its database read began.
-
-    ``fresh`` is true only for the copy just loaded from the database (it is
-    not pickled), so a hit is checked against the marks and a fill is not.
-    """
+    """A cache entry: the token row and when its database read began."""
 
     def __init__(self, instance: AuthToken, loaded_at: float):
         self.instance = instance
         self.loaded_at = loaded_at
-        self.fresh = True
 
     def __getstate__(self) -> tuple[AuthToken, float]:
         return self.instance, self.loaded_at
 
     def __setstate__(self, state: tuple[AuthToken, float]) -> None:
         self.instance, self.loaded_at = state
-        self.fresh = False
 
 
 class _NotCacheable(Exception):
@@ -133,42 +135,80 @@ def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken]) -> Any:
         entry.instance.user.__dict__.pop("password", None)
         return entry
 
-    return cache_memoize(timeout, prefix=f"{_PREFIX}.token", cache_alias=alias)(load_for_cache)
+    # The prefix names the entry's format: a process running other code never reads it.
+    return cache_memoize(timeout, prefix=f"{_PREFIX}.token.v2", cache_alias=alias)(load_for_cache)
 
 
 def _loader(load: Callable[..., AuthToken]) -> Any:
     return _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load)
 
 
-def _is_too_old(entry: CachedToken) -> bool:
-    """Whether the entry was read longer than ``TOKEN_CACHE_TIMEOUT`` ago (whatever the backend kept)."""
-    return clock() - entry.loaded_at >= auth_settings.TOKEN_CACHE_TIMEOUT
+def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:
+    """Every cache read that decides whether a cached token is served goes through here."""
+    return cache.get_many(keys)
 
 
-def _is_revoked(entry: CachedToken, digest: str) -> bool:
-    """Whether a mark of the entry's token, user or client is newer than its read."""
-    instance = entry.instance
-    keys = [token_mark(digest), user_mark(instance.user_id), cache_access.OUTAGE_MARK]
-    if instance.client_id is not None:
-        keys.append(client_mark(instance.client_id))
-    marks = _cache().get_many(keys).values()
-    return any(mark >= entry.loaded_at - CLOCK_SKEW for mark in marks)
+# What this process learnt about the tokens it has seen, by (loader, digests): the
+# entry key and the marks of the token, its user and its client (and the outage
+# mark, see cache_access). A hit then reads the entry and all marks in one round trip. A token's user and client never
+# change (a change of either writes a mark), and lookup checks the entry's own ids
+# against them, a mismatch costing only a second read, so nothing here is trusted
+# for a decision. Bounded: emptied when it grows past HINTS_MAX.
+_hints: dict[tuple[Any, str, str | None], tuple[str, list[str], tuple[Any, Any]]] = {}
+HINTS_MAX = 100_000
+
+
+def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) -> list[str]:
+    """The marks of ``instance`` (its token, user and client), remembered for the next hit."""
+    owner = (instance.user_id, instance.client_id)
+    marks = [token_mark(instance.digest), cache_access.OUTAGE_MARK, user_mark(owner[0])]
+    if owner[1] is not None:
+        marks.append(client_mark(owner[1]))
+    if len(_hints) >= HINTS_MAX:
+        _hints.clear()
+    _hints[hint] = (key, marks, owner)
+    return marks
+
+
+def _is_served(entry: CachedToken, found: dict[str, Any], marks: list[str]) -> bool:
+    """Whether a cached entry may answer: read less than ``TOKEN_CACHE_TIMEOUT`` ago (whatever
+    the backend kept), and none of its ``marks`` (as ``found`` in the cache) newer than that read."""
+    if clock() - entry.loaded_at >= auth_settings.TOKEN_CACHE_TIMEOUT:
+        return False
+    oldest = entry.loaded_at - CLOCK_SKEW
+    return not any(found[mark] >= oldest for mark in marks if mark in found)
 
 
 @cache_access.database_fallback
 def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken | None:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success).
 
+    A hit is one round trip: the entry and the marks of its token, user and
+    client in one ``get_many`` (the user and client are known from an earlier
+    hit in this process; otherwise their marks take a second read). A miss,
+    or an entry some mark is newer than, is loaded again and stored.
     ``load`` raises for an unknown digest; nothing is stored then. None when
     the cache is down: the caller loads the token from the database itself.
     """
     loader = _loader(load)
+    hint = (loader, digest, legacy_digest)
+    known = _hints.get(hint)
+    key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest), [], None)
+    cache = _cache()
+    found = _read_many(cache, [key, *marks] if marks else [key, token_mark(digest), cache_access.OUTAGE_MARK])
+    entry = found.get(key)
+    if isinstance(entry, CachedToken):
+        if (entry.instance.user_id, entry.instance.client_id) != owner:
+            # Not seen in this process yet: the marks of its real user and client take a second read.
+            marks = _remember(hint, key, entry.instance)
+            found.update(_read_many(cache, marks[2:]))
+        if _is_served(entry, found, marks):
+            return entry
     try:
-        entry = _cache().get(loader.get_cache_key(digest, legacy_digest))  # from the primary
-        if entry is None or _is_too_old(entry) or _is_revoked(entry, digest):
-            entry = loader(digest, legacy_digest, _refresh=True)  # loaded and stored, not read
+        entry = loader(digest, legacy_digest, _refresh=True)  # load and store, without reading again
     except _NotCacheable as uncached:
-        entry = uncached.entry
+        return uncached.entry
+    _remember(hint, key, entry.instance)
     return entry
 
 

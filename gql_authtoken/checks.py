@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, router
 from django.utils.module_loading import import_string
 
 from .cache_access import THROTTLE_FAILURE_MODES
@@ -95,6 +96,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error("GQL_AUTHTOKEN['THROTTLE_ON_CACHE_FAILURE'] must be \"closed\" or \"open\".", 21,
                              hint='What throttled operations do while the cache is down: "closed" refuses them '
                                   '(the default), "open" lets them through uncounted.'))
+    if not isinstance(auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS, bool):
+        errors.append(_error("GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] must be True or False.", 27))
     for name in sorted(IMPORT_STRINGS):
         value = getattr(auth_settings, name)
         if isinstance(value, str):
@@ -103,6 +106,31 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             except ImportError as exc:
                 errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] cannot be imported: {exc}", 9))
     return errors
+
+
+@register(Tags.database)
+def check_imported_rest_authtoken_tokens(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """Tokens imported from django-rest-authtoken authenticate only with ACCEPT_REST_AUTHTOKEN_TOKENS.
+
+    A database check: ``migrate`` and ``check --database`` run it, start-up does not.
+    """
+    from . import crypto
+    from .models import AuthToken
+
+    alias = router.db_for_read(AuthToken)
+    if auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS is True or not databases or alias not in databases:
+        return []
+    try:
+        imported = AuthToken.objects.using(alias).filter(digest__startswith=crypto.REST_AUTHTOKEN_PREFIX).exists()
+    except DatabaseError:  # not migrated yet: nothing imported either
+        return []
+    if not imported:
+        return []
+    return [Warning(
+        "There are tokens imported from django-rest-authtoken, but ACCEPT_REST_AUTHTOKEN_TOKENS is off: "
+        "they do not authenticate.",
+        hint="Set GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] = True while they live (import_tokens says so).",
+        id="gql_authtoken.W008")]
 
 
 @register()

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_CACHE_TIMEOUT": 60,
     "TOKEN_CACHE_ALIAS": "default",
     "AUTHTOKEN_SELECT_RELATED_LIST": ["user", "client"],
+    # True once `import_tokens --from rest_authtoken` carried tokens over: lookups also
+    # try that library's digest form (a second hash, two digests in the query).
+    "ACCEPT_REST_AUTHTOKEN_TOKENS": False,
     "LAST_USED_UPDATE_INTERVAL": timedelta(minutes=1),
     "API_ACCESS_CLIENT_NAME": None,
     "API_ACCESS_EXCLUDE_FROM_SESSIONS": False,

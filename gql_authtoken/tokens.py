@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import callers, clients, clock, crypto, inputs, models, signals
+from . import callers, clients, clock, crypto, inputs, lookup, models, signals
 from .conf import auth_settings
 from .exceptions import (
     InactiveUser,
@@ -161,14 +161,21 @@ def parse_authorization_header(value: str | bytes) -> str | None:
 
 def load_token(digest: str, legacy_digest: str | None = None) -> AuthToken:
     """The ``AuthToken`` with this digest (or an imported row's legacy digest),
-    with its user and client, in one query."""
-    tokens = AuthToken.objects.on_primary().select_related(*auth_settings.AUTHTOKEN_SELECT_RELATED_LIST)
-    try:
-        if legacy_digest is None:
-            return tokens.get(digest=digest)
-        return tokens.get(digest__in=[digest, legacy_digest])
-    except AuthToken.DoesNotExist:
-        raise InvalidToken() from None
+    with its user and client, in one query (compiled once, see ``lookup.py``)."""
+    found = lookup.fetch_tokens([digest] if legacy_digest is None else [digest, legacy_digest])
+    if not found:
+        raise InvalidToken()
+    if len(found) > 1:  # both forms at once: a new token that is also an imported one, never seen
+        raise InvalidToken()
+    return found[0]
+
+
+@sensitive_variables("token")
+def token_digests(token: str) -> tuple[str, str | None]:
+    """The digests a lookup of ``token`` tries: ours, and the django-rest-authtoken form only when
+    ``ACCEPT_REST_AUTHTOKEN_TOKENS`` says such tokens were imported (otherwise it costs nothing)."""
+    legacy = crypto.rest_authtoken_digest(token) if auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS else None
+    return crypto.hash_token(token), legacy
 
 
 @sensitive_variables("token")
@@ -182,13 +189,12 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
     """
     if inputs.refused(token=token):
         raise InvalidToken()
-    return authenticate_digest(crypto.hash_token(token), crypto.rest_authtoken_digest(token), use_cache=use_cache)
+    return authenticate_digest(*token_digests(token), use_cache=use_cache)
 
 
 def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_cache: bool = False) -> AuthToken:
-    """``authenticate_token`` for a token known by its digests (``crypto.hash_token``,
-    ``crypto.rest_authtoken_digest``): for callers that keep no plaintext, such as
-    an open WebSocket connection checking its token again."""
+    """``authenticate_token`` for a token known by its digests (``token_digests``): for callers
+    that keep no plaintext, such as an open WebSocket connection checking its token again."""
     entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
     instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
     current = clock.now()

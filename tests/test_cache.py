@@ -228,3 +228,35 @@ def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, mo
     tokens.authenticate_token(login_token, use_cache=True)  # the racing request itself
     monkeypatch.undo()
     assert me(gql, login_token) is None
+
+
+@pytest.mark.parametrize("client", [None, "web"])
+def test_a_hit_is_one_cache_round_trip(user, clients, client, django_assert_num_queries):
+    """The entry and the marks of its token, user and client come in one get_many."""
+    from .benchmarks.harness import counting_cache_calls
+
+    token = tokens.issue_token(user, client=clients[client] if client else None).token
+    tokens.authenticate_token(token, use_cache=True)  # miss: loaded and stored
+    for _ in range(2):
+        with django_assert_num_queries(0), counting_cache_calls() as calls:
+            assert tokens.authenticate_token(token, use_cache=True).user == user
+        assert calls == ["get_many"]
+
+
+def test_a_hit_in_another_process_reads_the_real_marks_first(gql, user, other_user, login_token, monkeypatch):
+    """What a process remembers about a token only saves a read: a process that has not
+    seen the token, or remembers it wrong, still checks the marks of its real user."""
+    users = get_user_model().objects.filter(pk=user.pk)
+    for remembered in ("nothing", "another user"):
+        warm(gql, login_token)
+        if remembered == "nothing":
+            monkeypatch.setattr(token_cache, "_hints", {})
+        else:
+            monkeypatch.setattr(token_cache, "_hints", {
+                hint: (key, [token_cache.token_mark("x"), token_cache.user_mark(other_user.pk)], (other_user.pk, None))
+                for hint, (key, _marks, _owner) in token_cache._hints.items()})
+        users.update(is_active=False)  # no signal: the user's mark alone tells the cache
+        invalidate_user_tokens(user)
+        assert me(gql, login_token) is None
+        users.update(is_active=True)
+        invalidate_user_tokens(user)

@@ -37,7 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import crypto, tokens
+from .. import tokens
 from ..exceptions import AuthTokenError, InvalidToken
 from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
 from .context import connection_request
@@ -149,7 +149,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The token's digests (crypto.hash_token, rest_authtoken_digest): the plaintext is not kept.
+        # The token's digests (tokens.token_digests): the plaintext is not kept.
         self._digests: tuple[str, str | None] | None = None
         self._recheck_task: asyncio.Task[None] | None = None
         self._initialised = False
@@ -165,7 +165,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         self._initialised = True
         try:
             token = connection_token(context.get("connection_params"))
-            digests = None if token is None else (crypto.hash_token(token), crypto.rest_authtoken_digest(token))
+            digests = None if token is None else tokens.token_digests(token)
             if digests is not None:
                 await self._authenticate(digests)
         except AuthTokenError as error:

@@ -10,7 +10,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -28,8 +28,10 @@ def test_database(settings_module: str) -> Iterator[None]:
     # Persistent connections, as production runs: a new PostgreSQL connection per
     # request would cost more than everything measured.
     connection.settings_dict["CONN_MAX_AGE"] = None
-    # Its own test database, so a benchmark never collides with a test run.
-    connection.settings_dict["TEST"]["NAME"] = "test_gql_authtoken_bench"
+    # Its own test database, so a benchmark never collides with a test run (nor
+    # with another run on this machine: GQL_AUTHTOKEN_TEST_RUN, as the tests).
+    suffix = os.environ.get("GQL_AUTHTOKEN_TEST_RUN", "")
+    connection.settings_dict["TEST"]["NAME"] = "test_gql_authtoken_bench" + (f"_{suffix}" if suffix else "")
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield
@@ -71,8 +73,54 @@ class Case:
     note: str = ""
 
 
-def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, tuple[float, float]]:
-    """Median seconds per request and SQL queries per request, for each case.
+@dataclass
+class Result:
+    seconds: list[float] = field(default_factory=list)  # per round, per request
+    queries: float = 0.0  # SQL queries per request
+    cache_calls: float = 0.0  # cache round trips per request
+
+
+# The cache methods that each cost one round trip on Django's RedisCache (get_many is
+# one MGET, set_many one pipeline). Only the outermost call counts: BaseCache's
+# get_many calls get per key, get_or_set calls get and add.
+CACHE_METHODS = ("get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr", "decr", "touch",
+                 "has_key", "clear", "get_or_set")
+
+
+@contextlib.contextmanager
+def counting_cache_calls(alias: str = "default") -> Iterator[list[str]]:
+    """Count the calls made on the cache ``alias`` (this thread's instance) while the block runs."""
+    from django.core.cache import caches
+
+    cache = caches[alias]
+    calls: list[str] = []
+    depth = [0]
+
+    def counted(name: str) -> Callable[..., Any]:
+        method = getattr(cache, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not depth[0]:
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return call
+
+    for name in CACHE_METHODS:
+        setattr(cache, name, counted(name))
+    try:
+        yield calls
+    finally:
+        for name in CACHE_METHODS:
+            delattr(cache, name)
+
+
+def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, Result]:
+    """Seconds per request of every round, SQL queries and cache round trips per request, for each case.
 
     Cases run interleaved, round after round, so machine noise falls on all alike.
     """
@@ -85,8 +133,7 @@ def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, tuple
         executed.append(sql)
         return execute(sql, params, many, context)
 
-    timings: dict[str, list[float]] = {case.name: [] for case in cases}
-    queries: dict[str, float] = {}
+    results = {case.name: Result() for case in cases}
     for _ in range(rounds):
         for case in cases:
             with override_settings(GQL_AUTHTOKEN=case.settings or {}):
@@ -94,25 +141,54 @@ def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, tuple
                 assert status.startswith("200"), f"{case.name}: warm-up request answered {status}"
                 gc.collect()
                 executed.clear()
-                with connection.execute_wrapper(count):
+                with connection.execute_wrapper(count), counting_cache_calls() as calls:
                     start = time.perf_counter()
                     for _ in range(requests):
                         case.call()
-                    timings[case.name].append((time.perf_counter() - start) / requests)
-                queries[case.name] = len(executed) / requests
-    return {name: (statistics.median(values), queries[name]) for name, values in timings.items()}
+                    results[case.name].seconds.append((time.perf_counter() - start) / requests)
+                results[case.name].queries = len(executed) / requests
+                results[case.name].cache_calls = len(calls) / requests
+    return results
 
 
-def report(cases: list[Case], results: dict[str, tuple[float, float]], *, rounds: int, requests: int) -> None:
+@dataclass(frozen=True)
+class Row:
+    microseconds: float  # median round
+    ratio: float  # median of the per-round ratios to the baseline
+    overhead: float  # median of the per-round differences to the baseline, in µs
+    queries: float
+    cache_calls: float
+
+
+def summarise(cases: list[Case], results: dict[str, Result]) -> dict[str, Row]:
+    """Medians of per-round pairs: each round's case against the same round's baseline."""
+    rows = {}
+    for case in cases:
+        own, base = results[case.name].seconds, results[case.baseline].seconds
+        rows[case.name] = Row(
+            statistics.median(own) * 1e6,
+            statistics.median(a / b for a, b in zip(own, base, strict=True)),
+            statistics.median((a - b) * 1e6 for a, b in zip(own, base, strict=True)),
+            results[case.name].queries,
+            results[case.name].cache_calls,
+        )
+    return rows
+
+
+def header(*, rounds: int, requests: int) -> str:
     import django
     from django.conf import settings
     from django.db import connection
 
-    print(f"# {platform.python_implementation()} {platform.python_version()}, Django {django.get_version()}, "
-          f"{connection.vendor}, {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
-          f"{os.cpu_count()} CPUs; {rounds} rounds x {requests} requests, median round")
-    print(f"{'case':32} {'µs/request':>11} {'vs anonymous':>13} {'SQL/request':>12}  note")
+    return (f"# {platform.python_implementation()} {platform.python_version()}, Django {django.get_version()}, "
+            f"{connection.vendor}, {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
+            f"{os.cpu_count()} CPUs; {rounds} rounds x {requests} requests, medians of per-round pairs")
+
+
+def report(cases: list[Case], rows: dict[str, Row], *, rounds: int, requests: int) -> None:
+    print(header(rounds=rounds, requests=requests))
+    print(f"{'case':34} {'µs/request':>10} {'ratio':>7} {'overhead µs':>11} {'SQL':>5} {'cache':>5}  note")
     for case in cases:
-        seconds, sql = results[case.name]
-        ratio = seconds / results[case.baseline][0]
-        print(f"{case.name:32} {seconds * 1e6:11.1f} {ratio:12.3f}x {sql:12.2f}  {case.note}")
+        row = rows[case.name]
+        print(f"{case.name:34} {row.microseconds:10.1f} {row.ratio:6.3f}x {row.overhead:+11.1f} "
+              f"{row.queries:5.2f} {row.cache_calls:5.2f}  {case.note}")

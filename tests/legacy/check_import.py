@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from gql_authtoken import clock, tokens
@@ -94,16 +95,21 @@ def test_rest_authtoken(user):
 
     raw = RestToken.create_token_for_user(user)
     token = urlsafe_b64encode(raw).decode()  # what its clients send
-    assert "Imported 1 of 1 rest_authtoken token(s)" in run("--from", "rest_authtoken")
+    output = run("--from", "rest_authtoken")
+    assert "Imported 1 of 1 rest_authtoken token(s)" in output
+    assert "GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] = True" in output  # the command says what to set
     imported = AuthToken.objects.get()
     assert imported.expiry == imported.created + timedelta(days=1)
-    for _ in range(2):  # not cached (its digest form differs), but works every time
-        assert check(token) == 200 and me(token) == {"username": "alice"}
-    # Rotating gives the client a token of ours; the old one dies.
-    new = APIClient(HTTP_AUTHORIZATION=f"Token {token}").put("/auth/token/").json()["token"]
-    assert check(token) == 401 and check(new) == 200
-    # A new token of ours that happens to be 64 base64 characters never matches that form.
-    assert check(tokens.issue_token(user).token) == 200
+    assert check(token) == 401  # lookups try that digest form only when told to
+    with override_settings(GQL_AUTHTOKEN={"ACCEPT_REST_AUTHTOKEN_TOKENS": True}):
+        assert "ACCEPT_REST_AUTHTOKEN_TOKENS" not in run("--from", "rest_authtoken")  # already set
+        for _ in range(2):  # not cached (its digest form differs), but works every time
+            assert check(token) == 200 and me(token) == {"username": "alice"}
+        # Rotating gives the client a token of ours; the old one dies.
+        new = APIClient(HTTP_AUTHORIZATION=f"Token {token}").put("/auth/token/").json()["token"]
+        assert check(token) == 401 and check(new) == 200
+        # A new token of ours that happens to be 64 base64 characters never matches that form.
+        assert check(tokens.issue_token(user).token) == 200
 
 
 def test_missing_table_is_a_clear_error(db):

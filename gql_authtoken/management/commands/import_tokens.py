@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from gql_authtoken.conf import auth_settings
 from gql_authtoken.importers import SOURCES, ImportRefused, import_tokens
 
 
@@ -32,6 +33,9 @@ class Command(BaseCommand):
             verb = "Would create" if dry_run else "Created"
             self.stdout.write(f"{verb} client(s): {', '.join(summary.clients_created)}.")
         carried = summary.imported + summary.already_imported
+        if source == "rest_authtoken" and carried and not auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS:
+            self.stdout.write("These tokens authenticate only with GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] = "
+                              "True in your settings (lookups then also try their digest form); set it now.")
         if delete_source:
             verb = "Would delete" if dry_run else "Deleted"
             self.stdout.write(f"{verb} {summary.source_deleted} carried-over row(s) from the {source} table.")

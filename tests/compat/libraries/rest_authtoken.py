@@ -39,8 +39,9 @@ class RestAuthtoken(Project):
                 **self.registration_settings()}
 
     def migrated_settings(self) -> dict[str, Any]:
-        # docs/registration.md: the same names, inside GQL_AUTHTOKEN.
-        return {"GQL_AUTHTOKEN": self.registration_settings()}
+        # docs/registration.md: the same names, inside GQL_AUTHTOKEN; docs/migrating.md: the
+        # imported tokens authenticate with ACCEPT_REST_AUTHTOKEN_TOKENS (import_tokens says so).
+        return {"GQL_AUTHTOKEN": {**self.registration_settings(), "ACCEPT_REST_AUTHTOKEN_TOKENS": True}}
 
     def legacy_urls(self) -> list[Any]:
         from django.urls import include, path

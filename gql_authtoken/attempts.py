@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
 
-from . import callers, inputs, throttling
+from . import callers, identities, inputs, throttling
 from .conf import auth_settings
 from .throttling import throttle
 
@@ -62,3 +62,13 @@ def refused_input(scope: str, request: HttpRequest | None, rate: str | None, **a
         throttle_ip(scope, request, rate)
     return refused
 
+
+def counted_email(scope: str, request: HttpRequest | None, email: str) -> str:
+    """Count a call that names an address (resend, reset mail) and give the address normalised
+    (``identities.normalize_email``); ``""`` for one ``inputs`` refuses (counted per client IP
+    only; the call then mails nobody). Raises ``Throttled``."""
+    if refused_input(scope, request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
+        return ""
+    email = identities.normalize_email(email)
+    throttle_call(scope, request, lambda: bucket_of(email, identities.find_account_by_email))
+    return email

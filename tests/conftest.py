@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,7 +164,6 @@ def pytest_report_header(config):
 
 def cache_contents() -> dict[str, bytes]:
     """Every key (or file name) and raw stored value of the default cache (files, local memory or Redis)."""
-    from pathlib import Path
 
     from django.core.cache import cache
 
@@ -194,7 +197,6 @@ def run_suite_in_subprocess(settings_module: str, path: str) -> None:
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ds={settings_module}", path],
@@ -243,7 +245,6 @@ def server_processes(env: dict[str, str], count: int):
     """``count`` WSGI server processes (``tests/serve.py``) with ``env``; yields their ports."""
     import subprocess
     import sys
-    from pathlib import Path
 
     ports = [free_port() for _ in range(count)]
     processes = [subprocess.Popen([sys.executable, "-m", "tests.serve", str(port)],
@@ -293,7 +294,6 @@ def example_server():
     import subprocess
     import sys
     import tempfile
-    from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     port = free_port()
@@ -315,3 +315,24 @@ def example_server():
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def browser_missing(*, npm: bool = False) -> str | None:
+    """What the browser tests lack (Debian's chromium, the playwright package, with ``npm`` npm), or None."""
+    if not Path(CHROMIUM).exists():
+        return "no chromium (apt-get install chromium)"
+    if npm and shutil.which("npm") is None:
+        return "no npm"
+    if importlib.util.find_spec("playwright") is None:
+        return "no playwright (pip install playwright)"
+    return None
+
+
+def skip_without_browser(*, npm: bool = False) -> None:
+    """Skip the calling test module when ``browser_missing``; under ``CI=true`` it runs and fails instead."""
+    reason = browser_missing(npm=npm)
+    if reason and os.environ.get("CI") != "true":
+        pytest.skip(f"browser test skipped: {reason}", allow_module_level=True)

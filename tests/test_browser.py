@@ -10,36 +10,20 @@ locally from tests/browser/package.json.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from .conftest import example_server
+from .conftest import CHROMIUM, example_server, skip_without_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "tests" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return "no chromium (apt-get install chromium)"
-    if shutil.which("npm") is None:
-        return "no npm"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "no playwright (pip install playwright)"
-    return None
-
-
-if missing() and os.environ.get("CI") != "true":
-    pytest.skip(f"browser test skipped: {missing()}", allow_module_level=True)
+skip_without_browser(npm=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,19 @@ Needs Debian's chromium and the playwright package, as tests/test_browser.py doe
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from .conftest import example_server, free_port
+from .conftest import CHROMIUM, browser_missing, example_server, free_port, skip_without_browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 COOKIE = "authtoken"
 
 
-def missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return "no chromium (apt-get install chromium)"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "no playwright (pip install playwright)"
-    return None
-
-
-if missing() and os.environ.get("CI") != "true":
-    pytest.skip(f"browser test skipped: {missing()}", allow_module_level=True)
+skip_without_browser()
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +84,7 @@ async function forge(contentType, mode = "cors") {
 
 @pytest.fixture
 def browser():
-    reason = missing()
+    reason = browser_missing()
     if reason:
         pytest.fail(f"CI needs the browser test's tools: {reason}")
     from playwright.sync_api import sync_playwright

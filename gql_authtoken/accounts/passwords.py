@@ -193,11 +193,7 @@ def send_password_reset_email(request: HttpRequest | None, email: str) -> None:
     the mail backend's own time remains; queue mails to hide it). Without
     ``PASSWORD_RESET_URL`` nothing is mailed (system check W007).
     """
-    if attempts.refused_input("send_password_reset_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
-        return
-    email = identities.normalize_email(email)
-    attempts.throttle_call("send_password_reset_email", request,
-                           lambda: attempts.bucket_of(email, identities.find_account_by_email))
+    email = attempts.counted_email("send_password_reset_email", request, email)
     if not email or not auth_settings.PASSWORD_RESET_URL:
         return
     wanted = identities.fold(email)

@@ -104,11 +104,7 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     whether there was one: callers always answer success. An address that
     ``inputs`` refuses is counted per client IP and mails nobody.
     """
-    if attempts.refused_input("resend_confirmation_email", request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
-        return
-    email = identities.normalize_email(email)
-    attempts.throttle_call("resend_confirmation_email", request,
-                      lambda: attempts.bucket_of(email, identities.find_account_by_email))
+    email = attempts.counted_email("resend_confirmation_email", request, email)
     if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
     for user in identities.accounts_with_email(email).filter(pending_registration__isnull=False):

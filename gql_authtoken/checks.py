@@ -320,6 +320,11 @@ def check_auth_cookie(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         problems.append("DOMAIN must be a domain name or None")
     if not isinstance(merged["PATH"], str) or not merged["PATH"].startswith("/"):
         problems.append("PATH must be a URL path starting with '/'")
+    # Browsers drop such cookies silently (RFC 6265bis cookie prefixes): the login would "work" and set nothing.
+    if isinstance(name, str) and name.startswith(("__Secure-", "__Host-")) and merged["SECURE"] is not True:
+        problems.append("a NAME starting with __Secure- or __Host- needs SECURE True")
+    if isinstance(name, str) and name.startswith("__Host-") and (merged["PATH"] != "/" or merged["DOMAIN"] is not None):
+        problems.append("a NAME starting with __Host- needs PATH '/' and DOMAIN None")
     errors: list[Any] = [_error(f"GQL_AUTHTOKEN['AUTH_COOKIE']: {problem}.", 23, hint) for problem in problems]
     if CSRF_MIDDLEWARE_PATH not in (getattr(settings, "MIDDLEWARE", None) or []):
         errors.append(_error(

@@ -16,7 +16,7 @@ a login that would set it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
@@ -30,7 +30,7 @@ from .tokens import IssuedToken
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
-    from .models import Client
+    from .models import AuthToken, Client
 
 # Every key of AUTH_COOKIE but CLIENTS (required) is optional, with these defaults.
 COOKIE_DEFAULTS: dict[str, Any] = {"NAME": "authtoken", "SECURE": True, "SAMESITE": "Lax", "DOMAIN": None,
@@ -42,6 +42,8 @@ SAMESITE_VALUES = ("Lax", "Strict", "None")
 _WRITABLE_ATTR = "_gql_authtoken_cookie_writable"
 # What the request's operations asked for: the IssuedToken to set, or _DELETE.
 _PENDING_ATTR = "_gql_authtoken_cookie"
+# Set by the middleware when the request was authenticated by the cookie (not by a header).
+_AUTHENTICATED_ATTR = "_gql_authtoken_cookie_authenticated"
 _DELETE = object()
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
@@ -118,6 +120,16 @@ def _no_response(request: HttpRequest) -> Any:
     return None  # never called: only process_view runs
 
 
+def mark_authenticated(request: HttpRequest) -> None:
+    """Say that the request's token came from the cookie (and passed the CSRF check)."""
+    request.__dict__[_AUTHENTICATED_ATTR] = True
+
+
+def authenticated_by_cookie(request: HttpRequest | None) -> TypeGuard[HttpRequest]:
+    """Whether the request's live token came from the cookie rather than a header."""
+    return request is not None and bool(request.__dict__.get(_AUTHENTICATED_ATTR, False))
+
+
 def mark_writable(request: HttpRequest) -> None:
     """Say that this request's response passes through ``TokenAuthenticationMiddleware``."""
     request.__dict__[_WRITABLE_ATTR] = True
@@ -160,9 +172,21 @@ def hand_over(request: HttpRequest | None, issued: IssuedToken) -> str | None:
     return None
 
 
+@sensitive_variables("token")
+def extend(request: HttpRequest | None, instance: AuthToken) -> None:
+    """After a refresh of the cookie's own token: set the cookie again, so that it lives as long
+    as the token now does (the browser would drop it at the old expiry). Header tokens: nothing."""
+    if authenticated_by_cookie(request) and (token := request_token(request)) is not None:
+        request.__dict__[_PENDING_ATTR] = IssuedToken(token=token, instance=instance)
+
+
 def forget(request: HttpRequest | None) -> None:
-    """Delete the cookie in this request's response (after a logout), when it carries one."""
-    if request is not None:
+    """Delete the cookie in this request's response after a logout of the cookie's own session.
+
+    A request authenticated by a header leaves a cookie it also carries alone
+    (that session lives on; a later request with it answers for itself).
+    """
+    if authenticated_by_cookie(request):
         request.__dict__[_PENDING_ATTR] = _DELETE
 
 

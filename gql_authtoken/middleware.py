@@ -155,7 +155,10 @@ def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
                 return _NO_TOKEN
             from_cookie = True
             cookies.check_csrf(request)
-        return TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache), from_cookie=from_cookie)
+        result = TokenAuthResult(token=tokens.authenticate_token(token, use_cache=use_cache), from_cookie=from_cookie)
+        if from_cookie:
+            cookies.mark_authenticated(request)
+        return result
     except AuthTokenError as error:
         return TokenAuthResult(error=error, from_cookie=from_cookie)
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from . import clock, inputs, tokens
+from . import clock, cookies, inputs, tokens
 from .conf import auth_settings
-from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, SessionNotFound
+from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound
 from .models import AuthToken, Client, lock_user
 
 if TYPE_CHECKING:
@@ -97,6 +97,10 @@ def issue_api_key(
 
     ``session``: the token of the request, which must still be live when the key is written.
     """
+    if cookies.authenticated_by_cookie(request):
+        # A script on the page would get a bearer key that outlives the cookie session
+        # (API.md §11: the page never holds a token). Header tokens and the admin only.
+        raise PermissionDenied()
     client = api_access_client()
     with transaction.atomic():
         lock_user(user)

@@ -288,13 +288,73 @@ def test_logout_revokes_the_token_and_deletes_the_cookie(browser, everywhere):
     assert browser.cookie is None and browser.whoami() is None
 
 
-def test_rest_logout_by_get_deletes_the_cookie_too(cookie_on, user, clients):
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_rest_logout_by_get_is_refused_for_the_cookie(cookie_on, user, clients, method):
+    """A GET passes the CSRF check, so any site could log the user out with a link or an
+    image: the cookie's session is not ended by GET (header clients keep drf_advanced_token's GET)."""
     browser = Browser("rest")
     browser.get_csrf()
     browser.login()
-    response = browser.request("GET", "/auth/logout/")
-    assert response.status_code == 200 and deleted(response)
-    assert not AuthToken.objects.exists()
+    response = browser.request(method, "/auth/logout/", csrf=False)
+    assert response.status_code == 405 and COOKIE not in response.cookies
+    assert AuthToken.objects.count() == 1 and browser.whoami() == "alice"
+    assert browser.request("POST", "/auth/logout/").status_code == 204
+
+
+def test_a_header_logout_leaves_a_cookie_of_another_session_alone(browser, login_token):
+    """The cookie's session lives on when a header token of the same browser logs out."""
+    browser.login()
+    cookie_token = browser.cookie
+    response = (browser.request("POST", "/auth/logout/", Authorization=f"Token {login_token}")
+                if browser.via == "rest" else
+                browser.graphql("mutation { logout { __typename } }", Authorization=f"Token {login_token}"))
+    assert response.status_code in (200, 204) and COOKIE not in response.cookies
+    assert browser.cookie == cookie_token and browser.whoami() == "alice"
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(login_token)
+
+
+def test_refresh_sets_the_cookie_again_with_the_new_expiry(browser, monkeypatch):
+    browser.login()
+    cookie_token = browser.cookie
+    later = clock.now() + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    response = (browser.request("POST", "/auth/refresh/") if browser.via == "rest" else
+                browser.graphql("mutation { refresh { __typename ... on RefreshResult { expiry token } } }"))
+    assert response.status_code == 200, response.content
+    morsel = response.cookies[COOKIE]
+    assert morsel.value == cookie_token and morsel["httponly"]
+    assert 7200 - 5 <= morsel["max-age"] <= 7200  # two hours from the refresh, not from the login
+    assert AuthToken.objects.get().expiry == later + timedelta(hours=2)
+    if browser.via != "rest":
+        assert response.json()["data"]["refresh"]["token"] is None
+
+
+def test_refresh_by_header_sets_no_cookie(browser, user, clients):
+    """A web token sent in a header is refreshed in place; no cookie appears."""
+    token = tokens.issue_token(user, client=clients["web"]).token
+    fresh = Browser(browser.via)
+    response = (fresh.request("POST", "/auth/refresh/", Authorization=f"Token {token}") if browser.via == "rest"
+                else fresh.graphql("mutation { refresh { __typename } }", Authorization=f"Token {token}"))
+    assert response.status_code == 200 and COOKIE not in response.cookies
+
+
+def test_a_cookie_session_cannot_create_an_api_key(settings, user, clients):
+    """An API key is a bearer token that outlives the cookie session: a script on the page must
+    not be able to mint one (API.md §11: the page never holds a token)."""
+    from gql_authtoken.models import Client as ClientRow
+
+    ClientRow.objects.create(name="api", token_ttl=None)
+    settings.GQL_AUTHTOKEN = {"AUTH_COOKIE": {"CLIENTS": ["web"]}, "API_ACCESS_CLIENT_NAME": "api"}
+    browser = Browser("rest")
+    browser.get_csrf()
+    browser.login()
+    response = browser.request("POST", "/auth/apiaccess/")
+    assert response.status_code == 403, response.content
+    assert not AuthToken.objects.filter(client__name="api").exists()
+    _, token = browser.login("cli")
+    response = Browser("rest").request("POST", "/auth/apiaccess/", Authorization=f"Token {token}")
+    assert response.status_code == 201 and response.json()["token"]
 
 
 def test_logout_with_a_header_and_no_cookie_sets_no_cookie(browser, login_token):
@@ -455,6 +515,10 @@ def test_the_admin_ignores_the_cookie(cookie_on, clients, db):
     ({"CLIENTS": ["web"], "SAMESITE": "None", "SECURE": False}, "SAMESITE 'None' needs SECURE True"),
     ({"CLIENTS": ["web"], "DOMAIN": ""}, "DOMAIN must be"),
     ({"CLIENTS": ["web"], "PATH": "api/"}, "PATH must be"),
+    ({"CLIENTS": ["web"], "NAME": "__Secure-token", "SECURE": False}, "needs SECURE True"),
+    ({"CLIENTS": ["web"], "NAME": "__Host-token", "SECURE": False}, "needs SECURE True"),
+    ({"CLIENTS": ["web"], "NAME": "__Host-token", "PATH": "/api/"}, "__Host- needs PATH '/' and DOMAIN None"),
+    ({"CLIENTS": ["web"], "NAME": "__Host-token", "DOMAIN": "example.com"}, "__Host- needs PATH '/'"),
     (["web"], "must be a dict or None"),
 ])
 def test_checks_refuse_a_bad_auth_cookie_setting(settings, value, problem):
@@ -471,8 +535,9 @@ def test_checks_refuse_a_bad_auth_cookie_setting(settings, value, problem):
 def test_checks_accept_good_auth_cookie_settings(settings):
     from gql_authtoken.checks import check_auth_cookie
 
-    for value in (None, {"CLIENTS": ["web"]}, {"CLIENTS": ("web", "ios"), "NAME": "__Host-token", "SECURE": True,
-                                                "SAMESITE": "None", "DOMAIN": "example.com", "PATH": "/api/"}):
+    for value in (None, {"CLIENTS": ["web"]}, {"CLIENTS": ["web"], "NAME": "__Host-token"},
+                  {"CLIENTS": ("web", "ios"), "NAME": "__Secure-token", "SECURE": True, "SAMESITE": "None",
+                   "DOMAIN": "example.com", "PATH": "/api/"}):
         settings.GQL_AUTHTOKEN = {"AUTH_COOKIE": value}
         assert check_auth_cookie() == []
 

@@ -345,6 +345,17 @@ def test_legacy_protocol_stops_a_running_subscription(server, user):
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "invalid_token")
 
 
+@pytest.mark.parametrize("operation", ['mutation { login(username: "alice", password: "x") { __typename } }',
+                                       "{ me { username } }"])
+def test_legacy_protocol_says_it_runs_subscriptions_only(server, user, operation):
+    """Strawberry's graphql-ws carries subscriptions only: a query or a mutation there is the
+    client's mistake, answered in words, not a masked server error."""
+    with connected(server, protocol=LEGACY_WS) as ws:
+        start(ws, operation)
+        answer = receive(ws)
+    assert "are not allowed" in json.dumps(answer) and "Unexpected error" not in json.dumps(answer)
+
+
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 def test_a_second_connection_init_cannot_swap_the_identity(server, user, other_user, protocol):
     """The legacy protocol accepts any number of connection_init messages: one with

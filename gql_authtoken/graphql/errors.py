@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.union import StrawberryUnion
 from strawberry.utils.str_converters import to_camel_case
@@ -84,6 +85,12 @@ def as_operation_info(resolver: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Errors that answer the client: GraphQL's own, the core's, and Strawberry's refusal of an
+# operation type (a query or mutation over the legacy graphql-ws protocol, which carries
+# subscriptions only; "mutations are not allowed").
+_ANSWERS = (GraphQLError, AuthTokenError, InvalidOperationTypeError, CannotGetOperationTypeError)
+
+
 def is_unexpected_error(error: GraphQLError) -> bool:
     """Whether ``error`` is a bug: an exception raised by code that is neither a
     ``GraphQLError`` nor a core ``AuthTokenError``.
@@ -93,7 +100,7 @@ def is_unexpected_error(error: GraphQLError) -> bool:
     answers to the client; anything else may carry internals in its text.
     """
     original = error.original_error
-    return original is not None and not isinstance(original, (GraphQLError, AuthTokenError))
+    return original is not None and not isinstance(original, _ANSWERS)
 
 
 class MaskUnexpectedErrors(MaskErrors):

@@ -155,6 +155,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def refresh(self, info: Info, rotate: bool | None = False) -> RefreshPayload:
             token = request_token(info)
             expiry = tokens.refresh_token(token)
+            cookies.extend(http_request(info), token)
             new_token = cookies.hand_over(http_request(info), tokens.rotate_token(token)) if rotate else None
             return RefreshResult(expiry=expiry, token=new_token)
 

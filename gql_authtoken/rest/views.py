@@ -16,6 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import serializers, status
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -143,11 +144,15 @@ class LoginView(CoreErrorsMixin, APIView):
 
 class LogoutView(TokenView):
     """POST or DELETE: revoke the request's token; 204. GET (drf_advanced_token's
-    documented logout): the same, answered by a blank 200."""
+    documented logout): the same, answered by a blank 200; 405 for a request authenticated
+    by the ``AUTH_COOKIE`` cookie (a GET is not checked for CSRF)."""
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Done (empty body)."),
                                             **_TOKEN_ERRORS})
     def get(self, request: Request) -> HttpResponse:
+        if cookies.authenticated_by_cookie(request._request):
+            # A GET passes the CSRF check: any site could log the user out with a link or an image.
+            raise MethodNotAllowed(request.method or "GET")
         tokens.logout(request._request, self.token)
         cookies.forget(request._request)
         return HttpResponse(status=status.HTTP_200_OK)
@@ -178,7 +183,9 @@ class RefreshView(TokenView):
 
     @extend_schema(request=None, responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        return Response({"expiry": format_expiry(tokens.refresh_token(self.token))})
+        expiry = tokens.refresh_token(self.token)
+        cookies.extend(request._request, self.token)
+        return Response({"expiry": format_expiry(expiry)})
 
 
 class TokenCheckView(TokenView):

@@ -42,6 +42,7 @@ MIDDLEWARE = [
     # After AuthenticationMiddleware: a token header decides who the request is.
     "gql_authtoken.middleware.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",  # the app and the admin are not framed
 ]
 
 TEMPLATES = [

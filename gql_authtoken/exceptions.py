@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 if TYPE_CHECKING:
     from django.core.exceptions import ValidationError
@@ -129,7 +130,9 @@ class Throttled(AuthTokenError):
         if wait is None:
             message = self.default_message
         else:
-            message = _("Too many attempts. Try again in %(seconds)d seconds.") % {"seconds": self.retry_after}
+            message = ngettext_lazy("Too many attempts. Try again in %(seconds)d second.",
+                                    "Too many attempts. Try again in %(seconds)d seconds.",
+                                    "seconds") % {"seconds": self.retry_after}
         super().__init__(message)
 
     @property

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from gql_authtoken.admin import send_confirmation_emails
+from gql_authtoken.admin import send_confirmation_emails, send_password_reset_emails
 
 from .models import Note
 
@@ -10,7 +10,7 @@ admin.site.register(Note)
 
 
 class ExampleUserAdmin(UserAdmin):
-    actions = [*UserAdmin.actions, send_confirmation_emails]
+    actions = [*UserAdmin.actions, send_confirmation_emails, send_password_reset_emails]
 
 
 admin.site.unregister(get_user_model())

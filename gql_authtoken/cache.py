@@ -18,13 +18,17 @@ little), so:
   committed stores an entry whose ``loaded_at`` precedes the mark, so it is
   never served.
 
-A hit costs one cache round trip: the entry and its marks (the three above
-and ``cache_access.OUTAGE_MARK``) are read together (``get_many``, from the
-primary). The user's and client's mark keys need their ids,
+A cached entry is also served only in the **epoch** it was loaded in
+(``cache_access.EPOCH``): an entry from before a time the cache may have lost
+marks (Redis restarted, frozen or refusing writes) is loaded again.
+
+A hit costs one cache round trip: the entry, its epoch and its marks are read
+together (``get_many``, from the primary); each process also renews the epoch
+at most once per ``cache_access.RENEW_INTERVAL``. The user's and client's mark keys need their ids,
 which are in the entry; this process remembers them per entry key from the
 first time it saw the token, so only that first hit reads twice.
-django-cache-memoize builds the entry key, loads and stores on a miss;
-its own read (a ``get`` of the entry alone) is not used on the hit path.
+django-cache-memoize builds the entry key; the entry is read and stored here,
+on the primary.
 
 Marks outlive entries (``TOKEN_CACHE_TIMEOUT + MARK_MARGIN`` seconds).
 Entries hold the ``AuthToken`` with its user (password hash removed, so it
@@ -47,6 +51,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from cache_memoize import cache_memoize
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -101,22 +106,16 @@ def client_mark(client_id: Any) -> str:
 class CachedToken:
     """A cache entry: the token row and when its database read began."""
 
-    def __init__(self, instance: AuthToken, loaded_at: float):
+    def __init__(self, instance: AuthToken, loaded_at: float, epoch: str | None = None):
         self.instance = instance
         self.loaded_at = loaded_at
+        self.epoch = epoch  # cache_access.EPOCH when it was loaded
 
-    def __getstate__(self) -> tuple[AuthToken, float]:
-        return self.instance, self.loaded_at
+    def __getstate__(self) -> tuple[AuthToken, float, str | None]:
+        return self.instance, self.loaded_at, self.epoch
 
-    def __setstate__(self, state: tuple[AuthToken, float]) -> None:
-        self.instance, self.loaded_at = state
-
-
-class _NotCacheable(Exception):
-    """Carries a row out of the memoised loader without it being stored."""
-
-    def __init__(self, entry: CachedToken):
-        self.entry = entry
+    def __setstate__(self, state: tuple[AuthToken, float, str | None]) -> None:
+        self.instance, self.loaded_at, self.epoch = state
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,17 +125,13 @@ def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken]) -> Any:
     def load_for_cache(digest: str, legacy_digest: str | None) -> CachedToken:
         entry = CachedToken(None, clock())  # type: ignore[arg-type]  # the time is taken before the read
         entry.instance = load(digest, legacy_digest)
-        if entry.instance.digest != digest:
-            # An imported legacy row: revocations mark its stored digest, which
-            # is not this key, so it is never cached (one query each time).
-            raise _NotCacheable(entry)
         # The password hash never goes into the cache; Django loads a deferred
         # field from the database if anything reads it.
         entry.instance.user.__dict__.pop("password", None)
         return entry
 
     # The prefix names the entry's format: a process running other code never reads it.
-    return cache_memoize(timeout, prefix=f"{_PREFIX}.token.v2", cache_alias=alias)(load_for_cache)
+    return cache_memoize(timeout, prefix=f"{_PREFIX}.token.v3", cache_alias=alias)(load_for_cache)
 
 
 def _loader(load: Callable[..., AuthToken]) -> Any:
@@ -149,8 +144,8 @@ def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:
 
 
 # What this process learnt about the tokens it has seen, by (loader, digests): the
-# entry key and the marks of the token, its user and its client (and the outage
-# mark, see cache_access). A hit then reads the entry and all marks in one round trip. A token's user and client never
+# entry key and the marks of the token, its user and its client. A hit then reads the
+# entry, the epoch and all marks in one round trip. A token's user and client never
 # change (a change of either writes a mark), and lookup checks the entry's own ids
 # against them, a mismatch costing only a second read, so nothing here is trusted
 # for a decision. Bounded: emptied when it grows past HINTS_MAX.
@@ -161,7 +156,7 @@ HINTS_MAX = 100_000
 def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) -> list[str]:
     """The marks of ``instance`` (its token, user and client), remembered for the next hit."""
     owner = (instance.user_id, instance.client_id)
-    marks = [token_mark(instance.digest), cache_access.OUTAGE_MARK, user_mark(owner[0])]
+    marks = [token_mark(instance.digest), user_mark(owner[0])]
     if owner[1] is not None:
         marks.append(client_mark(owner[1]))
     if len(_hints) >= HINTS_MAX:
@@ -170,10 +165,11 @@ def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) 
     return marks
 
 
-def _is_served(entry: CachedToken, found: dict[str, Any], marks: list[str]) -> bool:
-    """Whether a cached entry may answer: read less than ``TOKEN_CACHE_TIMEOUT`` ago (whatever
-    the backend kept), and none of its ``marks`` (as ``found`` in the cache) newer than that read."""
-    if clock() - entry.loaded_at >= auth_settings.TOKEN_CACHE_TIMEOUT:
+def _is_served(entry: CachedToken, epoch: str | None, found: dict[str, Any], marks: list[str]) -> bool:
+    """Whether a cached entry may answer: loaded in the current ``epoch``, read less than
+    ``TOKEN_CACHE_TIMEOUT`` ago (whatever the backend kept), and none of its ``marks`` (as
+    ``found`` in the cache) newer than that read."""
+    if epoch is None or entry.epoch != epoch or clock() - entry.loaded_at >= auth_settings.TOKEN_CACHE_TIMEOUT:
         return False
     oldest = entry.loaded_at - CLOCK_SKEW
     return not any(found[mark] >= oldest for mark in marks if mark in found)
@@ -183,31 +179,39 @@ def _is_served(entry: CachedToken, found: dict[str, Any], marks: list[str]) -> b
 def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken | None:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success).
 
-    A hit is one round trip: the entry and the marks of its token, user and
-    client in one ``get_many`` (the user and client are known from an earlier
-    hit in this process; otherwise their marks take a second read). A miss,
-    or an entry some mark is newer than, is loaded again and stored.
+    A hit is one round trip: the entry, the epoch and the marks of its token,
+    user and client in one ``get_many`` (the user and client are known from an
+    earlier hit in this process; otherwise their marks take a second read),
+    plus the epoch's renewal at most once per ``cache_access.RENEW_INTERVAL``.
+    A miss, or an entry of another epoch or that some mark is newer than, is
+    loaded again and stored.
     ``load`` raises for an unknown digest; nothing is stored then. None when
     the cache is down: the caller loads the token from the database itself.
     """
     loader = _loader(load)
     hint = (loader, digest, legacy_digest)
     known = _hints.get(hint)
-    key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest), [], None)
+    key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest),
+                                                         [token_mark(digest)], None)
     cache = _cache()
-    found = _read_many(cache, [key, *marks] if marks else [key, token_mark(digest), cache_access.OUTAGE_MARK])
+    found = _read_many(cache, [key, cache_access.EPOCH, *marks])
+    epoch = cache_access.current_epoch(found)
     entry = found.get(key)
-    if isinstance(entry, CachedToken):
+    if isinstance(entry, CachedToken) and entry.epoch == epoch:
         if (entry.instance.user_id, entry.instance.client_id) != owner:
             # Not seen in this process yet: the marks of its real user and client take a second read.
             marks = _remember(hint, key, entry.instance)
-            found.update(_read_many(cache, marks[2:]))
-        if _is_served(entry, found, marks):
+            found.update(_read_many(cache, marks[1:]))
+        if _is_served(entry, epoch, found, marks):
             return entry
-    try:
-        entry = loader(digest, legacy_digest, _refresh=True)  # load and store, without reading again
-    except _NotCacheable as uncached:
-        return uncached.entry
+    entry = loader.__wrapped__(digest, legacy_digest)  # django-cache-memoize's own function, unmemoised
+    if entry.instance.digest != digest:
+        # An imported legacy row: revocations mark its stored digest, which
+        # is not this key, so it is never cached (one query each time).
+        return entry
+    if epoch is not None:
+        entry.epoch = epoch
+        cache.set(key, entry, auth_settings.TOKEN_CACHE_TIMEOUT)
     _remember(hint, key, entry.instance)
     return entry
 
@@ -227,8 +231,7 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
 
 def _write_marks(keys: list[str]) -> None:
     timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
-    # Not written while the cache is down: the outage mark then refuses every older entry.
-    cache_access.attempt(lambda: _cache().set_many(dict.fromkeys(keys, clock()), timeout=timeout), None)
+    cache_access.write_marks(dict.fromkeys(keys, clock()), timeout)  # kept and retried if the cache is down
 
 
 _batch: ContextVar[set[str] | None] = ContextVar("gql_authtoken_marks", default=None)
@@ -283,6 +286,10 @@ def invalidate_user_tokens(user: Any) -> None:
     ``QuerySet.update()`` or raw SQL, which send no signals; ``save()`` and
     ``delete()`` do it by themselves. It needs no token rows, so it also
     works after they are gone. Without it such a change shows after
-    ``TOKEN_CACHE_TIMEOUT`` seconds.
+    ``TOKEN_CACHE_TIMEOUT`` seconds. A pk is read as the user model's pk field
+    reads it (``to_python``: ``"7"`` is 7, a UUID in any spelling is the same
+    UUID), so the mark is the one cached lookups check; a pk that field cannot
+    read raises ``django.core.exceptions.ValidationError``.
     """
-    _mark([user_mark(getattr(user, "pk", user))])
+    pk = getattr(user, "pk", user)
+    _mark([user_mark(get_user_model()._meta.pk.to_python(pk))])

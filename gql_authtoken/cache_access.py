@@ -1,8 +1,8 @@
 """How the token cache is reached: always on its primary, and done without while it is down.
 
 Everything that decides whether a token is live (the cached entry, the
-revocation marks) or counts a throttle attempt goes through ``primary()`` and
-``attempt()`` (docs/deployment.md says why, for operators).
+revocation marks, the epoch) or counts a throttle attempt goes through
+``primary()`` and ``attempt()`` (docs/deployment.md says why, for operators).
 
 **Primary.** A Redis cache with replicas reads from a replica: Django's
 ``RedisCache`` given several ``LOCATION`` s writes to the first and reads from
@@ -10,35 +10,51 @@ another at random, django-redis does the same and, with its ``SentinelClient``,
 reads from a replica Sentinel names. A mark written to the primary is not on a
 replica that lags, and a token revoked a moment ago would be served from its
 entry there. ``primary()`` gives a copy of such a cache whose reads go where its
-writes go (the first server). Other backends are returned as they are.
+writes go (the first server). Django's ``RedisCache`` and django-redis are
+thread-safe, so there is one such object per alias and process (under ASGI
+Django builds a cache object per request, and with it a new connection); other
+backends are returned as they are.
+
+**Epoch.** An entry is served only while the **epoch** it was loaded in is
+still the current one (``EPOCH``, a random id with a ``EPOCH_TTL``-second
+lifetime, read in the same ``get_many`` as the entry and its marks). Every
+process that reads the cache renews it (``touch``) at most once per
+``RENEW_INTERVAL`` seconds; when it is missing, the next lookup starts a new
+one (``add``), and every entry of an older epoch is loaded again from the
+database. So a mark Redis lost without any process seeing an error (Redis
+restarted from a dump, frozen, or refusing writes, for longer than
+``EPOCH_TTL``) cannot let an older entry be served: the epoch went with it.
 
 **Outage.** When a cache operation fails (Redis stopped, unreachable, timed
-out), the process logs it once, counts the cache as down and leaves it alone
-for ``RETRY_INTERVAL`` seconds at a time: tokens are checked in the database
-(``cache.lookup`` returns None), marks are not written, and throttling fails
-closed or open as ``THROTTLE_ON_CACHE_FAILURE`` says. A mark that was not
-written is lost, so an entry loaded before the outage could be served after it
-for a token revoked meanwhile. Hence, before it uses the cache again, a process
-that saw it fail writes the **outage mark** (the time it got through): like a
-user's mark but for every entry, so every entry loaded before it is refused and
-loaded again from the database. Nothing is read from the cache until that
-write has succeeded.
+out, refusing writes), the process logs it once, counts the cache as down and
+leaves it alone: tokens are checked in the database (``cache.lookup`` returns
+None), and throttling fails closed or open as ``THROTTLE_ON_CACHE_FAILURE``
+says. Marks that could not be written are kept (``write_marks``) and the
+process tries to end the epoch (``delete``, which Redis allows even when it is
+out of memory). Every ``RETRY_INTERVAL`` seconds (a request or, in an idle
+process, a daemon thread) it tries again: it writes the kept marks and starts a
+new epoch, so every entry loaded before is refused; only then is the cache used
+again. At exit the process tries once more for ``EXIT_FLUSH_TIMEOUT`` seconds
+(``flush_pending``).
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import logging
+import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
 from django.db import DatabaseError
 
 from .conf import auth_settings
@@ -48,26 +64,30 @@ logger = logging.getLogger("gql_authtoken")
 
 T = TypeVar("T")
 
-# Refuses every cache entry loaded before it (see the module docstring); it lives
-# TOKEN_CACHE_TIMEOUT (the longest an entry is served) + this many seconds.
-OUTAGE_MARK = "gql_authtoken:mark:outage"
-OUTAGE_MARK_MARGIN = 300
+# The current epoch's id; an entry loaded in another epoch is never served (module docstring).
+EPOCH = "gql_authtoken:mark:epoch"
+# Seconds the epoch lives without a renewal (whole seconds: Redis TTLs through Django's API).
+EPOCH_TTL = 3
+# Seconds between two renewals of the epoch by one process (one extra round trip each).
+RENEW_INTERVAL = 1.0
 # Seconds a process leaves the cache alone after a failure before it tries again:
 # one failed round trip (maybe a connect timeout) per second, not several per request.
 RETRY_INTERVAL = 1.0
+# Seconds an exiting process keeps trying to write the marks it could not write.
+EXIT_FLUSH_TIMEOUT = 5.0
 # What the token lookup itself raises (an unknown token, a database error): never a cache failure.
 LOAD_ERRORS: tuple[type[Exception], ...] = (AuthTokenError, DatabaseError)
 THROTTLE_FAILURE_MODES = ("closed", "open")
 
 
+class CacheUnanswered(Exception):
+    """The cache answered None where a value is certain: a backend that ignores its errors
+    (django-redis ``IGNORE_EXCEPTIONS``) failed."""
+
+
 def monotonic() -> float:
     """Seconds on a clock that only goes forward (seam for tests)."""
     return time.monotonic()
-
-
-def wall_clock() -> float:
-    """Seconds since the epoch, as entries' ``loaded_at`` and the marks hold them (seam for tests)."""
-    return time.time()
 
 
 # --- reading from the primary -----------------------------------------------------
@@ -128,79 +148,240 @@ def _primary_view(cache: Any) -> Any:
     return cache
 
 
-# One view per cache object: Django keeps one cache object per thread and alias.
+def _thread_safe(cache: Any) -> bool:
+    """Whether one object of this backend may serve every thread and task (Django's ``RedisCache``, django-redis)."""
+    if isinstance(cache, RedisCache):
+        return True
+    try:
+        from django_redis.cache import RedisCache as DjangoRedisCache
+    except ImportError:
+        return False
+    return isinstance(cache, DjangoRedisCache)
+
+
+# One view per alias for thread-safe backends (so one connection pool per process, also
+# under ASGI, where Django builds a cache object per request), else one per cache object
+# (Django keeps those per thread and alias).
+_shared: dict[str, BaseCache] = {}
 _views: weakref.WeakKeyDictionary[BaseCache, BaseCache] = weakref.WeakKeyDictionary()
 _views_lock = threading.Lock()
 
 
 def primary(alias: str | None = None) -> BaseCache:
     """The cache ``alias`` (default ``TOKEN_CACHE_ALIAS``), reading from its primary."""
-    cache = caches[alias or auth_settings.TOKEN_CACHE_ALIAS]
+    alias = alias or auth_settings.TOKEN_CACHE_ALIAS
+    view = _shared.get(alias)
+    if view is not None:
+        return view
+    cache = caches[alias]
     with _views_lock:
-        view = _views.get(cache)
-        if view is None:
-            view = _views[cache] = _primary_view(cache)
+        if _thread_safe(cache):
+            view = _shared.setdefault(alias, _primary_view(caches.create_connection(alias)))
+        else:
+            view = _views.get(cache)
+            if view is None:
+                view = _views[cache] = _primary_view(cache)
     return view
 
 
-# --- outages ----------------------------------------------------------------------
+def _forget_views(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        with _views_lock:
+            _shared.clear()
 
 
-class _Outage:
-    """This process's view of the cache: down since when, last tried when."""
+setting_changed.connect(_forget_views)
+
+
+# --- epochs and outages -----------------------------------------------------------
+
+
+class _State:
+    """This process's view of the cache: down since when, last tried and renewed when, marks not yet written."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.down_since: float | None = None  # monotonic()
         self.last_try = 0.0
+        self.renewed = float("-inf")
+        self.pending: dict[str, float] = {}  # mark key -> its time
+        self.pending_timeout = 0
+        self.retrier: threading.Thread | None = None
 
 
-_outage = _Outage()
+_state = _State()
 
 
 def is_down() -> bool:
-    """Whether this process counts the token cache as down (a failure not yet followed by the outage mark)."""
-    return _outage.down_since is not None
+    """Whether this process counts the token cache as down (a failure not yet followed by a new epoch)."""
+    return _state.down_since is not None
+
+
+def pending() -> dict[str, float]:
+    """The marks this process could not write yet (key -> time)."""
+    with _state.lock:
+        return dict(_state.pending)
 
 
 def reset() -> None:
-    """Forget any outage (for tests: a new test starts with a cache that works)."""
-    with _outage.lock:
-        _outage.down_since = None
-        _outage.last_try = 0.0
+    """Forget any outage and any unwritten mark (for tests: a new test, or another process, starts clean)."""
+    with _state.lock:
+        _state.down_since = None
+        _state.last_try = 0.0
+        _state.renewed = float("-inf")
+        _state.pending.clear()
+
+
+def current_epoch(found: Mapping[str, Any]) -> str | None:
+    """The epoch an entry loaded now belongs to: ``found[EPOCH]`` (as read with the entry), renewed
+    at most once per ``RENEW_INTERVAL``; when it is missing, a new one this call starts (``add``),
+    or the one another process started a moment ago. None if the cache keeps none (never served).
+    Cache errors propagate (call it inside ``attempt``)."""
+    cache = primary()
+    epoch = found.get(EPOCH)
+    if epoch is not None:
+        if monotonic() - _state.renewed >= RENEW_INTERVAL:
+            _state.renewed = monotonic()
+            cache.touch(EPOCH, EPOCH_TTL)  # never revives an expired epoch: the next read starts a new one
+        return epoch
+    started = secrets.token_hex(8)
+    if cache.add(EPOCH, started, timeout=EPOCH_TTL):
+        _state.renewed = monotonic()
+        return started
+    return cache.get(EPOCH)
 
 
 def _failed(error: Exception) -> None:
-    with _outage.lock:
-        _outage.last_try = monotonic()
-        if _outage.down_since is not None:
+    with _state.lock:
+        _state.last_try = monotonic()
+        if _state.down_since is not None:
             return  # said once per outage
-        _outage.down_since = _outage.last_try
+        _state.down_since = _state.last_try
     logger.warning(
         "The token cache (CACHES[%r]) failed (%s: %s); tokens are checked in the database until it answers "
         "again, and throttled operations are %s meanwhile (THROTTLE_ON_CACHE_FAILURE).",
         auth_settings.TOKEN_CACHE_ALIAS, type(error).__name__, error,
         "refused" if auth_settings.THROTTLE_ON_CACHE_FAILURE == "closed" else "let through uncounted")
+    _start_retrier()
 
 
-def _reachable() -> bool:
-    """Whether the cache may be used now; after an outage, only once the outage mark is written."""
-    with _outage.lock:
-        if _outage.down_since is None:
-            return True
-        if monotonic() - _outage.last_try < RETRY_INTERVAL:
-            return False
-        _outage.last_try = monotonic()
+def _recover() -> bool:
+    """Start a new epoch, then write the kept marks; True once both are done and the cache is used again.
+
+    When it fails with marks kept, the epoch is ended (``delete``) if the cache lets us, so
+    that no process serves an entry those marks would refuse.
+    """
+    cache = primary()
     try:
-        primary().set(OUTAGE_MARK, wall_clock(), timeout=int(auth_settings.TOKEN_CACHE_TIMEOUT) + OUTAGE_MARK_MARGIN)
+        cache.set(EPOCH, secrets.token_hex(8), timeout=EPOCH_TTL)
+        while True:  # marks kept meanwhile (a request going on) are written too
+            with _state.lock:
+                marks, timeout = dict(_state.pending), _state.pending_timeout
+                if not marks:
+                    since, _state.down_since = _state.down_since, None
+                    _state.renewed = monotonic()
+                    break
+            if cache.set_many(marks, timeout=timeout):
+                raise CacheUnanswered("set_many did not store every mark")
+            _written(marks)
     except Exception:
-        return False  # still down; said when it began
-    with _outage.lock:
-        since, _outage.down_since = _outage.down_since, None
+        if pending():
+            try:
+                cache.delete(EPOCH)
+            except Exception:
+                pass  # it then expires within EPOCH_TTL unless a process that can reach the cache renews it
+        return False
     if since is not None:
         logger.warning("The token cache (CACHES[%r]) answers again after %.1f seconds; entries cached before "
                        "now are loaded again from the database.", auth_settings.TOKEN_CACHE_ALIAS, monotonic() - since)
     return True
+
+
+def _reachable(*, wait: bool = True) -> bool:
+    """Whether the cache may be used now; after a failure, only once ``_recover`` has succeeded
+    (tried at most once per ``RETRY_INTERVAL``; ``wait=False`` tries at once)."""
+    with _state.lock:
+        if _state.down_since is None:
+            return True
+        if wait and monotonic() - _state.last_try < RETRY_INTERVAL:
+            return False
+        _state.last_try = monotonic()
+    return _recover()
+
+
+def _retry_until_recovered() -> None:
+    while is_down() and not _reachable(wait=False):  # at once first: ends the epoch if marks are kept
+        time.sleep(RETRY_INTERVAL)
+
+
+def _start_retrier() -> None:
+    """A daemon thread that retries while the cache is down, so an idle process writes its marks too."""
+    with _state.lock:
+        if _state.retrier is not None and _state.retrier.is_alive():
+            return
+        _state.retrier = threading.Thread(target=_retry_until_recovered, name="gql_authtoken cache retry",
+                                          daemon=True)
+        _state.retrier.start()
+
+
+def write_marks(marks: Mapping[str, float], timeout: int) -> None:
+    """Write revocation marks (key -> time) for ``timeout`` seconds; never drops them silently.
+
+    Marks that cannot be written now (the cache is down or fails) are kept,
+    with the latest time per key, and written when the cache answers again
+    (``_recover``; ``flush_pending`` at exit).
+    """
+    with _state.lock:
+        for key, value in marks.items():
+            _state.pending[key] = max(value, _state.pending.get(key, value))
+        _state.pending_timeout = timeout = max(timeout, _state.pending_timeout)
+        written = dict(_state.pending)
+    if not _reachable():
+        _start_retrier()
+        return
+    try:
+        if primary().set_many(written, timeout=timeout):
+            raise CacheUnanswered("set_many did not store every mark")
+    except Exception as error:
+        _failed(error)  # the retry thread tries again at once, and ends the epoch if it can
+        return
+    _written(written)
+
+
+def _written(marks: Mapping[str, float]) -> None:
+    """Forget the kept marks just written (unless kept again since, with a later time)."""
+    with _state.lock:
+        for key, value in marks.items():
+            if _state.pending.get(key) == value:
+                del _state.pending[key]
+
+
+def flush_pending(timeout: float) -> bool:
+    """Try for up to ``timeout`` seconds to write the marks this process could not write.
+
+    True when none is left (also when there were none); for a process about to
+    exit (a management command, ``atexit``).
+    """
+    deadline = monotonic() + timeout
+    while pending():
+        if not is_down():
+            write_marks({}, 0)  # a failure counts the cache as down
+        elif not _reachable(wait=False):
+            if monotonic() + RETRY_INTERVAL > deadline:
+                return False
+            time.sleep(RETRY_INTERVAL)
+    return True
+
+
+def _flush_at_exit() -> None:
+    left = pending()
+    if left and not flush_pending(EXIT_FLUSH_TIMEOUT):
+        logger.error("The token cache (CACHES[%r]) did not answer before this process ended: %d revocation "
+                     "mark(s) were not written; cached entries of those tokens may be served until the token "
+                     "cache's epoch ends (docs/deployment.md).", auth_settings.TOKEN_CACHE_ALIAS, len(left))
+
+
+atexit.register(_flush_at_exit)
 
 
 def attempt(operation: Callable[[], T], fallback: T, *, passthrough: tuple[type[Exception], ...] = ()) -> T:

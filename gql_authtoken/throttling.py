@@ -160,8 +160,11 @@ def _count(keys: list[str], timeout: int) -> list[int]:
     for key in keys:
         cache.add(key, 0, timeout=timeout)
         try:
-            counts.append(cache.incr(key))
+            count = cache.incr(key)
         except ValueError:  # evicted between add and incr
             cache.set(key, 1, timeout=timeout)
-            counts.append(1)
+            count = 1
+        if count is None:  # a backend that ignores its errors (django-redis IGNORE_EXCEPTIONS) failed
+            raise cache_access.CacheUnanswered(f"incr answered None for {key}")
+        counts.append(count)
     return counts

@@ -222,3 +222,138 @@ def test_a_token_cache_that_ignores_redis_errors_is_a_check_error(settings, igno
         "OPTIONS": {"IGNORE_EXCEPTIONS": ignore}}}
     settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
     assert ("gql_authtoken.E022" in {message.id for message in run_checks()}) is ignore
+
+
+# --- marks Redis loses without any process seeing an error (the epoch), and marks kept until written ---
+
+
+@pytest.fixture
+def short_epoch(monkeypatch):
+    """An epoch of one second, renewed every 0.2 s (instead of 3 and 1), so tests wait less."""
+    monkeypatch.setattr(cache_access, "EPOCH_TTL", 1)
+    monkeypatch.setattr(cache_access, "RENEW_INTERVAL", 0.2)
+    monkeypatch.setattr(cache_access, "RETRY_INTERVAL", 0.3)
+
+
+def cached_pair(settings, backend, port, **options):
+    """A kept and a revoked-to-be token of alice, both cached; the token cache on ``port``."""
+    token_cache(settings, backend, port, **options)
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    kept, revoked = tokens.issue_token(user).token, tokens.issue_token(user).token
+    for _ in range(2):
+        assert accepted(kept) and accepted(revoked)
+    return kept, revoked
+
+
+def another_process():
+    """From here on the test is a process that never saw the cache fail and keeps no mark of another."""
+    cache_access.reset()
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_redis_restarted_from_an_older_dump_brings_back_no_entry_that_is_served(
+        backend, transactional_db, settings, redis_server_binary, tmp_path, short_epoch):
+    with contextlib.ExitStack() as stack:
+        process = stack.enter_context(redis_server(redis_server_binary, tmp_path))
+        kept, revoked = cached_pair(settings, backend, process.port, socket_timeout=0.5)
+        server = redis.Redis(port=process.port)
+        server.save()  # a periodic snapshot, taken before the logout
+        logout(revoked)  # its mark is written, after the snapshot
+        server.shutdown(nosave=True)  # a crash: the mark is lost
+        process.wait(timeout=10)
+        time.sleep(cache_access.EPOCH_TTL + 0.2)  # Redis is back later than the epoch lives
+        process = stack.enter_context(redis_server(redis_server_binary, tmp_path, port=process.port))
+        server = redis.Redis(port=process.port)
+        assert len(entries(server)) == 2 and not keys(server, b":mark:t:")  # the entries came back, the mark did not
+
+        assert not accepted(revoked)
+        assert not cache_access.is_down()  # no request failed: the epoch alone refused the entry
+        assert accepted(kept)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("refusal", ["out-of-memory", "no-replicas"])
+def test_a_mark_redis_refuses_ends_the_epoch_for_every_process(
+        refusal, backend, transactional_db, settings, redis_server_binary, tmp_path, short_epoch):
+    """Redis answers reads but refuses writes: out of memory (``noeviction``; deletes and ``EXPIRE`` still
+    allowed), or every write refused (``min-replicas-to-write`` without replicas, like a read-only replica)."""
+    with redis_server(redis_server_binary, tmp_path) as process:
+        kept, revoked = cached_pair(settings, backend, process.port, socket_timeout=0.5)
+        server = redis.Redis(port=process.port)
+        if refusal == "out-of-memory":
+            server.config_set("maxmemory-policy", "noeviction")
+            server.config_set("maxmemory", 1)
+        else:
+            server.config_set("min-replicas-to-write", 1)
+        logout(revoked)  # its mark is refused
+        assert cache_access.pending()
+        if refusal == "out-of-memory":  # the process that could not write ends the epoch at once
+            wait_for(lambda: not keys(server, b"mark:epoch"), "the epoch to be ended")
+        another_process()
+        started = time.monotonic()
+        wait_for(lambda: not accepted(revoked), "the revoked token to be refused", timeout=10)
+        assert time.monotonic() - started <= cache_access.EPOCH_TTL + 0.5
+        for _ in range(3):
+            assert not accepted(revoked)
+            assert accepted(kept)  # from the database
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_entries_from_before_redis_froze_for_longer_than_the_epoch_are_refused(
+        backend, transactional_db, settings, redis_server_binary, tmp_path, short_epoch):
+    with redis_server(redis_server_binary, tmp_path) as process:
+        kept, revoked = cached_pair(settings, backend, process.port, socket_timeout=0.5,
+                                    socket_connect_timeout=0.5)
+        os.kill(process.pid, signal.SIGSTOP)
+        logout(revoked)  # in a process that then dies or keeps its mark (it times out)
+        another_process()
+        time.sleep(cache_access.EPOCH_TTL + 0.2)
+        os.kill(process.pid, signal.SIGCONT)
+        assert not accepted(revoked)
+        assert not cache_access.is_down()
+        assert accepted(kept)
+
+
+def test_revoke_all_tokens_fails_while_its_marks_are_unwritten(transactional_db, settings, redis_server_binary,
+                                                               tmp_path, short_epoch, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(cache_access, "EXIT_FLUSH_TIMEOUT", 0.7)
+    with redis_server(redis_server_binary, tmp_path) as process:
+        kept, revoked = cached_pair(settings, "django", process.port, socket_timeout=0.5)
+        server = redis.Redis(port=process.port)
+        server.config_set("min-replicas-to-write", 1)  # every write refused
+        with pytest.raises(CommandError, match="could not be written"):
+            call_command("revoke_all_tokens", "--force")
+        assert cache_access.pending()
+        server.config_set("min-replicas-to-write", 0)
+        assert cache_access.flush_pending(2)  # what the command (or the exiting process) then writes
+        assert len(keys(server, b":mark:t:")) == 2
+        assert not accepted(kept) and not accepted(revoked)
+
+
+def test_one_redis_connection_pool_per_process_under_asgi(transactional_db, settings, redis_server_binary,
+                                                           tmp_path):
+    """Django builds a cache object per request under ASGI; the token cache keeps one client."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    with redis_server(redis_server_binary, tmp_path) as process:
+        kept, _ = cached_pair(settings, "django", process.port)
+        server = redis.Redis(port=process.port)
+        before = server.info("stats")["total_connections_received"]
+        for _ in range(20):
+            response = async_to_sync(AsyncClient().get)("/cached/", headers={"Authorization": f"Token {kept}"})
+            assert response.status_code == 200
+        assert server.info("stats")["total_connections_received"] - before <= 2
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_throttling_on_a_cache_that_ignores_its_errors_follows_throttle_on_cache_failure(
+        mode, transactional_db, settings):
+    """django-redis with IGNORE_EXCEPTIONS answers None to ``incr`` when Redis is down: a failure, not a 500."""
+    token_cache(settings, "django-redis", free_port(), IGNORE_EXCEPTIONS=True, SOCKET_CONNECT_TIMEOUT=0.2)
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "THROTTLE_ON_CACHE_FAILURE": mode}
+    get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    response = DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == (429 if mode == "closed" else 200)

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from gql_authtoken import tokens
+from gql_authtoken.management import require_marks_written
 
 
 class Command(BaseCommand):
@@ -14,3 +15,4 @@ class Command(BaseCommand):
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
         count = tokens.clear_expired_tokens(batch_size=batch_size)
         self.stdout.write(f"Deleted {count} expired token(s).")
+        require_marks_written()

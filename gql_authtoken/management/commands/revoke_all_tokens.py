@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gql_authtoken import tokens
+from gql_authtoken.management import require_marks_written
 
 
 class Command(BaseCommand):
@@ -16,3 +17,4 @@ class Command(BaseCommand):
             raise CommandError("This logs every user out everywhere. Run it again with --force to do it.")
         count = tokens.revoke_every_token()
         self.stdout.write(f"Revoked {count} token(s).")
+        require_marks_written()

@@ -215,6 +215,29 @@ def test_bulk_update_needs_the_public_invalidation(gql, user, login_token):
     assert me(gql, login_token) is None
 
 
+@pytest.mark.parametrize("spelling", [str, lambda pk: f"0{pk}", lambda pk: f" {pk} "])
+def test_invalidate_user_tokens_reads_a_pk_as_the_user_model_does(gql, user, login_token, spelling):
+    """A pk in another spelling (a UUID in capitals, an int with a leading zero) reaches the same mark."""
+    warm(gql, login_token)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    invalidate_user_tokens(spelling(user.pk))
+    assert me(gql, login_token) is None
+
+
+def test_a_uuid_pk_in_any_spelling_is_one_mark(monkeypatch):
+    import uuid
+
+    from django.db import models
+
+    pk = uuid.uuid4()
+    written = []
+    monkeypatch.setattr(get_user_model()._meta, "pk", models.UUIDField(primary_key=True))
+    monkeypatch.setattr(token_cache, "_mark", written.extend)
+    for spelling in (pk, str(pk), str(pk).upper(), pk.hex):
+        invalidate_user_tokens(spelling)
+    assert written == [token_cache.user_mark(pk)] * 4  # what a cached entry's user_id (a UUID) reads
+
+
 def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, monkeypatch):
     """A request misses, reads the still-valid row, and the token is revoked before it
     writes the cache: its entry must never be served afterwards."""

@@ -89,16 +89,18 @@ CACHE_METHODS = ("get", "get_many", "set", "set_many", "add", "delete", "delete_
 
 @contextlib.contextmanager
 def counting_cache_calls(alias: str = "default") -> Iterator[list[str]]:
-    """Count the calls made on the cache ``alias`` (this thread's instance) while the block runs."""
+    """Count the calls made on the cache ``alias`` while the block runs: on this thread's
+    instance and on the token cache's primary view (``cache_access.primary``, one per process
+    for Redis)."""
     from django.core.cache import caches
 
-    cache = caches[alias]
+    from gql_authtoken import cache_access
+
+    objects = list({id(cache): cache for cache in (caches[alias], cache_access.primary(alias))}.values())
     calls: list[str] = []
     depth = [0]
 
-    def counted(name: str) -> Callable[..., Any]:
-        method = getattr(cache, name)
-
+    def counted(method: Callable[..., Any], name: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             if not depth[0]:
                 calls.append(name)
@@ -110,13 +112,15 @@ def counting_cache_calls(alias: str = "default") -> Iterator[list[str]]:
 
         return call
 
-    for name in CACHE_METHODS:
-        setattr(cache, name, counted(name))
+    for cache in objects:
+        for name in CACHE_METHODS:
+            setattr(cache, name, counted(getattr(cache, name), name))
     try:
         yield calls
     finally:
-        for name in CACHE_METHODS:
-            delattr(cache, name)
+        for cache in objects:
+            for name in CACHE_METHODS:
+                delattr(cache, name)
 
 
 def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, Result]:

@@ -240,7 +240,7 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if getattr(caches[alias], "_ignore_exceptions", False) and (auth_settings.TOKEN_CACHE_TIMEOUT or any(
             getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS)):
         # django-redis's IGNORE_EXCEPTIONS: a failed write looks like a success, so a revocation
-        # mark lost while Redis is down goes unnoticed and the outage mark is never written.
+        # mark lost while Redis is down goes unnoticed (nothing keeps it) for as long as the epoch lives.
         messages.append(_error(
             f"CACHES[{alias!r}] ignores Redis errors (django-redis IGNORE_EXCEPTIONS): revocations made while "
             "Redis is down would be lost, and tokens revoked then could be served from the cache after it.", 22,

@@ -79,8 +79,20 @@ def accounts_with_email(email: str) -> Any:
 
 
 def find_account_by_email(email: str) -> Any | None:
-    """The account a normalised address reaches: the oldest (lowest pk) of ``accounts_with_email``, or None."""
-    return accounts_with_email(email).order_by("pk").first() if email else None
+    """The account a normalised address reaches: the oldest (lowest pk) of ``accounts_with_email``
+    whose own address folds (``fold``) to the same as ``email``, or None.
+
+    The database's case-insensitive match can reach further than ``fold``
+    (PostgreSQL's ``UPPER()`` makes the dotless ``ı`` an ``I``): such a spelling
+    gets no mail, and must not share the account's throttle bucket either, or a
+    full bucket would tell which addresses have accounts.
+    """
+    if not email:
+        return None
+    wanted = fold(email)
+    email_field = get_user_model().get_email_field_name()
+    return next((account for account in accounts_with_email(email).order_by("pk")
+                 if fold(getattr(account, email_field, "") or "") == wanted), None)
 
 
 def username_in_use(username: str) -> bool:

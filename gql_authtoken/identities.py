@@ -46,9 +46,25 @@ def normalize_username(value: str | None) -> str:
 
 def normalize_email(value: str | None) -> str:
     """An address as it is stored and looked up: NFKC (as usernames), surrounding
-    whitespace removed and the domain lower-cased (``BaseUserManager.normalize_email``).
+    whitespace removed and the domain lower-cased (``BaseUserManager.normalize_email``),
+    its ASCII-encoded labels (``xn--exmple-cua``) in their Unicode form (``exämple``),
+    so both spellings of one internationalised domain are one address.
     The local part keeps its case; comparisons ignore it (``__iexact``)."""
-    return BaseUserManager.normalize_email(unicodedata.normalize("NFKC", value or "")).strip()
+    email = BaseUserManager.normalize_email(unicodedata.normalize("NFKC", value or "")).strip()
+    local, at, domain = email.rpartition("@")
+    if not at or "xn--" not in domain:
+        return email
+    return f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
+
+
+def _unicode_label(label: str) -> str:
+    """An IDNA ``xn--`` label as Unicode; any other label, or one that does not decode, as it is."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label
 
 
 def fold(value: str) -> str:

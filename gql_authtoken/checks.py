@@ -133,6 +133,32 @@ def check_imported_rest_authtoken_tokens(app_configs: Any = None, databases: Any
         id="gql_authtoken.W008")]
 
 
+@register(Tags.database)
+def check_auth_cookie_clients(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Any]:
+    """``AUTH_COOKIE["CLIENTS"]`` names ``Client`` rows: a misspelt name would leave the cookie off
+    for that app without a word (its tokens in the body). A database check, like W008."""
+    from .models import Client
+
+    value = auth_settings.AUTH_COOKIE
+    names = value.get("CLIENTS") if isinstance(value, dict) else None
+    alias = router.db_for_read(Client)
+    if not isinstance(names, (list, tuple, set, frozenset)) or not databases or alias not in databases:
+        return []
+    wanted = {name for name in names if isinstance(name, str)}
+    try:
+        missing = sorted(wanted - set(Client.objects.using(alias).filter(name__in=wanted)
+                                      .values_list("name", flat=True)))
+    except DatabaseError:  # not migrated yet
+        return []
+    if not missing:
+        return []
+    return [Warning(
+        f"GQL_AUTHTOKEN['AUTH_COOKIE']['CLIENTS'] names no Client row: {', '.join(map(repr, missing))}.",
+        hint="Logins with such a client fail with unknown_client until it exists: create it "
+             "(manage.py create_client NAME) or correct the name.",
+        id="gql_authtoken.W009")]
+
+
 @register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])

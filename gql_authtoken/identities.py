@@ -46,9 +46,25 @@ def normalize_username(value: str | None) -> str:
 
 def normalize_email(value: str | None) -> str:
     """An address as it is stored and looked up: NFKC (as usernames), surrounding
-    whitespace removed and the domain lower-cased (``BaseUserManager.normalize_email``).
+    whitespace removed and the domain lower-cased (``BaseUserManager.normalize_email``),
+    its ASCII-encoded labels (``xn--exmple-cua``) in their Unicode form (``exämple``),
+    so both spellings of one internationalised domain are one address.
     The local part keeps its case; comparisons ignore it (``__iexact``)."""
-    return BaseUserManager.normalize_email(unicodedata.normalize("NFKC", value or "")).strip()
+    email = BaseUserManager.normalize_email(unicodedata.normalize("NFKC", value or "")).strip()
+    local, at, domain = email.rpartition("@")
+    if not at or "xn--" not in domain:
+        return email
+    return f"{local}@{'.'.join(_unicode_label(label) for label in domain.split('.'))}"
+
+
+def _unicode_label(label: str) -> str:
+    """An IDNA ``xn--`` label as Unicode; any other label, or one that does not decode, as it is."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label
 
 
 def fold(value: str) -> str:
@@ -79,8 +95,20 @@ def accounts_with_email(email: str) -> Any:
 
 
 def find_account_by_email(email: str) -> Any | None:
-    """The account a normalised address reaches: the oldest (lowest pk) of ``accounts_with_email``, or None."""
-    return accounts_with_email(email).order_by("pk").first() if email else None
+    """The account a normalised address reaches: the oldest (lowest pk) of ``accounts_with_email``
+    whose own address folds (``fold``) to the same as ``email``, or None.
+
+    The database's case-insensitive match can reach further than ``fold``
+    (PostgreSQL's ``UPPER()`` makes the dotless ``ı`` an ``I``): such a spelling
+    gets no mail, and must not share the account's throttle bucket either, or a
+    full bucket would tell which addresses have accounts.
+    """
+    if not email:
+        return None
+    wanted = fold(email)
+    email_field = get_user_model().get_email_field_name()
+    return next((account for account in accounts_with_email(email).order_by("pk")
+                 if fold(getattr(account, email_field, "") or "") == wanted), None)
 
 
 def username_in_use(username: str) -> bool:

@@ -554,3 +554,13 @@ def test_checks_need_csrf_middleware_and_warn_about_insecure_cookies_in_producti
     assert [m.id for m in check_auth_cookie()] == ["gql_authtoken.W006"]
     settings.DEBUG = True
     assert check_auth_cookie() == []
+
+
+def test_a_database_check_names_cookie_clients_without_a_client_row(settings, clients):
+    from django.core.checks import run_checks
+
+    settings.GQL_AUTHTOKEN = {"AUTH_COOKIE": {"CLIENTS": ["web", "wbe"]}}
+    [warning] = [m for m in run_checks(databases=["default"]) if m.id == "gql_authtoken.W009"]
+    assert "'wbe'" in warning.msg and "'web'" not in warning.msg
+    settings.GQL_AUTHTOKEN = {"AUTH_COOKIE": {"CLIENTS": ["web"]}}
+    assert "gql_authtoken.W009" not in {m.id for m in run_checks(databases=["default"])}

@@ -450,3 +450,19 @@ def test_two_links_for_one_address_used_at_once_one_wins(transactional_db, setti
     outcomes = run_together(lambda: registration.confirm_email(None, links.get()))
     assert sorted(type(o).__name__ for o in outcomes) == ["InvalidConfirmationToken", "User"], outcomes
     assert User.objects.filter(email=NEW).count() == 1
+
+
+
+def test_graphql_change_email_needs_a_token_not_a_session_login(user):
+    """A Django session (the admin's login) is no token: changeEmail answers as changePassword does."""
+    from django.test import Client as DjangoClient
+
+    browser = DjangoClient()
+    browser.force_login(user)
+    response = browser.post("/graphql/sync/", {"query": CHANGE_EMAIL, "variables": {"password": PASSWORD,
+                                                                                  "newEmail": NEW}},
+                            content_type="application/json")
+    result = response.json()["data"]["changeEmail"]
+    assert result["__typename"] == "OperationInfo"
+    assert [m["code"] for m in result["messages"]] == ["not_authenticated"]
+    assert address_of(user) == "alice@example.com"

@@ -241,6 +241,26 @@ def test_unexpected_errors_are_masked_and_logged_without_the_operation(gql, db, 
     assert SECRET not in logged
 
 
+
+@pytest.mark.parametrize(("query", "variables"), [(BROKEN_INLINE, None), (BROKEN_VARIABLE, {"password": SECRET})])
+def test_error_mails_to_admins_carry_no_arguments(gql, db, settings, query, variables):
+    """Django's AdminEmailHandler renders every frame's locals of a logged exception; the
+    resolvers' and graphql-core's frames hold the arguments, so none may reach it."""
+    from django.core import mail
+    from django.utils.log import AdminEmailHandler
+
+    settings.ADMINS = [("Admin", "admin@example.com")]
+    handler = AdminEmailHandler(include_html=True)
+    logger = logging.getLogger("strawberry.execution")  # where the schema logs unexpected errors
+    logger.addHandler(handler)
+    try:
+        gql(query, variables)
+    finally:
+        logger.removeHandler(handler)
+    [message] = mail.outbox
+    assert "Unexpected RuntimeError" in message.subject + message.body
+    assert SECRET not in message.body and all(SECRET not in body for body, _ in message.alternatives)
+
 def test_errors_meant_for_the_client_keep_their_messages_and_are_not_logged(gql, user, caplog):
     assert gql("{ refusedOnPurpose }")["errors"][0]["message"] == "Refused on purpose."
     assert gql("{ nope }")["errors"][0]["message"] == "Cannot query field 'nope' on type 'Query'."

@@ -43,6 +43,10 @@ def test_normalize_username_is_nfkc_and_stripped(db, typed, stored):
     ("Carol@Example.COM", "Carol@example.com"),  # Django's normalize_email: the domain only
     (" ｃａｒｏｌ＠ｅｘａｍｐｌｅ．ｃｏｍ ", "carol@example.com"),
     ("ﬁnn@EXAMPLE.com", "finn@example.com"),
+    # One internationalised domain, two spellings: the xn-- (IDNA) labels in their Unicode form.
+    ("alice@xn--exmple-cua.com", "alice@exämple.com"),
+    ("alice@EXÄMPLE.com", "alice@exämple.com"),
+    ("a@xn--bad--.com", "a@xn--bad--.com"),  # does not decode: as typed
     ("", ""),
     (None, ""),
 ])
@@ -140,3 +144,10 @@ def test_resend_finds_the_account_by_any_form_of_its_address(gql, settings, db):
     for variant in ["ﬁnn@example.com", "ＦＩＮＮ@EXAMPLE.COM", " finn@example.com "]:
         assert gql(query, {"e": variant})["data"]["resendConfirmationEmail"]["__typename"] == "ResendResult"
     assert [m.to for m in mail.outbox] == [["finn@example.com"]] * 3
+
+
+
+def test_both_spellings_of_an_internationalised_domain_are_one_address(adapter, enabled, db):
+    assert adapter.register("alice", GOOD, "alice@exämple.com") == "ok"
+    assert adapter.register("frank", GOOD, "alice@xn--exmple-cua.com") == {
+        "email": ["A user with that email already exists."]}

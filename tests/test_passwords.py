@@ -322,6 +322,33 @@ def test_a_reset_token_with_another_users_id_is_refused(adapter, user, other_use
     assert can_log_in("bob", PASSWORD)
 
 
+@pytest.mark.parametrize("spelling", [
+    lambda pk: urlsafe_base64_encode(force_bytes(pk)) + "=",        # padding
+    lambda pk: urlsafe_base64_encode(force_bytes(f"0{pk}")),       # a leading zero
+    lambda pk: urlsafe_base64_encode(force_bytes(f" {pk}")),       # a space
+    lambda pk: urlsafe_base64_encode(f"{pk}".translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")).encode()),
+])
+def test_a_reset_token_has_one_spelling_of_its_user_id(adapter, user, spelling):
+    """Another spelling of the same id would be another link (and another throttle bucket)."""
+    token = reset_token_for(adapter)
+    assert adapter.reset_password(spelling(user.pk) + "." + token.partition(".")[2], NEW) == (
+        "invalid_reset_token", None)
+    assert adapter.reset_password(token, NEW)[0] == "ok"
+
+
+def test_spellings_only_the_database_folds_share_no_throttle_bucket(adapter, settings, user, other_user):
+    """PostgreSQL's UPPER() makes "ı" an "I", so "alıce@" reaches alice's row there; it gets no
+    mail (fold differs), so it must not fill alice's bucket either: a full bucket would tell
+    which addresses have accounts."""
+    settings.GQL_AUTHTOKEN = {"PASSWORD_RESET_URL": RESET_URL, "ACCOUNT_THROTTLE_RATE": "2/hour"}
+    for _ in range(2):
+        assert adapter.at("203.0.113.1").send_password_reset_email("alıce@example.com") == "ok"
+    assert adapter.at("203.0.113.1").send_password_reset_email("alıce@example.com") == "throttled"
+    assert not mail.outbox
+    assert adapter.at("203.0.113.2").send_password_reset_email("alice@example.com") == "ok"
+    assert len(mail.outbox) == 1
+
+
 @pytest.mark.parametrize("token", ["", "x", "MQ", "MQ.", ".abc", "!!.abc-def", "MQ.a-b", "bm9wZQ.abc-def",
                                    "OTk5OTk5.abc-def", "a\x00b", "\ud800.x", "é.x", "t" * 600])
 def test_malformed_reset_tokens_are_refused(adapter, user, token):
@@ -459,3 +486,44 @@ def test_password_reset_checks(settings, value, expected):
     settings.GQL_AUTHTOKEN = value
     ids = {m.id for m in run_checks() if m.id in {"gql_authtoken.W007", "gql_authtoken.E025", "gql_authtoken.E026"}}
     assert ids == expected
+
+
+
+@pytest.mark.parametrize(("path", "body", "core"), [
+    ("/auth/password/change/", {"old_password": PASSWORD, "new_password": "Secret-Marker-19-zz"}, "change_password"),
+    ("/auth/password/reset/confirm/", {"token": "NA.secret-reset-token-marker", "new_password": "Secret-Marker-19-zz"},
+     "reset_password"),
+])
+def test_error_reports_carry_no_password_or_reset_token(user, login_token, settings, monkeypatch, path, body, core):
+    """An unexpected error in a REST password view: Django's report (the admins' mail, with
+    every frame's locals and the POST data) shows neither the passwords nor the reset token."""
+    import logging
+
+    from django.core import mail
+    from django.test import Client as DjangoClient
+    from django.utils.log import AdminEmailHandler
+    from django.views.decorators.debug import sensitive_variables
+
+    from gql_authtoken.accounts import passwords
+
+    @sensitive_variables()  # as the core functions it stands for hide their own arguments
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(passwords, core, broken)
+    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.DEBUG = False
+    handler = AdminEmailHandler(include_html=True)  # the HTML report shows every frame's locals
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        response = DjangoClient(raise_request_exception=False).post(
+            path, body, content_type="application/json", headers={"Authorization": f"Token {login_token}"})
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 500
+    assert mail.outbox
+    text = "".join(m.body + "".join(alternative for alternative, _ in m.alternatives) for m in mail.outbox)
+    assert "RuntimeError" in text
+    for secret in ("Secret-Marker-19-zz", "secret-reset-token-marker", PASSWORD):
+        assert secret not in text

@@ -76,7 +76,10 @@ DATABASES = {
     "default": database_from_url(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
     else {"ENGINE": "django.db.backends.sqlite3",
-          "NAME": os.environ.get("EXAMPLE_SQLITE_PATH", BASE_DIR / "db.sqlite3")}
+          "NAME": os.environ.get("EXAMPLE_SQLITE_PATH", BASE_DIR / "db.sqlite3"),
+          # Writers wait for each other instead of failing with "database is locked" (a login
+          # racing a password change, docs/install.md).
+          "OPTIONS": {"transaction_mode": "IMMEDIATE"}}
 }
 
 # The token cache and the throttle counters need a cache that every server process

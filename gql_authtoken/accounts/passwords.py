@@ -222,6 +222,8 @@ def _user_of(token: str) -> Any:
     model: Any = get_user_model()
     try:  # as Django's PasswordResetConfirmView.get_user
         pk = model._meta.pk.to_python(urlsafe_base64_decode(uidb64).decode())
+        if urlsafe_base64_encode(force_bytes(pk)) != uidb64:
+            raise ValueError("not the form make_reset_token writes")  # one spelling per link ("NA=", "04", "٤")
         return model._default_manager.get(pk=pk)
     except (TypeError, ValueError, OverflowError, ValidationError, model.DoesNotExist):
         raise InvalidResetToken() from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -120,7 +121,8 @@ class QuietAuthErrorsMixin:
     ``class Schema(QuietAuthErrorsMixin, strawberry.Schema)``. Strawberry logs
     every error as ``str(error)``, which quotes the operation's source around
     it: inline arguments such as a password. This logs an unexpected error
-    (``is_unexpected_error``) with its type, path and traceback instead. The
+    (``is_unexpected_error``) with its type, path and traceback (as text: no
+    frame locals, which hold the arguments) instead. The
     others are answers to the client, not server errors, and are not logged:
     expected auth failures, syntax and validation errors (whose messages may
     quote argument values) and ``GraphQLError`` instances raised on purpose.
@@ -131,4 +133,8 @@ class QuietAuthErrorsMixin:
             if is_unexpected_error(error):
                 original = error.original_error
                 where = "GraphQL field " + ".".join(map(str, error.path)) if error.path else "the GraphQL operation"
-                logger.error("Unexpected %s in %s", type(original).__name__, where, exc_info=original)
+                # The traceback as text, not ``exc_info``: a handler such as Django's
+                # AdminEmailHandler would render every frame's locals, and the resolvers'
+                # and graphql-core's frames hold the arguments (passwords, reset tokens).
+                trace = "".join(traceback.format_exception(original))
+                logger.error("Unexpected %s in %s\n%s", type(original).__name__, where, trace)

@@ -203,10 +203,13 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def reset_password(self, info: Info, token: str, new_password: str) -> ResetPasswordPayload:
             revoked = passwords.reset_password(http_request(info), token, new_password)
             return ResetPasswordResult(success=True, revoked_sessions=revoked)
+
+        # --- email change (API.md §10) ---
+
         @strawberry_django.mutation(description="Change the email address (with confirmation: once its link is used).")
         @as_operation_info
         def change_email(self, info: Info, password: str, new_email: str) -> ChangeEmailPayload:
-            user, _ = request_user(info)
+            user = request_token(info).user  # a token, as changePassword: never a Django session login
             result = email_change.change_email(http_request(info), user, password=password, new_email=new_email)
             return ChangeEmailResult(success=True, email_confirmation_required=result.email_confirmation_required)
 

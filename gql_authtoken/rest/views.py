@@ -360,6 +360,7 @@ class PasswordChangeView(TokenView):
 
     @extend_schema(request=PasswordChangeSerializer,
                    responses={200: RevokedSessionsSerializer, **_BAD_INPUT, **_TOKEN_ERRORS})
+    @method_decorator(sensitive_variables("serializer", "data"))
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -397,6 +398,7 @@ class PasswordResetConfirmView(CoreErrorsMixin, APIView):
 
     @extend_schema(request=PasswordResetConfirmSerializer,
                    responses={200: SuccessSerializer, **_BAD_INPUT, **_THROTTLED})
+    @method_decorator(sensitive_variables("serializer", "data"))
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -95,10 +95,16 @@ def monotonic() -> float:
 
 @functools.cache
 def _primary_client_class(client_class: Any) -> type:
-    """Django's ``RedisCacheClient`` (or a subclass) whose ``get_client`` always gives the first server's."""
+    """Django's ``RedisCacheClient`` (or a subclass) whose ``get_client`` always gives the first
+    server's, and the same one each time: Django builds a new ``redis.Redis`` per command (its
+    ``__init__`` costs about as much as the round trip), while one client over its connection
+    pool serves every thread (redis-py clients are thread-safe; the pool resets after a fork)."""
 
     def get_client(self: Any, key: Any = None, *, write: bool = False) -> Any:
-        return client_class.get_client(self, key, write=True)
+        client = self.__dict__.get("_primary_client")
+        if client is None:  # two threads may both build one here: either will do
+            client = self.__dict__["_primary_client"] = client_class.get_client(self, key, write=True)
+        return client
 
     return type(f"Primary{client_class.__name__}", (client_class,), {"get_client": get_client})
 
@@ -129,12 +135,13 @@ def _django_redis_client(cache: Any) -> type | None:
 
 
 def _primary_view(cache: Any) -> Any:
-    """A copy of ``cache`` whose reads go to its primary, or ``cache`` when they already do.
+    """A copy of ``cache`` whose reads go to its primary (Django's ``RedisCache``: always, for
+    its one kept client), or ``cache`` when they already do.
 
     Django's ``RedisCache`` and django-redis keep their servers and client class in
     attributes of their own (``_servers``, ``_class``; ``_server``, ``_client_cls``).
     """
-    if isinstance(cache, RedisCache) and len(getattr(cache, "_servers", ())) > 1:
+    if isinstance(cache, RedisCache):
         view: Any = copy.copy(cache)
         view.__dict__.pop("_cache", None)  # its own client, built on first use
         view._class = _primary_client_class(view._class)

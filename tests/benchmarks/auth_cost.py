@@ -31,6 +31,25 @@ UNCACHED, CACHED = {"TOKEN_CACHE_TIMEOUT": 0}, {"TOKEN_CACHE_TIMEOUT": 60}
 NEVER_STALE = "revokes at once"
 
 
+def bench_cases(other_tokens: int) -> list:
+    """Inside ``test_database("tests.legacy.settings")``: the benchmark's user, ``other_tokens``
+    other users with a token in every table, the floor's key, and the cases over them."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.core.cache import cache
+
+    from tests.legacy.urls import FLOOR_KEY
+
+    settings.ROOT_URLCONF = "tests.legacy.urls"
+    User = get_user_model()
+    user = User.objects.create_user("bench", "bench@example.com", "x")
+    unusable = make_password(None)
+    others = User.objects.bulk_create(User(username=f"other{i}", password=unusable) for i in range(other_tokens))
+    cache.set(FLOOR_KEY, 1, None)
+    return cases_for(make_tokens(user, others))
+
+
 def make_tokens(user, others):
     """One token per library for ``user`` (each made with its own API), and one for each of ``others``."""
     from durin.models import AuthToken as DurinToken
@@ -111,22 +130,11 @@ def main() -> None:
     # strawberry-django-auth signs with the test SECRET_KEY, which PyJWT finds short.
     warnings.filterwarnings("ignore", message="The HMAC key is")
     with test_database("tests.legacy.settings"):
-        from django.conf import settings
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.hashers import make_password
         from django.core.cache import cache
 
         from tests.legacy.urls import FLOOR_KEY
 
-        settings.ROOT_URLCONF = "tests.legacy.urls"
-        User = get_user_model()
-        user = User.objects.create_user("bench", "bench@example.com", "x")
-        unusable = make_password(None)
-        others = User.objects.bulk_create(
-            User(username=f"other{i}", password=unusable) for i in range(args.other_tokens))
-        tokens = make_tokens(user, others)
-        cache.set(FLOOR_KEY, 1, None)
-        cases = cases_for(tokens)
+        cases = bench_cases(args.other_tokens)
         rows = summarise(cases, measure(cases, rounds=args.rounds, requests=args.requests))
         report(cases, rows, rounds=args.rounds, requests=args.requests)
         print()

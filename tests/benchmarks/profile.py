@@ -30,24 +30,14 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="The HMAC key is")
     with test_database("tests.legacy.settings"):
-        from django.conf import settings
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.hashers import make_password
         from django.core.cache import cache
         from django.test.utils import override_settings
 
         from tests.legacy.urls import FLOOR_KEY
 
-        from .auth_cost import cases_for, make_tokens
+        from .auth_cost import bench_cases
 
-        settings.ROOT_URLCONF = "tests.legacy.urls"
-        User = get_user_model()
-        user = User.objects.create_user("bench", "bench@example.com", "x")
-        unusable = make_password(None)
-        others = User.objects.bulk_create(
-            User(username=f"other{i}", password=unusable) for i in range(args.other_tokens))
-        cases = {case.name: case for case in cases_for(make_tokens(user, others))}
-        cache.set(FLOOR_KEY, 1, None)
+        cases = {case.name: case for case in bench_cases(args.other_tokens)}
         for index, name in enumerate(args.case):
             case = cases[name]
             with override_settings(GQL_AUTHTOKEN=case.settings or {}):

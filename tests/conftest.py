@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
@@ -336,3 +337,8 @@ def skip_without_browser(*, npm: bool = False) -> None:
     reason = browser_missing(npm=npm)
     if reason and os.environ.get("CI") != "true":
         pytest.skip(f"browser test skipped: {reason}", allow_module_level=True)
+
+
+# ``settings.ADMINS`` for tests of the admins' error mails: Django 6 takes addresses and
+# deprecates (name, address) pairs, which Django 5.2 still needs.
+ADMINS = ["admin@example.com"] if django.VERSION >= (6,) else [("Admin", "admin@example.com")]

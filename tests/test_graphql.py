@@ -14,7 +14,7 @@ from gql_authtoken import clock, crypto, tokens
 from gql_authtoken.graphql import MaskUnexpectedErrors
 from gql_authtoken.models import AuthToken
 
-from .conftest import LOGIN, PASSWORD, logged_text, operation_code
+from .conftest import ADMINS, LOGIN, PASSWORD, logged_text, operation_code
 
 ME = "{ me { id username email } }"
 SESSIONS = "{ sessions { id client isCurrent created expiry lastUsed userAgent ipAddress } }"
@@ -249,7 +249,7 @@ def test_error_mails_to_admins_carry_no_arguments(gql, db, settings, query, vari
     from django.core import mail
     from django.utils.log import AdminEmailHandler
 
-    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.ADMINS = ADMINS
     handler = AdminEmailHandler(include_html=True)
     logger = logging.getLogger("strawberry.execution")  # where the schema logs unexpected errors
     logger.addHandler(handler)

@@ -27,7 +27,7 @@ from gql_authtoken.exceptions import InvalidResetToken, ValidationFailed
 from gql_authtoken.models import AuthToken
 
 from .adapters import CHANGE_PASSWORD, RESET_PASSWORD
-from .conftest import PASSWORD, GraphQLClient
+from .conftest import ADMINS, PASSWORD, GraphQLClient
 
 User = get_user_model()
 NEW = "a-Strong-new-passphrase-42"
@@ -511,7 +511,7 @@ def test_error_reports_carry_no_password_or_reset_token(user, login_token, setti
         raise RuntimeError("internal detail")
 
     monkeypatch.setattr(passwords, core, broken)
-    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.ADMINS = ADMINS
     settings.DEBUG = False
     handler = AdminEmailHandler(include_html=True)  # the HTML report shows every frame's locals
     logger = logging.getLogger("django.request")

@@ -83,8 +83,12 @@ def is_shared(alias: str) -> bool:
 
 
 def enabled() -> bool:
-    """Whether token lookups go through the cache (a timeout above 0, on a shared backend)."""
-    return bool(auth_settings.TOKEN_CACHE_TIMEOUT) and is_shared(auth_settings.TOKEN_CACHE_ALIAS)
+    """Whether token lookups go through the cache: a timeout above 0, on a shared backend that
+    reports its errors (django-redis's ``IGNORE_EXCEPTIONS`` makes a lost revocation mark look
+    written, so such a cache is never trusted with tokens; check E022 says so at start-up)."""
+    alias = auth_settings.TOKEN_CACHE_ALIAS
+    return (bool(auth_settings.TOKEN_CACHE_TIMEOUT) and is_shared(alias)
+            and not getattr(caches[alias], "_ignore_exceptions", False))
 
 
 def _cache() -> Any:

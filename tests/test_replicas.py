@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client as DjangoClient
 
-from gql_authtoken import cache_access, crypto, tokens
+from gql_authtoken import cache, cache_access, crypto, tokens
 from gql_authtoken.cache import token_mark
 
 from .conftest import PASSWORD, free_port, run_suite_in_subprocess, wait_until_listening
@@ -223,6 +223,8 @@ def test_a_token_cache_that_ignores_redis_errors_is_a_check_error(settings, igno
         "OPTIONS": {"IGNORE_EXCEPTIONS": ignore}}}
     settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
     assert ("gql_authtoken.E022" in {message.id for message in run_checks()}) is ignore
+    # A server started without the checks (gunicorn, uvicorn) never trusts such a cache with tokens.
+    assert cache.enabled() is not ignore
 
 
 # --- marks Redis loses without any process seeing an error (the epoch), and marks kept until written ---

@@ -23,20 +23,20 @@ def send_confirmation_emails(modeladmin: Any, request: Any, queryset: Any) -> No
     users already mailed keep their links, the failed ones get none (their
     unsent links are removed), and the message says how many of each.
     """
-    sent = failed = skipped = 0
+    _mail_each(modeladmin, request, queryset, skip=lambda user: not email_confirmation.email_of(user),
+               send=lambda user: email_confirmation.send_quietly(user, request=request),
+               summary=_("Confirmation links sent: %(sent)d; failed: %(failed)d; without an email address: "
+                         "%(skipped)d."))
+
+
+def _mail_each(modeladmin: Any, request: Any, queryset: Any, *, skip: Any, send: Any, summary: Any) -> None:
+    """Mail each selected user on their own (``send`` says whether it went out; ``skip``: not
+    mailed at all) and tell the admin how many were sent, failed and skipped (``summary``)."""
+    counts = {"sent": 0, "failed": 0, "skipped": 0}
     for user in queryset:
-        if not email_confirmation.email_of(user):
-            skipped += 1
-        elif email_confirmation.send_quietly(user, request=request):
-            sent += 1
-        else:
-            failed += 1
-    modeladmin.message_user(
-        request,
-        _("Confirmation links sent: %(sent)d; failed: %(failed)d; without an email address: %(skipped)d.")
-        % {"sent": sent, "failed": failed, "skipped": skipped},
-        messages.WARNING if failed else messages.SUCCESS,
-    )
+        outcome = "skipped" if skip(user) else "sent" if send(user) else "failed"
+        counts[outcome] += 1
+    modeladmin.message_user(request, summary % counts, messages.WARNING if counts["failed"] else messages.SUCCESS)
 
 
 @admin.action(description=_("Send a password reset email"))
@@ -51,24 +51,19 @@ def send_password_reset_emails(modeladmin: Any, request: Any, queryset: Any) -> 
     if not auth_settings.PASSWORD_RESET_URL:
         modeladmin.message_user(request, _("No reset links sent: PASSWORD_RESET_URL is not set."), messages.ERROR)
         return
-    sent = failed = skipped = 0
-    for user in queryset:
-        if not getattr(user, "is_active", True) or not email_confirmation.email_of(user):
-            skipped += 1
-            continue
+
+    def send(user: Any) -> bool:
         try:
             passwords.send_reset_link(user, request=request)
         except Exception:
             passwords.logger.exception("Could not send the password reset email to user %s", user.pk)
-            failed += 1
-        else:
-            sent += 1
-    modeladmin.message_user(
-        request,
-        _("Reset links sent: %(sent)d; failed: %(failed)d; inactive or without an email address: %(skipped)d.")
-        % {"sent": sent, "failed": failed, "skipped": skipped},
-        messages.WARNING if failed else messages.SUCCESS,
-    )
+            return False
+        return True
+
+    _mail_each(modeladmin, request, queryset, send=send,
+               skip=lambda user: not getattr(user, "is_active", True) or not email_confirmation.email_of(user),
+               summary=_("Reset links sent: %(sent)d; failed: %(failed)d; inactive or without an email address: "
+                         "%(skipped)d."))
 
 
 @admin.register(Client)

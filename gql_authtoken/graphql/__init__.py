@@ -9,6 +9,7 @@ from .errors import AuthFailure, MaskUnexpectedErrors, QuietAuthErrorsMixin, is_
 from .permissions import AllowClients, DenyClients, IsTokenAuthenticated
 from .schema import AuthMutation, AuthQuery, AuthTypes, make_auth_types
 from .types import (
+    ChangeEmailResult,
     ChangePasswordResult,
     LogoutResult,
     RefreshResult,
@@ -35,6 +36,7 @@ __all__ = [
     "AuthMutation",
     "AuthQuery",
     "AuthTypes",
+    "ChangeEmailResult",
     "ChangePasswordResult",
     "DenyClients",
     "IsTokenAuthenticated",

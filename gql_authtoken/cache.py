@@ -24,9 +24,15 @@ marks (Redis restarted, frozen or refusing writes) is loaded again.
 
 A hit costs one cache round trip: the entry, its epoch and its marks are read
 together (``get_many``, from the primary); each process also renews the epoch
-at most once per ``cache_access.RENEW_INTERVAL``. The user's and client's mark keys need their ids,
-which are in the entry; this process remembers them per entry key from the
-first time it saw the token, so only that first hit reads twice.
+at most once per ``cache_access.RENEW_INTERVAL``. Within
+``TOKEN_LOCAL_CACHE_TIMEOUT`` seconds of that read, the same process serves the
+token again with no round trip at all (``_recall``): every revocation waits that
+long after writing its marks before it returns (``_wait_out_recent_hits``), so a
+hit served after a revocation returned rests on a read made after its marks were
+written, in whatever process it is served (docs/performance.md gives the proof).
+The user's and client's mark keys need their ids, which are in the entry; this
+process remembers them per entry key from the first time it saw the token, so
+only that first hit reads twice.
 django-cache-memoize builds the entry key; the entry is read and stored here,
 on the primary.
 
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -55,6 +62,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
 from django.db import connections, router, transaction
 
 from . import cache_access
@@ -179,6 +187,63 @@ def _is_served(entry: CachedToken, epoch: str | None, found: dict[str, Any], mar
     return not any(found[mark] >= oldest for mark in marks if mark in found)
 
 
+# Hits this process may serve again without a round trip, by the same key as ``_hints``: the
+# monotonic time just before the read that found the entry live, and the entry pickled (each
+# request gets its own copy of the token, user and client). Bounded like ``_hints``.
+_recent: dict[tuple[Any, str, str | None], tuple[float, bytes]] = {}
+RECENT_MAX = 10_000
+
+
+def local_timeout() -> float:
+    """``TOKEN_LOCAL_CACHE_TIMEOUT`` in seconds (0 when off)."""
+    return float(auth_settings.TOKEN_LOCAL_CACHE_TIMEOUT or 0)
+
+
+def _recall(hint: tuple[Any, str, str | None]) -> CachedToken | None:
+    """The entry found live by a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT`` seconds ago, as a fresh copy."""
+    seen = _recent.get(hint)
+    if seen is None:
+        return None
+    if cache_access.monotonic() - seen[0] >= local_timeout():
+        _recent.pop(hint, None)
+        return None
+    entry: CachedToken = pickle.loads(seen[1])
+    return entry if clock() - entry.loaded_at < auth_settings.TOKEN_CACHE_TIMEOUT else None
+
+
+def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken) -> None:
+    """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``."""
+    if local_timeout() > 0:
+        if len(_recent) >= RECENT_MAX:
+            _recent.clear()
+        _recent[hint] = (read_at, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL))
+
+
+def forget_recent_hits() -> None:
+    """Serve nothing from this process's memory until the cache is read again (settings changed; tests)."""
+    _recent.clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("GQL_AUTHTOKEN", "CACHES"):
+        forget_recent_hits()
+
+
+setting_changed.connect(_on_setting_changed)
+
+
+def _wait_out_recent_hits() -> None:
+    """Return once every hit that any process may serve from a read made before now has run out.
+
+    Called after a revocation's marks are written (at its commit): a hit served
+    after this returns rests on a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT``
+    seconds earlier, so after the marks were written, and that read saw them.
+    """
+    seconds = local_timeout()
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 @cache_access.database_fallback
 def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken]) -> CachedToken | None:
     """The token for ``digest`` from the cache, or from ``load`` (stored on success).
@@ -194,6 +259,10 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     """
     loader = _loader(load)
     hint = (loader, digest, legacy_digest)
+    recent = _recall(hint)
+    if recent is not None:
+        return recent
+    read_at = cache_access.monotonic()  # before the read: a later hit from _recent rests on it
     known = _hints.get(hint)
     key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest),
                                                          [token_mark(digest)], None)
@@ -207,6 +276,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
             marks = _remember(hint, key, entry.instance)
             found.update(_read_many(cache, marks[1:]))
         if _is_served(entry, epoch, found, marks):
+            _keep(hint, read_at, entry)
             return entry
     entry = loader.__wrapped__(digest, legacy_digest)  # django-cache-memoize's own function, unmemoised
     if entry.instance.digest != digest:
@@ -216,6 +286,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     if epoch is not None:
         entry.epoch = epoch
         cache.set(key, entry, auth_settings.TOKEN_CACHE_TIMEOUT)
+        _keep(hint, read_at, entry)
     _remember(hint, key, entry.instance)
     return entry
 
@@ -227,55 +298,106 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
     from it, so a change the marks do not see (a bulk update without
     ``invalidate_user_tokens``) still shows within that timeout.
     """
+    _recent.pop((_loader(load), digest, legacy_digest), None)  # the next hit reads the new copy
     remaining = int(auth_settings.TOKEN_CACHE_TIMEOUT - (clock() - entry.loaded_at))
     if remaining > 0:
         cache_access.attempt(lambda: _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry,
                                                   remaining), None)
 
 
-def _write_marks(keys: list[str]) -> None:
+def _write_marks(keys: list[str], *, wait: bool) -> None:
+    """Write marks now; with ``wait``, return only once no process can serve a hit read before them."""
     timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
+    forget_recent_hits()  # this process's own next lookups read the marks at once
     cache_access.write_marks(dict.fromkeys(keys, clock()), timeout)  # kept and retried if the cache is down
+    if wait:
+        _wait_out_recent_hits()
 
 
-_batch: ContextVar[set[str] | None] = ContextVar("gql_authtoken_marks", default=None)
+class _CommitMarks:
+    """The marks one transaction made, written together when it commits (one wait for all)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.wait = False
+        self.callback = self.write  # the one object given to on_commit, found again by identity
+
+    def write(self) -> None:
+        _write_marks(list(self.keys), wait=self.wait)
+
+
+_COMMIT_MARKS = "_gql_authtoken_commit_marks"
+
+
+def _at_commit(alias: str, keys: list[str], wait: bool) -> None:
+    """Add ``keys`` to the marks written when the transaction open on ``alias`` commits.
+
+    One ``on_commit`` callback per transaction: a ``QuerySet.delete()`` of many
+    tokens (a mark per row) then writes once and waits once. A callback that
+    Django dropped (its savepoint or transaction rolled back) or already ran is
+    no longer in ``run_on_commit``, and a new one is registered.
+    """
+    connection = connections[alias]
+    pending = connection.__dict__.get(_COMMIT_MARKS)
+    if pending is None or not any(func is pending.callback for _ids, func, _robust in connection.run_on_commit):
+        pending = connection.__dict__[_COMMIT_MARKS] = _CommitMarks()
+        transaction.on_commit(pending.callback, using=alias, robust=True)
+    pending.keys.update(keys)
+    pending.wait = pending.wait or wait
+
+
+_batch: ContextVar[dict[str, bool] | None] = ContextVar("gql_authtoken_marks", default=None)
 
 
 @contextmanager
-def batched_marks() -> Iterator[None]:
-    """Write the marks made inside the block together, in one round trip."""
-    keys: set[str] = set()
+def batched_marks(*, wait: bool | None = None) -> Iterator[None]:
+    """Write the marks made inside the block together, in one round trip.
+
+    ``wait=False``: none of them is a revocation that needs ``_wait_out_recent_hits``
+    (expired tokens, which no hit serves); None: as the marks themselves say.
+    """
+    keys: dict[str, bool] = {}
     reset = _batch.set(keys)
     try:
         yield
     finally:
         _batch.reset(reset)
-        _mark(keys)
+        _mark(keys, wait=any(keys.values()) if wait is None else wait)
 
 
-def _mark(keys: Iterable[str]) -> None:
+def _mark(keys: Iterable[str], *, wait: bool = True) -> None:
     """Write these marks now and again when the current transaction commits.
 
     The commit-time write is the one that counts (a request that read the
     row before the commit may have stored its entry since); the first one
-    makes the change visible at once where no transaction is open.
+    makes the change visible at once where no transaction is open. With
+    ``wait`` (a revocation), the commit-time write returns only after
+    ``TOKEN_LOCAL_CACHE_TIMEOUT``: no process serves the token from its own
+    memory after that.
     """
     keys = list(keys)
     if not keys or not enabled():
         return  # with the cache off nothing is stored, and no round trip is made
     batch = _batch.get()
     if batch is not None:
-        batch.update(keys)
+        for key in keys:
+            batch[key] = batch.get(key, False) or wait
         return
-    _write_marks(keys)
     alias = router.db_for_write(AuthToken)
     if connections[alias].in_atomic_block:
-        transaction.on_commit(functools.partial(_write_marks, keys), using=alias, robust=True)
+        _write_marks(keys, wait=False)
+        _at_commit(alias, keys, wait)
+    else:
+        _write_marks(keys, wait=wait)
 
 
-def forget(digests: Iterable[str]) -> None:
-    """Make cached lookups of these token digests miss from the commit on."""
-    _mark(token_mark(digest) for digest in digests)
+def forget(digests: Iterable[str], *, wait: bool = True) -> None:
+    """Make cached lookups of these token digests miss from the commit on.
+
+    ``wait=False`` for a change a stale copy cannot abuse (a refresh: the copy's
+    expiry is the earlier one), which then skips ``_wait_out_recent_hits``.
+    """
+    _mark((token_mark(digest) for digest in digests), wait=wait)
 
 
 def forget_client(client_id: Any) -> None:
@@ -295,5 +417,19 @@ def invalidate_user_tokens(user: Any) -> None:
     UUID), so the mark is the one cached lookups check; a pk that field cannot
     read raises ``django.core.exceptions.ValidationError``.
     """
+    _mark([_user_mark_of(user)])
+
+
+def drop_user_copies(user: Any) -> None:
+    """Make cached lookups load ``user`` again (a change that revokes nothing: a new name, email...).
+
+    Unlike ``invalidate_user_tokens`` it does not wait out ``TOKEN_LOCAL_CACHE_TIMEOUT``:
+    another process may serve its copy of the user that much longer (API.md §8
+    allows a cached user up to ``TOKEN_CACHE_TIMEOUT`` old); this process reloads at once.
+    """
+    _mark([_user_mark_of(user)], wait=False)
+
+
+def _user_mark_of(user: Any) -> str:
     pk = getattr(user, "pk", user)
-    _mark([user_mark(get_user_model()._meta.pk.to_python(pk))])
+    return user_mark(get_user_model()._meta.pk.to_python(pk))

@@ -64,6 +64,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     timeout = auth_settings.TOKEN_CACHE_TIMEOUT
     if not isinstance(timeout, int) or timeout < 0:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_TIMEOUT'] must be a non-negative int.", 7))
+    local = auth_settings.TOKEN_LOCAL_CACHE_TIMEOUT
+    if isinstance(local, bool) or not isinstance(local, (int, float)) or not 0 <= local <= 1:
+        errors.append(_error("GQL_AUTHTOKEN['TOKEN_LOCAL_CACHE_TIMEOUT'] must be a number of seconds from 0 to 1.", 28,
+                             hint="Every revocation waits this long before it returns; 0.05 is the default, "
+                                  "0 turns the in-process hits off."))
     if auth_settings.TOKEN_CACHE_ALIAS not in settings.CACHES:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] names no entry of CACHES.", 8))
     for name in THROTTLE_RATE_SETTINGS:

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "EXPIRY_DATETIME_FORMAT": None,  # None: DRF's DATETIME_FORMAT
     "TOKEN_CACHE_TIMEOUT": 60,
     "TOKEN_CACHE_ALIAS": "default",
+    # Seconds a process serves a token again from its own memory after the token cache
+    # found it live (no round trip); every revocation waits as long before it returns.
+    "TOKEN_LOCAL_CACHE_TIMEOUT": 0.05,
     "AUTHTOKEN_SELECT_RELATED_LIST": ["user", "client"],
     # True once `import_tokens --from rest_authtoken` carried tokens over: lookups also
     # try that library's digest form (a second hash, two digests in the query).

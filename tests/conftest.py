@@ -27,6 +27,9 @@ def clear_cache() -> None:
     """Empty this run's cache: on Redis only the run's own keys (another run may share the db)."""
     from django.core.cache import cache
 
+    from gql_authtoken import cache as token_cache
+
+    token_cache.forget_recent_hits()  # hits this process would serve without reading the cache
     if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):
         client = cache._cache.get_client(write=True)
         keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))

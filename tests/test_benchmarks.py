@@ -27,13 +27,18 @@ def test_make_bench_runs_and_counts_queries_and_round_trips():
     assert row(output, "REST one cache.get (floor)") == ["0.00", "1.00"]
     assert row(output, "REST drf authtoken") == ["1.00", "0.00"]
     assert row(output, "REST gql_authtoken") == ["1.00", "0.00"]
-    assert row(output, "REST gql_authtoken, cached") == ["0.00", "1.00"]  # one get_many per hit
-    assert row(output, "GraphQL gql_authtoken, cached") == ["0.00", "1.00"]
+    # Hits from the process's own memory read nothing (a few requests run well within its 0.05 s)...
+    assert row(output, "REST gql_authtoken, cached")[0] == "0.00"
+    assert float(row(output, "REST gql_authtoken, cached")[1]) < 1
+    assert row(output, "GraphQL gql_authtoken, cached")[0] == "0.00"
+    # ...and without them, one get_many per hit.
+    assert row(output, "REST gql_authtoken, cached, local 0") == ["0.00", "1.00"]
+    assert row(output, "GraphQL gql_authtoken, cached, local 0") == ["0.00", "1.00"]
     for case in ("REST knox", "REST durin", "REST durin, cached", "GraphQL anonymous",
                  "GraphQL strawberry-django-auth (JWT)"):
         row(output, case)
     goals = [line for line in output.splitlines() if line.startswith(("met ", "NOT MET "))]
-    assert len(goals) == 4  # each printed, met or not (a few requests say nothing about timing)
+    assert len(goals) == 5  # each printed, met or not (a few requests say nothing about timing)
 
 
 def test_the_profile_script_runs():

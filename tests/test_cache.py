@@ -255,10 +255,12 @@ def test_a_refill_racing_a_revocation_is_never_served(gql, user, login_token, mo
 
 
 @pytest.mark.parametrize("client", [None, "web"])
-def test_a_hit_is_one_cache_round_trip(user, clients, client, django_assert_num_queries):
-    """The entry and the marks of its token, user and client come in one get_many."""
+def test_a_hit_is_one_cache_round_trip(user, clients, client, django_assert_num_queries, settings):
+    """The entry and the marks of its token, user and client come in one get_many
+    (with no hits from the process's own memory: tests/test_local_hits.py)."""
     from .benchmarks.harness import counting_cache_calls
 
+    settings.GQL_AUTHTOKEN = {"TOKEN_LOCAL_CACHE_TIMEOUT": 0}
     token = tokens.issue_token(user, client=clients[client] if client else None).token
     tokens.authenticate_token(token, use_cache=True)  # miss: loaded and stored
     for _ in range(2):

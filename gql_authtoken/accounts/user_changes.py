@@ -69,8 +69,8 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
         email_confirmation.cancel_email_changes(user)
         caller_revokes = not deactivated and _revoking_caller.get() == user.pk  # ``sessions_revoked_by_caller``
         if not caller_revokes:
-            tokens.revoke_all_tokens(user)
-    token_cache.invalidate_user_tokens(user)
+            tokens.revoke_all_tokens(user)  # its tokens' marks wait out every process's recent hits
+    token_cache.drop_user_copies(user)
 
 
 def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:

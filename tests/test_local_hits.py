@@ -1,0 +1,183 @@
+"""Hits a process serves from its own memory (``TOKEN_LOCAL_CACHE_TIMEOUT``), and the wait that
+keeps them from outliving a revocation in any process (docs/performance.md, "Zero round trips")."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test import Client as DjangoClient
+
+from gql_authtoken import cache as token_cache
+from gql_authtoken import cache_access, tokens
+from gql_authtoken.models import AuthToken
+
+from .benchmarks.harness import counting_cache_calls
+from .conftest import http_json, server_processes
+from .test_revocation import ROOT, SHARED
+
+WINDOW = 0.05
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The monotonic clock of the local hits, moved by hand: ``now[0] += seconds``."""
+    current = [1000.0]
+    monkeypatch.setattr(cache_access, "monotonic", lambda: current[0])
+    return current
+
+
+def test_a_hit_within_the_window_reads_nothing_and_one_after_it_reads_again(
+    user, login_token, now, django_assert_num_queries
+):
+    tokens.authenticate_token(login_token, use_cache=True)  # miss: loaded, stored, kept
+    with django_assert_num_queries(0), counting_cache_calls() as calls:
+        for _ in range(3):
+            assert tokens.authenticate_token(login_token, use_cache=True).user == user
+    assert calls == []
+    now[0] += WINDOW + 0.001
+    with django_assert_num_queries(0), counting_cache_calls() as calls:
+        tokens.authenticate_token(login_token, use_cache=True)
+        tokens.authenticate_token(login_token, use_cache=True)
+    assert calls == ["get_many"]  # the window ran out: one read, which starts a new window
+
+
+def test_each_hit_is_its_own_copy(user, login_token, now):
+    tokens.authenticate_token(login_token, use_cache=True)
+    first = tokens.authenticate_token(login_token, use_cache=True)
+    first.user.first_name = "changed by a view, never saved"
+    second = tokens.authenticate_token(login_token, use_cache=True)
+    assert second is not first and second.user is not first.user
+    assert second.user.first_name == ""
+    assert "password" not in second.user.__dict__  # the hash is no more in memory than in the cache
+
+
+def test_this_process_sees_its_own_changes_at_once(user, login_token, now):
+    """A mark written here drops this process's kept hits: no wait, no stale copy."""
+    tokens.authenticate_token(login_token, use_cache=True)
+    user.first_name = "Alice"
+    user.save()
+    assert tokens.authenticate_token(login_token, use_cache=True).user.first_name == "Alice"
+    AuthToken.objects.filter(user=user).delete()
+    with pytest.raises(tokens.InvalidToken):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+def test_expiry_is_checked_on_every_kept_hit(user, login_token, now, monkeypatch):
+    from gql_authtoken import clock
+
+    instance = tokens.authenticate_token(login_token, use_cache=True)
+    later = instance.expiry + (instance.expiry - instance.created)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with pytest.raises(tokens.TokenExpired):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+def test_timeout_zero_keeps_nothing(user, login_token, now, settings):
+    settings.GQL_AUTHTOKEN = {"TOKEN_LOCAL_CACHE_TIMEOUT": 0}
+    tokens.authenticate_token(login_token, use_cache=True)
+    with counting_cache_calls() as calls:
+        tokens.authenticate_token(login_token, use_cache=True)
+    assert calls == ["get_many"]
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The waits of revocations, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(token_cache, "_wait_out_recent_hits", lambda: waited.append(token_cache.local_timeout()))
+    return waited
+
+
+def test_a_revocation_waits_once_after_its_commit(transactional_db, user, sleeps):
+    issued = [tokens.issue_token(user).token for _ in range(20)]
+    for token in issued:
+        tokens.authenticate_token(token, use_cache=True)
+    sleeps.clear()
+    with transaction.atomic():
+        AuthToken.objects.filter(user=user).delete()  # a mark per row, as the admin or shell deletes
+        assert sleeps == []  # nothing waits inside the transaction
+    assert sleeps == [WINDOW]  # one write of the 20 marks at the commit, one wait
+    for token in issued:
+        with pytest.raises(tokens.InvalidToken):
+            tokens.authenticate_token(token, use_cache=True)
+
+
+def test_a_rolled_back_transaction_leaves_no_batch_behind(transactional_db, user, login_token, sleeps, monkeypatch):
+    """Marks made after a rollback are written at the next commit (the rolled-back callback is gone)."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        AuthToken.objects.filter(user=user).delete()
+        raise RuntimeError("rolled back")
+    assert AuthToken.objects.filter(user=user).count() == 1
+    tokens.authenticate_token(login_token, use_cache=True)
+    written = []
+    real_write = cache_access.write_marks
+    monkeypatch.setattr(cache_access, "write_marks",
+                        lambda marks, timeout: (written.append(sorted(marks)), real_write(marks, timeout)))
+    with transaction.atomic():
+        AuthToken.objects.filter(user=user).delete()
+    assert len(written) == 2 and written[0] == written[1]  # at once, and again at the commit
+    assert sleeps == [WINDOW]
+
+
+@pytest.mark.parametrize("change", ["name", "refresh"])
+def test_changes_that_revoke_nothing_do_not_wait(transactional_db, user, login_token, sleeps, change):
+    instance = tokens.authenticate_token(login_token, use_cache=True)
+    if change == "name":
+        get_user_model().objects.get(pk=user.pk).save()
+    else:
+        tokens.refresh_token(instance)
+    assert sleeps == []
+
+
+def test_logout_over_http_takes_the_window(transactional_db, user, login_token, settings):
+    settings.GQL_AUTHTOKEN = {"TOKEN_LOCAL_CACHE_TIMEOUT": 0.3}
+    started = time.monotonic()
+    response = DjangoClient().post("/auth/logout/", headers={"Authorization": f"Token {login_token}"})
+    assert response.status_code == 204
+    assert time.monotonic() - started >= 0.3
+
+
+# --- two processes: the wait is what keeps a revoked token from being served elsewhere ---------
+
+LONG_WINDOW = 1.0
+
+
+@pytest.fixture(scope="module")
+def keeping_server(django_db_setup, django_db_blocker):
+    """A server process on the test database and the shared Redis that keeps hits for a second."""
+    if not SHARED:
+        pytest.skip("needs PostgreSQL and Redis shared by two processes (DATABASE_URL, REDIS_URL)")
+    db = connection.settings_dict
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.revocation_settings",
+           "GQL_AUTHTOKEN_TEST_LOCAL_TIMEOUT": str(LONG_WINDOW),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    with server_processes(env, 1) as (port,):
+        yield port
+
+
+def _accepted(port, token):
+    status, _ = http_json(port, "/cached/", token)
+    assert status in (200, 401), status
+    return status == 200
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_another_process_never_serves_a_token_revoked_here(transactional_db, keeping_server, user, settings, wait):
+    """With the wait, the server refuses the token on the first request after the logout
+    returned; without it (this process not waiting, the server keeping its hit for a second)
+    the server still serves it: the wait is what the guarantee rests on."""
+    settings.GQL_AUTHTOKEN = {"TOKEN_LOCAL_CACHE_TIMEOUT": LONG_WINDOW if wait else 0}
+    token = tokens.issue_token(user).token
+    assert _accepted(keeping_server, token)
+    assert _accepted(keeping_server, token)  # kept: served from the server's memory from now on
+    started = time.monotonic()
+    tokens.logout(None, AuthToken.objects.get(user=user))
+    if wait:
+        assert time.monotonic() - started >= LONG_WINDOW
+        assert not _accepted(keeping_server, token)
+    else:
+        assert _accepted(keeping_server, token), "the server did not keep its hit: this test shows nothing"

@@ -339,7 +339,7 @@ def _at_commit(alias: str, keys: list[str], wait: bool) -> None:
     """
     connection = connections[alias]
     pending = connection.__dict__.get(_COMMIT_MARKS)
-    if pending is None or not any(func is pending.callback for _ids, func, _robust in connection.run_on_commit):
+    if pending is None or not any(entry[1] is pending.callback for entry in connection.run_on_commit):
         pending = connection.__dict__[_COMMIT_MARKS] = _CommitMarks()
         transaction.on_commit(pending.callback, using=alias, robust=True)
     pending.keys.update(keys)

@@ -12,7 +12,9 @@ class GqlAuthtokenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401  (checks register themselves)
+        from .accounts import user_changes
 
         receivers.connect()
+        user_changes.watch_password_checks()
         if importlib.util.find_spec("drf_spectacular") is not None:
             from .rest import openapi  # noqa: F401  (registers the OpenAPI auth scheme)

@@ -240,7 +240,9 @@ def refresh_token(instance: AuthToken) -> datetime | None:
         raise TokenExpired()
     expiry = compute_expiry(created=instance.created, start=current, client=instance.client)
     if instance.expiry is not None and expiry is not None and expiry < instance.expiry:
-        expiry = instance.expiry  # a refresh never shortens a token
+        # A refresh never shortens a token, nor takes it past MAX_TOKEN_LIFETIME (a token
+        # issued before the cap was set may hold a later expiry: it ends at the cap all the same).
+        expiry = instance.effective_expiry()
     if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
         raise InvalidToken()  # revoked while this request ran
     token_cache.forget([instance.digest], wait=False)  # a copy with the earlier expiry refuses sooner, never later

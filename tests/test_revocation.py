@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -534,6 +534,44 @@ def test_refresh_past_the_cap_is_token_expired_never_a_past_expiry(db, capped):
     assert response.status_code == 200
     instance.refresh_from_db()
     assert instance.expiry == instance.created + timedelta(days=30) > clock.now()
+
+
+@pytest.mark.parametrize("through", ["core", "rest", "graphql"])
+def test_refresh_never_answers_an_expiry_past_the_cap(db, capped, through):
+    """A token issued before the cap was set, with a later expiry than the cap allows: a refresh
+    answers (and stores) the cap, as token/ GET and sessions show it, never the old expiry."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token, instance = _old_token(user, age=timedelta(days=1), expiry=clock.now() + timedelta(days=60))
+    cap = instance.created + timedelta(days=30)
+    if through == "core":
+        assert tokens.refresh_token(instance) == cap
+    elif through == "rest":
+        response = DjangoClient().post("/auth/refresh/", headers={"Authorization": f"Token {token}"})
+        assert response.status_code == 200
+        shown = DjangoClient().get("/auth/token/", headers={"Authorization": f"Token {token}"}).json()
+        assert response.json() == shown
+    else:
+        payload = _gql_mutation(token, "mutation { refresh { __typename ... on RefreshResult { expiry } } }")
+        assert datetime.fromisoformat(payload["expiry"]) == cap
+    instance.refresh_from_db()
+    assert instance.expiry == cap
+
+
+def test_assigning_a_current_hash_over_an_outdated_one_is_a_password_change(db, settings):
+    """Saved with update_fields=["password"] outside check_password(): not Django's re-hash."""
+    from .hashers import FewIterationsPBKDF2PasswordHasher
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
+    get_user_model().objects.filter(pk=user.pk).update(password=old_hash)
+    user.refresh_from_db()
+    token = tokens.issue_token(user).token
+    assert _rest("/cached/", token) and _rest("/cached/", token)
+    user.password = make_password("another " + PASSWORD)
+    user.save(update_fields=["password"])
+    assert not _rest("/cached/", token) and not _rest("/not-cli/", token)
+    assert not AuthToken.objects.filter(user=user).exists()
 
 
 def test_clear_expired_tokens_clears_capped_ones(db, capped):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +17,36 @@ from ..conf import auth_settings
 # The pk of the user whose password change is being saved by ``accounts.passwords``,
 # which revokes the sessions itself (see ``sessions_revoked_by_caller``).
 _revoking_caller: ContextVar[Any] = ContextVar("gql_authtoken_revoking_caller", default=None)
+# The user instance whose ``check_password()`` is running: only then can a save be Django's re-hash.
+_checking_password: ContextVar[Any] = ContextVar("gql_authtoken_checking_password", default=None)
+
+
+def watch_password_checks() -> None:
+    """Mark the user whose ``AbstractBaseUser.check_password()`` runs (called once, at start-up).
+
+    Django re-hashes an outdated hash inside ``check_password()``, saving only
+    ``password``; the same save made by code that assigned ``make_password()``
+    looks identical afterwards. Knowing that the save happens inside the check
+    of that very instance tells them apart (``_is_hash_upgrade``). A user model
+    that replaces ``check_password`` without calling it is never marked: its
+    saves count as password changes, the safe side.
+    """
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    original = AbstractBaseUser.check_password
+    if getattr(original, "_gql_authtoken_watched", False):
+        return
+
+    @functools.wraps(original)
+    def check_password(self: Any, raw_password: str | None) -> bool:
+        reset = _checking_password.set(self)
+        try:
+            return original(self, raw_password)
+        finally:
+            _checking_password.reset(reset)
+
+    check_password._gql_authtoken_watched = True  # type: ignore[attr-defined]
+    AbstractBaseUser.check_password = check_password  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -79,10 +110,13 @@ def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
     ``AbstractBaseUser.check_password()`` re-hashes a correct password whose
     hash is outdated (another hasher, fewer iterations) and saves only
     ``password`` with ``_password`` cleared, "shouldn't be considered password
-    changes". Anything else that writes a hash (``set_password()``,
-    ``set_unusable_password()``, assigning ``make_password()``) is a change.
+    changes", and does so inside ``check_password()`` of that instance
+    (``watch_password_checks``). Anything else that writes a hash
+    (``set_password()``, ``set_unusable_password()``, assigning
+    ``make_password()``, with or without ``update_fields``) is a change.
     """
-    if update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None:
+    if (update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None
+            or _checking_password.get() is not user):
         return False
     try:
         old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)

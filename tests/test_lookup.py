@@ -47,15 +47,40 @@ def test_the_compiled_lookup_builds_what_the_orm_builds(user, clients, client, d
         assert found.user.get_username() == "alice" and found.client == (clients[client] if client else None)
 
 
-def test_the_select_related_setting_is_followed(user, clients, django_assert_num_queries):
+@pytest.mark.parametrize("listed", [[], ["user"], ["client"], ["user", "client"]])
+def test_the_user_and_client_are_always_joined(user, clients, listed, django_assert_num_queries):
+    """They decide whether the token is served: read with it from the primary, never lazily
+    through a read router, whatever AUTHTOKEN_SELECT_RELATED_LIST leaves out."""
     issued = tokens.issue_token(user, client=clients["web"])
-    with override_settings(GQL_AUTHTOKEN={"AUTHTOKEN_SELECT_RELATED_LIST": ["user"]}):
+    with override_settings(GQL_AUTHTOKEN={"AUTHTOKEN_SELECT_RELATED_LIST": listed}):
         with django_assert_num_queries(1):
             [found] = lookup.fetch_tokens([crypto.hash_token(issued.token)])
-        same_as_the_orm(found, related=("user",))
-        assert not AuthToken._meta.get_field("client").is_cached(found)
-        with django_assert_num_queries(1):
-            assert found.client.name == "web"
+            assert found.user.is_active and found.client.name == "web"
+        same_as_the_orm(found)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_prepare_threshold_in_the_database_options_prepares_the_lookup(user, django_assert_num_queries, monkeypatch):
+    """A project whose DATABASES OPTIONS set prepare_threshold allows prepared statements: the
+    lookup then runs on a server-side binding cursor that psycopg prepares (one query, as counted)."""
+    issued = tokens.issue_token(user)
+    digest = crypto.hash_token(issued.token)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {**connection.settings_dict["OPTIONS"],
+                                                              "prepare_threshold": 0})
+    lookup._prepared.cache_clear()
+    connection.ensure_connection()
+    monkeypatch.setattr(connection.connection, "prepare_threshold", 0)  # as psycopg.connect() would have set it
+    try:
+        for _ in range(2):
+            with django_assert_num_queries(1):
+                [found] = lookup.fetch_tokens([digest])
+            same_as_the_orm(found)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+    finally:
+        lookup._prepared.cache_clear()
+    assert any(AuthToken._meta.db_table in statement for statement in prepared), prepared
 
 
 def test_unknown_digests_find_nothing(db):

@@ -138,10 +138,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--other-tokens", type=int, default=OTHER_TOKENS, help="tokens of other users per table")
+    parser.add_argument("--prepare-threshold", type=int, default=None,
+                        help="PostgreSQL: DATABASES OPTIONS prepare_threshold (prepared statements allowed)")
     args = parser.parse_args()
     # strawberry-django-auth signs with the test SECRET_KEY, which PyJWT finds short.
     warnings.filterwarnings("ignore", message="The HMAC key is")
-    with test_database("tests.legacy.settings"):
+    options = {} if args.prepare_threshold is None else {"prepare_threshold": args.prepare_threshold}
+    with test_database("tests.legacy.settings", options=options):
         from django.core.cache import cache
 
         from tests.legacy.urls import FLOOR_KEY

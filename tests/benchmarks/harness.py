@@ -15,8 +15,9 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def test_database(settings_module: str) -> Iterator[None]:
-    """Django set up with ``settings_module`` and a fresh test database, removed afterwards."""
+def test_database(settings_module: str, *, options: dict[str, Any] | None = None) -> Iterator[None]:
+    """Django set up with ``settings_module`` and a fresh test database, removed afterwards
+    (``options``: added to the database's ``OPTIONS``)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
     import django
 
@@ -28,6 +29,7 @@ def test_database(settings_module: str) -> Iterator[None]:
     # Persistent connections, as production runs: a new PostgreSQL connection per
     # request would cost more than everything measured.
     connection.settings_dict["CONN_MAX_AGE"] = None
+    connection.settings_dict["OPTIONS"] = {**connection.settings_dict.get("OPTIONS", {}), **(options or {})}
     # Its own test database, so a benchmark never collides with a test run (nor
     # with another run on this machine: GQL_AUTHTOKEN_TEST_RUN, as the tests).
     suffix = os.environ.get("GQL_AUTHTOKEN_TEST_RUN", "")

@@ -1,10 +1,12 @@
 # The two commands of the README:
-#   make example   install into .venv, migrate SQLite, create the demo user, serve on 127.0.0.1:8000
+#   make example   install into .venv, migrate SQLite, create the demo user, serve on 127.0.0.1:$(PORT)
 #   make test      install into .venv and run the whole test suite (SQLite unless DATABASE_URL is set)
 PYTHON ?= python3
 VENV ?= .venv
 # Extra requirements for the test matrix, e.g. EXTRA='django>=6,<7'.
 EXTRA ?=
+# The example's port: `make example PORT=8001` (its mailed links follow it).
+PORT ?= 8000
 BIN := $(VENV)/bin
 
 .PHONY: install example test bench bench-all docs lint schema
@@ -22,8 +24,8 @@ example: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[example]" $(if $(EXTRA),"$(EXTRA)")
 	$(BIN)/python example_schema/manage.py migrate --noinput
 	$(BIN)/python example_schema/manage.py demo_user
-	@echo "GraphiQL: http://127.0.0.1:8000/graphql/  REST: http://127.0.0.1:8000/auth/login/  app: http://127.0.0.1:8000/app/  admin: http://127.0.0.1:8000/admin/"
-	$(BIN)/python example_schema/manage.py runserver 127.0.0.1:8000
+	@echo "GraphiQL: http://127.0.0.1:$(PORT)/graphql/  REST: http://127.0.0.1:$(PORT)/auth/login/  app: http://127.0.0.1:$(PORT)/app/  admin: http://127.0.0.1:$(PORT)/admin/"
+	EXAMPLE_PORT=$(PORT) $(BIN)/python example_schema/manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

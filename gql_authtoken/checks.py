@@ -29,6 +29,7 @@ def _error(message: str, id: int, hint: str | None = None) -> Error:
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    from .clients import CLIENT_RATE_SCOPE
     from .models import LONGEST_TOKEN_LIFETIME, validate_throttle_rate
 
     errors: list[Any] = []
@@ -80,6 +81,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         except ValidationError:
             errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be a DRF rate such as '10/min', or None.", 17,
                                  hint="A count, a slash and a period starting with s, m, h or d."))
+    client_rates = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_THROTTLE_RATES") or {}
+    try:
+        validate_throttle_rate(client_rates.get(CLIENT_RATE_SCOPE) or None)
+    except (ValidationError, AttributeError):
+        errors.append(_error(f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{CLIENT_RATE_SCOPE!r}] must be a DRF rate "
+                             "such as '10/min', or None.", 17,
+                             hint="It limits tokens of clients without a throttle_rate (UserClientRateThrottle)."))
     account_rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
     if isinstance(account_rate, str) and account_rate.strip().startswith("1/"):
         # One address may cause at most half of an account's failures; with a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
@@ -70,17 +71,48 @@ def check_client(
         raise PermissionDenied()
 
 
-def throttle_client(token: AuthToken) -> None:
-    """Count one request against the token's ``Client.throttle_rate`` (per user and client)."""
-    client = token.client if token.client_id else None
-    if client is None or not client.throttle_rate:
-        return
+# DRF's throttle scope of ``UserClientRateThrottle``, as django-rest-durin names it.
+CLIENT_RATE_SCOPE = "user_per_client"
+
+
+def default_client_rate() -> str | None:
+    """The rate of a token whose client has no ``throttle_rate`` (or that has no client).
+
+    ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user_per_client"]``, where
+    django-rest-durin reads it, at every call (so ``override_settings`` works);
+    None when unset. An invalid one is logged and ignored (check ``gql_authtoken.E017``).
+    """
+    rates = (getattr(settings, "REST_FRAMEWORK", None) or {}).get("DEFAULT_THROTTLE_RATES") or {}
+    rate = rates.get(CLIENT_RATE_SCOPE) or None
     try:
-        validate_throttle_rate(client.throttle_rate)
-    except ValidationError:  # stored past the model's validator: logged, not a 500
-        logger.warning("Client %r has an invalid throttle_rate; its requests are not limited", client.name)
-        return
-    throttle("user_per_client", [f"{token.user_id}:{client.pk}"], client.throttle_rate)
+        validate_throttle_rate(rate)
+    except ValidationError:
+        logger.warning("DEFAULT_THROTTLE_RATES[%r] is not a rate; tokens are not limited by it", CLIENT_RATE_SCOPE)
+        return None
+    return rate
+
+
+def client_rate(client: Client | None) -> str | None:
+    """How fast each user of ``client`` may send requests: its ``throttle_rate``, else
+    ``default_client_rate()``; None: not limited.
+
+    A rate the model's validator refuses, stored some other way, is logged and
+    the default used, never a 500.
+    """
+    if client is not None and client.throttle_rate:
+        try:
+            validate_throttle_rate(client.throttle_rate)
+        except ValidationError:
+            logger.warning("Client %r has an invalid throttle_rate; the default rate is used instead", client.name)
+        else:
+            return client.throttle_rate
+    return default_client_rate()
+
+
+def throttle_client(token: AuthToken) -> None:
+    """Count one request against ``client_rate`` of the token's client, per user and client."""
+    client = token.client if token.client_id else None
+    throttle(CLIENT_RATE_SCOPE, [f"{token.user_id}:{client.pk if client is not None else '-'}"], client_rate(client))
 
 
 def create_client(name: str, *, token_ttl: timedelta | None, throttle_rate: str | None = None) -> Client:

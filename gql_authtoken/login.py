@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
@@ -26,9 +27,19 @@ logger = logging.getLogger("gql_authtoken")
 
 @sensitive_variables("password", "issued")
 def login(
-    request: HttpRequest | None, *, username: str, password: str, client: Client | None = None
+    request: HttpRequest | None,
+    *,
+    username: str,
+    password: str,
+    client: Client | None = None,
+    choose_client: Callable[[Any], Client | None] | None = None,
 ) -> tokens.IssuedToken:
     """Check credentials with Django's backends and issue a token (``get_client`` first).
+
+    ``choose_client(user)``, when given, is called once the credentials are
+    right and before the token is issued, and its ``Client`` is used instead of
+    ``client``: django-rest-durin's ``LoginView`` picks the client knowing the
+    user. Whatever it raises ends the login with no token issued.
 
     A username or password that ``inputs`` refuses fails as wrong credentials
     do, counted for the client IP only, before any lookup or hash. Otherwise
@@ -54,6 +65,8 @@ def login(
     failure.refund()  # the password matched: no failure
     if not getattr(user, "is_active", True):  # a backend that lets inactive users through
         raise InactiveUser()
+    if choose_client is not None:
+        client = choose_client(user)
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
         issued = tokens.issue_token(user, client=client, request=request, password_hash=user.password)
         user_logged_in.send(sender=user.__class__, request=request, user=user)

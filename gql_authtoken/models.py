@@ -169,8 +169,12 @@ class AuthToken(models.Model):
         return limit if self.expiry is None else min(self.expiry, limit)
 
     def is_expired(self, now: datetime) -> bool:
-        expiry = self.effective_expiry()
-        return expiry is not None and expiry <= now
+        return has_passed(self.effective_expiry(), now)
+
+
+def has_passed(expiry: datetime | None, now: datetime) -> bool:
+    """Whether a token with this (effective) expiry has expired at ``now``; None never does."""
+    return expiry is not None and expiry <= now
 
 
 class ConfirmationPurpose(models.TextChoices):

@@ -12,7 +12,7 @@ from django.db import transaction
 from . import clock, cookies, inputs, tokens
 from .conf import auth_settings
 from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound
-from .models import AuthToken, Client, lock_user
+from .models import AuthToken, Client, has_passed, lock_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -44,6 +44,15 @@ class Session:
             ip_address=token.ip_address,
             is_current=current is not None and current.pk == token.pk,
         )
+
+    # django-rest-durin's session fields.
+    @property
+    def has_expired(self) -> bool:
+        return has_passed(self.expiry, clock.now())
+
+    @property
+    def expires_in(self) -> str:
+        return tokens.lifetime_in_words(self.created, self.expiry)
 
 
 def session_tokens(user: AbstractBaseUser) -> Any:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model, user_logged_out
 from django.db import router, transaction
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -40,8 +41,10 @@ if TYPE_CHECKING:
 class IssuedToken:
     """A freshly issued or rotated token: the only place the plaintext exists (never in its repr).
 
-    Shaped like django-rest-durin's ``token_obj``: ``token``, ``expiry``, ``user``,
-    ``client``, and ``instance`` (the ``AuthToken``).
+    Shaped like django-rest-durin's ``AuthToken`` as its ``LoginView`` hooks get
+    it (``token_obj``): ``token``, ``expiry``, ``created``, ``user``, ``client``,
+    ``pk`` / ``id``, ``has_expired`` and ``expires_in``; ``instance`` is the
+    ``AuthToken`` itself.
     """
 
     token: str = field(repr=False)
@@ -52,12 +55,42 @@ class IssuedToken:
         return self.instance.expiry
 
     @property
+    def created(self) -> datetime:
+        return self.instance.created
+
+    @property
+    def pk(self) -> Any:
+        return self.instance.pk
+
+    @property
+    def id(self) -> Any:
+        return self.instance.pk
+
+    @property
     def user(self) -> Any:
         return self.instance.user
 
     @property
     def client(self) -> Client | None:
         return self.instance.client
+
+    @property
+    def has_expired(self) -> bool:
+        return self.instance.is_expired(clock.now())
+
+    @property
+    def expires_in(self) -> str:
+        """The token's lifetime in words, as durin's ``expires_in`` (``lifetime_in_words``)."""
+        return lifetime_in_words(self.instance.created, self.instance.effective_expiry())
+
+
+def lifetime_in_words(created: datetime, expiry: datetime | None) -> str:
+    """A token's whole lifetime, from ``created`` to ``expiry``, in words ("1 day"); "N/A"
+    without expiry. django-rest-durin's ``expires_in`` / ``expires_in_str``, worded by Django's
+    ``timesince`` rather than the humanize package."""
+    if expiry is None:
+        return "N/A"
+    return timesince(created, now=expiry)
 
 
 def compute_expiry(*, created: datetime, start: datetime, client: Client | None) -> datetime | None:

@@ -305,6 +305,7 @@ def example_server():
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
     env["EXAMPLE_CACHE_DIR"] = str(Path(directory) / "cache")  # not the throttle counts of a running example
+    env["EXAMPLE_PORT"] = str(port)  # as `make example PORT=...`: its mailed links point at this server
     # This checkout's package, also where the virtualenv has another one installed in editable mode.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     manage = [sys.executable, str(root / "example_schema" / "manage.py")]

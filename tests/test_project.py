@@ -41,6 +41,20 @@ def test_example_project_passes_checks_and_serves_its_schema(tmp_path):
         assert name in result.stdout
 
 
+def test_make_example_serves_on_another_port_and_its_links_follow():
+    """`make example PORT=8123`: the server and the example's mailed links (EXAMPLE_PORT)."""
+    dry = subprocess.run(["make", "-n", "example", "PORT=8123"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "EXAMPLE_PORT=8123 .venv/bin/python example_schema/manage.py runserver 127.0.0.1:8123" in dry.stdout
+    script = ("from django.conf import settings; import django; django.setup(); c = settings.GQL_AUTHTOKEN;"
+              "print(c['REGISTRATION_EMAIL']['BASE_URL'], c['PASSWORD_RESET_URL'])")
+    env = {"PATH": "", "DJANGO_SETTINGS_MODULE": "example.settings", "PYTHONPATH": str(ROOT), "EXAMPLE_PORT": "8123"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "example_schema", env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["http://127.0.0.1:8123", "http://127.0.0.1:8123/reset-password/{token}"], (
+        result.stderr)
+
 
 def test_clearing_the_cache_between_tests_spares_other_runs_keys():
     """Two runs on one machine may share a Redis db (see .ci/run): each deletes only its own keys."""

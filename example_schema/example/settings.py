@@ -7,6 +7,10 @@ from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Where the example is served (`make example PORT=8001` sets EXAMPLE_PORT): the links in its
+# mails (confirmation, password reset) point here.
+EXAMPLE_URL = f"http://127.0.0.1:{os.environ.get('EXAMPLE_PORT', '8000')}"
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
@@ -121,15 +125,16 @@ GQL_AUTHTOKEN = {
     "REGISTRATION_EMAIL_CONFIRM": True,
     # New accounts stay inactive (cannot log in) until the link is opened.
     "REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD": "is_active",
-    "REGISTRATION_EMAIL": {"BASE_URL": "http://127.0.0.1:8000"},
+    "REGISTRATION_EMAIL": {"BASE_URL": EXAMPLE_URL},
     "REGISTRATION_CONFIRM_REDIRECT_PATH": "/graphql/",
     # API keys (auth/apiaccess/) are tokens of this client; demo_user creates it.
     "API_ACCESS_CLIENT_NAME": "api",
     # Logins with client "web" (the single-page app at /app/) get the token as an HttpOnly
     # cookie instead of in the body (docs/cookies.md). SECURE is False only because the
-    # example is served over plain http://127.0.0.1:8000, where browsers would never send
+    # example is served over plain http://127.0.0.1, where browsers would never send
     # a Secure cookie back; keep the default (True) on any site served over HTTPS.
+    # Programs (curl, mobile apps, django-rest-durin clients) log in as "ios" or "cli".
     "AUTH_COOKIE": {"CLIENTS": ["web"], "SECURE": False},
     # The front end's page for reset links (there is none here: runserver prints the mail).
-    "PASSWORD_RESET_URL": "http://127.0.0.1:8000/reset-password/{token}",
+    "PASSWORD_RESET_URL": EXAMPLE_URL + "/reset-password/{token}",
 }

@@ -3,8 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
-from django.utils import timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -80,18 +78,10 @@ class SessionSerializer(serializers.Serializer):
     user_agent = serializers.CharField(allow_null=True)
     ip_address = serializers.CharField(allow_null=True)
     is_current = serializers.BooleanField()
-    # django-rest-durin's session fields, for its clients.
-    has_expired = serializers.SerializerMethodField()
-    expires_in_str = serializers.SerializerMethodField()
-
-    def get_has_expired(self, session: Any) -> bool:
-        return session.expiry is not None and session.expiry <= timezone.now()
-
-    def get_expires_in_str(self, session: Any) -> str:
-        """The token's whole lifetime in words ("1 day"), "N/A" without expiry, as durin words it."""
-        if session.expiry is None:
-            return "N/A"
-        return timesince(session.created, now=session.expiry)
+    # django-rest-durin's session fields, for its clients (the rules are the core's).
+    has_expired = serializers.BooleanField()
+    expires_in_str = serializers.CharField(
+        source="expires_in", help_text='The lifetime from creation to expiry in words ("1 day"), or "N/A".')
 
 
 # Response shapes, for the OpenAPI description.

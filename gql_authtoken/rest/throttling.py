@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework.throttling import BaseThrottle
 
+from .. import clients
 from ..exceptions import Throttled
 from ..middleware import check_client_rate
 from ..models import AuthToken
@@ -14,11 +15,14 @@ from ..models import AuthToken
 class UserClientRateThrottle(BaseThrottle):
     """Limit each user of a client to ``Client.throttle_rate`` (scope ``user_per_client``).
 
-    Clients without a rate, and requests without a token, are not limited.
-    The decision is the core's, shared with GraphQL: one request counts once.
+    A client without a rate, or a token of no client, gets
+    ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user_per_client"]`` as
+    django-rest-durin does (not limited when that is unset); requests without
+    a token are not limited (``AnonRateThrottle`` does that). The decision is
+    the core's (``clients.client_rate``), shared with GraphQL: one request counts once.
     """
 
-    scope = "user_per_client"
+    scope = clients.CLIENT_RATE_SCOPE
 
     def __init__(self) -> None:
         self._wait: float | None = None

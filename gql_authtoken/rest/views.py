@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -89,21 +90,42 @@ class TokenView(CoreErrorsMixin, APIView):
         return self.request.user  # type: ignore[return-value]  # IsAuthenticated: never anonymous here
 
 
+# django-rest-durin ``LoginView`` hooks that cannot work here: credentials are checked, and
+# the token issued, by the core (throttled, one new token per login), not by the view.
+_UNSUPPORTED_LOGIN_HOOKS = ("validate_and_return_user", "get_token_obj")
+
+
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(CoreErrorsMixin, APIView):
     """POST username, password and optional client; 200 ``{"token", "expiry"}``.
 
-    Override points as in django-rest-durin: ``get_client_obj``,
-    ``get_post_response_data`` and ``format_expiry_datetime``. For a client in
-    ``AUTH_COOKIE["CLIENTS"]`` the token is set as that cookie and the body has
-    no ``"token"`` (whatever ``get_post_response_data`` put there); such a login
-    passes Django's CSRF check first (``cookies.guard_login``).
+    Override points as in django-rest-durin (docs/rest.md): ``get_client_obj``,
+    ``get_post_response_data``, ``format_expiry_datetime``, ``get_context`` and
+    ``get_user_serializer_class``. As in durin, the credentials are checked
+    first and ``request.user`` is the user logging in when the hooks run. A
+    subclass overriding durin's ``validate_and_return_user`` or
+    ``get_token_obj``, which are never called here, is refused when it is
+    defined (``ImproperlyConfigured``) rather than silently ignored.
+
+    For a client in ``AUTH_COOKIE["CLIENTS"]`` the token is set as that cookie
+    and the body has no ``"token"`` (whatever ``get_post_response_data`` put
+    there); such a login passes Django's CSRF check before any token is issued
+    (``cookies.guard_login``).
     """
 
     # A stale token header must not stop anyone from logging in again.
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     serializer_class = LoginSerializer
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overridden = [name for name in _UNSUPPORTED_LOGIN_HOOKS if name in cls.__dict__]
+        if overridden:
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__} overrides {', '.join(overridden)}, which gql_authtoken's LoginView never "
+                "calls: credentials are checked and a new token issued by the core. See docs/migrating.md "
+                "(django-rest-durin's LoginView).")
 
     def get_client_obj(self, request: Request) -> Client | None:
         data = request.data if isinstance(request.data, Mapping) else {}  # a JSON array has no client
@@ -112,13 +134,22 @@ class LoginView(CoreErrorsMixin, APIView):
     def format_expiry_datetime(self, expiry: datetime | None) -> Any:
         return format_expiry(expiry)
 
+    def get_context(self) -> dict[str, Any]:
+        """The context of the user serializer."""
+        return {"request": self.request, "format": self.format_kwarg, "view": self}
+
+    def get_user_serializer_class(self) -> Any:
+        """The serializer of ``"user"`` in the answer; None: no ``"user"`` (default: ``USER_SERIALIZER``)."""
+        return auth_settings.import_setting("USER_SERIALIZER")
+
     def get_post_response_data(self, request: Request, token_obj: tokens.IssuedToken) -> dict[str, Any]:
-        """The response body; ``token_obj`` has ``token`` (the plaintext, this once),
-        ``expiry``, ``user``, ``client`` and ``instance``, as durin's hook receives."""
+        """The response body. ``token_obj`` is shaped like durin's ``AuthToken`` (``tokens.IssuedToken``):
+        ``token`` (the plaintext, this once), ``expiry``, ``created``, ``pk``, ``user``, ``client``,
+        ``has_expired``, ``expires_in``, and ``instance``; ``request.user`` is the user logging in."""
         data = {"token": token_obj.token, "expiry": self.format_expiry_datetime(token_obj.expiry)}
-        user_serializer = auth_settings.import_setting("USER_SERIALIZER")
+        user_serializer = self.get_user_serializer_class()
         if user_serializer is not None:
-            data["user"] = user_serializer(token_obj.user, context={"request": request, "view": self}).data
+            data["user"] = user_serializer(request.user, context=self.get_context()).data
         return data
 
     @extend_schema(request=LoginSerializer, responses={
@@ -128,13 +159,18 @@ class LoginView(CoreErrorsMixin, APIView):
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        client = self.get_client_obj(request)
-        cookies.guard_login(request._request, client)
+
+        def choose_client(user: Any) -> Client | None:
+            request.user = user  # as durin: its hooks read the user logging in from request.user
+            client = self.get_client_obj(request)
+            cookies.guard_login(request._request, client)
+            return client
+
         issued = login.login(
             request._request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            client=client,
+            choose_client=choose_client,
         )
         data = self.get_post_response_data(request, issued)
         if cookies.hand_over(request._request, issued) is None:
@@ -149,13 +185,14 @@ class LogoutView(TokenView):
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Done (empty body)."),
                                             **_TOKEN_ERRORS})
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> Response:
         if cookies.authenticated_by_cookie(request._request):
             # A GET passes the CSRF check: any site could log the user out with a link or an image.
             raise MethodNotAllowed(request.method or "GET")
         tokens.logout(request._request, self.token)
         cookies.forget(request._request)
-        return HttpResponse(status=status.HTTP_200_OK)
+        # No data: DRF sends no body and no Content-Type, as drf_advanced_token's Response(None, 200).
+        return Response(status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
@@ -179,13 +216,21 @@ class LogoutAllView(TokenView):
 
 
 class RefreshView(TokenView):
-    """POST: extend the token by its client's TTL; 200 ``{"expiry"}``."""
+    """POST: extend the token by its client's TTL; 200 ``{"expiry"}``. Hooks as durin's:
+    ``renew_token(request, token)`` and ``format_expiry_datetime(expiry)``."""
+
+    def renew_token(self, request: Request, token: AuthToken) -> datetime | None:
+        """Extend ``token``; its new expiry (a hook of durin's ``RefreshView``)."""
+        return tokens.refresh_token(token)
+
+    def format_expiry_datetime(self, expiry: datetime | None) -> Any:
+        return format_expiry(expiry)
 
     @extend_schema(request=None, responses={200: ExpirySerializer, **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
-        expiry = tokens.refresh_token(self.token)
+        expiry = self.renew_token(request, self.token)
         cookies.extend(request._request, self.token)
-        return Response({"expiry": format_expiry(expiry)})
+        return Response({"expiry": self.format_expiry_datetime(expiry)})
 
 
 class TokenCheckView(TokenView):

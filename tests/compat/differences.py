@@ -25,6 +25,7 @@ DELIBERATE: list[Deliberate] = [
        " made a logout on one device log out every other."),
     Deliberate("login-failure-is-400", (
         ("drf_advanced_token", "login, wrong password", "*"),
+        ("drf_advanced_token", "login, no password", "*"),
         ("rest_authtoken", "login, wrong password", "*"),
         ("rest_authtoken", "login, no password", "*"),
         ("rest_authtoken_confirm", "login before confirming", "*"),
@@ -84,6 +85,18 @@ DELIBERATE: list[Deliberate] = [
         ("durin", "delete the API key when there is none", "*"),
     ), "DELETE apiaccess/ answers 204 whether or not there was a key (the key is gone either way);"
        " durin answered 404 when there was none."),
+    Deliberate("register-every-taken-field", (
+        ("rest_authtoken_confirm", "register again, same username and email", "body.email*"),
+    ), "A registration names every field in use, username and email alike (API.md §9), where"
+       " django-rest-authtoken named only the username."),
+    Deliberate("register-email-unique", (
+        ("rest_authtoken_confirm", "register, new username with a taken email", "*"),
+    ), "An email belongs to one account (API.md §9: a field error, unique); django-rest-authtoken registered"
+       " a second account with it (201)."),
+    Deliberate("register-username-case-insensitive", (
+        ("rest_authtoken_confirm", "register, a taken username in another case", "*"),
+    ), "Usernames are unique regardless of case (API.md §9, issue 10: 'Alice' and 'alice' cannot be two people);"
+       " django-rest-authtoken registered the case variant (201)."),
     Deliberate("confirmation-link-page", (
         ("rest_authtoken_confirm", "open the mailed link", "*"),
         ("rest_authtoken_confirm", "open the used link again", "*"),

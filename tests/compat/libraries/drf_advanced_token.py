@@ -80,6 +80,8 @@ class DrfAdvancedToken(Project):
         f.fact("second_device_still_logged_in", check("second device after logout", device2).status == 200)
 
         f.documented(login("login, wrong password", password="wrong"), 401)
+        f.post("login, no password", "/auth/login/", json_body={"username": "alice"},
+               headers={"Accept": "application/json"})
         f.fact("new_token_after_logout", login("login after logout")["token"] != new)
         f.post("login with the revoked token still in the header", "/auth/login/", token=new,
                json_body={"username": "alice", "password": PASSWORD}, headers={"Accept": "application/json"})

@@ -133,3 +133,10 @@ class RestAuthtokenConfirm(RestAuthtoken):
         f.documented(f.post("login after confirming", "/auth/login/", form=john), 200)
         f.open_link("open the used link again", link)
         f.open_link("open a made-up link", "/auth/register/confirm/bm90LWEtdG9rZW4/")
+
+        # Usernames and emails are unique regardless of case here (API.md §9): deliberate differences.
+        f.post("register again, same username and email", "/auth/register/", form=john)
+        f.post("register, new username with a taken email", "/auth/register/",
+               form={**john, "username": "jim"})
+        f.post("register, a taken username in another case", "/auth/register/",
+               form={**john, "username": "JOHN", "email": "john.upper@example.org"})

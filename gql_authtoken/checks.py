@@ -173,6 +173,29 @@ def check_auth_cookie_clients(app_configs: Any = None, databases: Any = None, **
 
 
 @register()
+def check_database_routers(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Django's authentication backends read the user where the router reads (see ``primary``)."""
+    from django.contrib.auth import get_user_model
+
+    from .primary import ROUTER_PATH, PrimaryForCredentialChecks
+
+    model = get_user_model()
+    read, write = router.db_for_read(model), router.db_for_write(model)
+    routers = list(getattr(settings, "DATABASE_ROUTERS", []))
+    first = routers[0] if routers else None
+    if read == write or first == ROUTER_PATH or isinstance(first, PrimaryForCredentialChecks):
+        return []
+    return [Warning(
+        f"Your DATABASE_ROUTERS read users from {read!r} but write them to {write!r}: Django's authentication "
+        "backends check a login's password there, so right after a registration or a password change a "
+        "replica that lags refuses the right password (it never lets an old one log in: the token is "
+        "issued against the password hash on the primary).",
+        hint=f"Put {ROUTER_PATH!r} first in DATABASE_ROUTERS: it sends the reads of a login's password "
+             "check to the primary and leaves every other read to your router.",
+        id="gql_authtoken.W010")]
+
+
+@register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH not in middleware:
@@ -286,6 +309,7 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             hint="Set OPTIONS['IGNORE_EXCEPTIONS'] (and DJANGO_REDIS_IGNORE_EXCEPTIONS) to False for the token "
                  "cache, e.g. in a CACHES entry of its own: gql_authtoken falls back to the database by itself "
                  "while Redis is down."))
+    messages += _check_sentinel_client(alias)
     if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
         hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                 "cache), or set the throttle rates to None to turn throttling off.")
@@ -302,6 +326,44 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 f"Throttle counts are per process: CACHES[{alias!r}] ({backend}) is private to each process, so "
                 "N workers allow N times the rate.", hint=hint, id="gql_authtoken.W004"))
     return messages
+
+
+def _check_sentinel_client(alias: str) -> list[Any]:
+    """django-redis's ``SentinelClient`` connects only through its Sentinel connection factory.
+
+    With the default factory every connection raises ``ImproperlyConfigured``:
+    the token cache counts as down from the first request on (every lookup in
+    the database, every throttled call refused while ``THROTTLE_ON_CACHE_FAILURE``
+    is ``"closed"``), and nothing at start-up says why.
+    """
+    from django.core.cache import caches
+
+    try:
+        from django_redis.cache import RedisCache
+        from django_redis.client import SentinelClient
+        from django_redis.pool import SentinelConnectionFactory
+    except ImportError:
+        return []
+    if not isinstance(caches[alias], RedisCache):
+        return []
+    options: Any = settings.CACHES[alias].get("OPTIONS") or {}
+    try:
+        client = import_string(str(options.get("CLIENT_CLASS") or "django_redis.client.DefaultClient"))
+        factory_path = str(options.get("CONNECTION_FACTORY") or getattr(
+            settings, "DJANGO_REDIS_CONNECTION_FACTORY", "django_redis.pool.ConnectionFactory"))
+        factory = import_string(factory_path)
+    except ImportError:
+        return []  # django-redis itself says what it cannot import
+    if not (isinstance(client, type) and issubclass(client, SentinelClient)):
+        return []
+    if isinstance(factory, type) and issubclass(factory, SentinelConnectionFactory):
+        return []
+    return [_error(
+        f"CACHES[{alias!r}] uses django-redis's SentinelClient with the connection factory {factory_path!r}: "
+        "it cannot connect, so the token cache would be down from the first request on (every token looked "
+        "up in the database, every throttled call refused).", 29,
+        hint="Add OPTIONS['CONNECTION_FACTORY'] = 'django_redis.pool.SentinelConnectionFactory' to this cache "
+             "(or set DJANGO_REDIS_CONNECTION_FACTORY to it), with OPTIONS['SENTINELS'].")]
 
 
 def _check_confirm_page_template() -> list[Any]:

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from . import inputs
+from . import inputs, primary
 from .conf import auth_settings
 from .exceptions import (
     FieldError,
@@ -36,7 +36,7 @@ def get_client(name: str | None) -> Client | None:
     if inputs.refused(client=name):
         raise UnknownClient()
     try:
-        return Client.objects.get(name=name)
+        return primary.manager(Client).get(name=name)  # a replica may not have it yet
     except Client.DoesNotExist:
         raise UnknownClient() from None
 

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, crypto, identities
+from . import clock, crypto, identities, primary
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
 from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
@@ -59,7 +59,7 @@ def email_of(user: Any) -> str:
 
 def is_pending_registration(user: Any) -> bool:
     """Whether ``user`` was made by ``register`` and has not confirmed their address yet."""
-    return PendingRegistration.objects.filter(user_id=user.pk).exists()
+    return primary.manager(PendingRegistration).filter(user_id=user.pk).exists()
 
 
 def start_registration(user: Any, *, now: datetime) -> None:
@@ -82,7 +82,7 @@ def is_email_confirmed(user: Any) -> bool:
     if field and getattr(user, field, False):
         return True
     email = email_of(user)
-    return bool(email) and EmailConfirmationToken.objects.filter(
+    return bool(email) and primary.manager(EmailConfirmationToken).filter(
         user=user, email__iexact=email, confirmed__isnull=False
     ).exists()
 
@@ -125,7 +125,8 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     if not is_well_formed(token):
         raise InvalidConfirmationToken()
     try:
-        row = EmailConfirmationToken.objects.select_related("user").get(
+        # From the primary: a replica may miss a link mailed a moment ago, or hold one used since.
+        row = primary.manager(EmailConfirmationToken).select_related("user").get(
             digest=crypto.hash_token(token), confirmed__isnull=True
         )
     except EmailConfirmationToken.DoesNotExist:

@@ -10,7 +10,9 @@ Uniqueness follows Django's ``UserCreationForm`` (since 4.2): a username or
 address that differs from a taken one only in case is taken too. It is
 compared by the database (``__iexact``), so it folds case as the database
 does: PostgreSQL's ``UPPER()`` folds all of Unicode (``ı`` to ``I``),
-SQLite's ``LIKE`` only ASCII.
+SQLite's ``LIKE`` only ASCII. Accounts are read from the database they are
+written to (``primary.users()``): a read replica that lags would let a taken
+name pass, or put an account's attempts in a name's throttle bucket.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import BaseUserManager
-from django.db import connection
+from django.db import connections
+
+from . import primary
 
 
 def email_is_username(model: Any = None) -> bool:
@@ -82,7 +86,7 @@ def find_account(username: str) -> Any | None:
     """
     model: Any = get_user_model()
     try:
-        return model._default_manager.get_by_natural_key(username)
+        return primary.users().get_by_natural_key(username)
     except (model.DoesNotExist, model.MultipleObjectsReturned):
         return None
 
@@ -91,7 +95,7 @@ def accounts_with_email(email: str) -> Any:
     """The accounts whose address is ``email`` in any case (a queryset), as Django's
     ``PasswordResetForm`` finds them; several accounts may share an address."""
     model = get_user_model()
-    return model._default_manager.filter(**{f"{model.get_email_field_name()}__iexact": email})
+    return primary.users().filter(**{f"{model.get_email_field_name()}__iexact": email})
 
 
 def find_account_by_email(email: str) -> Any | None:
@@ -115,7 +119,7 @@ def username_in_use(username: str) -> bool:
     """Whether an account has this username in any case (``UserCreationForm.clean_username``),
     or the manager's ``get_by_natural_key`` already reaches one with it (a manager that folds more)."""
     model = get_user_model()
-    taken = model._default_manager.filter(**{f"{model.USERNAME_FIELD}__iexact": username}).exists()
+    taken = primary.users().filter(**{f"{model.USERNAME_FIELD}__iexact": username}).exists()
     return taken or find_account(username) is not None
 
 
@@ -152,6 +156,7 @@ def lock_identities(values: Iterable[str]) -> None:
     Call inside ``transaction.atomic()``.
     """
     identities = sorted({value for value in values if value})
+    connection = connections[primary.alias(get_user_model())]  # where the accounts are written
     if connection.vendor != "postgresql" or not identities:
         return
     with connection.cursor() as cursor:

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from . import clock, crypto
+from . import clock, crypto, primary
 from .models import AuthToken, Client
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
@@ -164,7 +164,8 @@ def import_tokens(
     with transaction.atomic():
         for batch in _batches(READERS[source](batch_size), batch_size):
             summary.found += len(batch)
-            known = set(AuthToken.objects.filter(digest__in=[r.digest for r in batch]).values_list("digest", flat=True))
+            digests = [r.digest for r in batch]
+            known = set(AuthToken.objects.on_primary().filter(digest__in=digests).values_list("digest", flat=True))
             new = []
             for row in batch:
                 if row.digest in known:
@@ -197,7 +198,7 @@ def _client(spec: Any, clients: dict[str, Client | None], summary: ImportSummary
         return None
     name, ttl, rate = spec
     if name not in clients:
-        client = Client.objects.filter(name=name).first()
+        client = primary.manager(Client).filter(name=name).first()  # a replica may not have it yet
         if client is None:
             summary.clients_created.append(name)
             client = None if dry_run else Client.objects.create(name=name, token_ttl=ttl, throttle_rate=rate)

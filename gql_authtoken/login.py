@@ -13,7 +13,7 @@ from django.core.exceptions import MultipleObjectsReturned
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from . import attempts, callers, identities, throttling, tokens
+from . import attempts, callers, identities, primary, throttling, tokens
 from .conf import auth_settings
 from .exceptions import InactiveUser, InvalidCredentials, Throttled
 from .models import Client
@@ -52,9 +52,11 @@ def login(
         raise InvalidCredentials()
     username = identities.normalize_username(username)
     account, failure = _throttle_login(request, username)
-    # Sends ``user_login_failed`` itself when every backend refuses.
+    # Sends ``user_login_failed`` itself when every backend refuses. The backends read the
+    # user where the router says: ``reading_primary`` lets a router read the primary (``primary``).
     try:
-        user = authenticate(request, username=username, password=password)
+        with primary.reading_primary():
+            user = authenticate(request, username=username, password=password)
     except MultipleObjectsReturned:
         # Accounts that differ only in case, made before registration refused them,
         # and a case-insensitive get_by_natural_key: no account is "the" one.

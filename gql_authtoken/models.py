@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models, router
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from . import primary
 from .conf import auth_settings
 from .throttling import parse_rate
 
@@ -62,7 +62,7 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     writers anyway. Returns the stored values of ``fields`` (empty when the
     user is gone), read under the lock.
     """
-    row = get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values("pk", *fields).first()
+    row = primary.users().select_for_update().filter(pk=user.pk).values("pk", *fields).first()
     return row or {}
 
 
@@ -111,7 +111,7 @@ class AuthTokenQuerySet(models.QuerySet):
         """These rows read from the database tokens are written to (``router.db_for_write``), never
         a read replica, which may still hold a row revoked a moment ago or miss one just issued. For
         every read that decides whether a token is live; lists shown to people may read replicas."""
-        return self.using(router.db_for_write(self.model))
+        return self.using(primary.alias(self.model))
 
     def active(self, now: datetime) -> AuthTokenQuerySet:
         """Tokens that still authenticate at ``now`` (expiry and ``MAX_TOKEN_LIFETIME``)."""

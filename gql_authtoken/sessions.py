@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from . import clock, cookies, inputs, tokens
+from . import clock, cookies, inputs, primary, tokens
 from .conf import auth_settings
 from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound
 from .models import AuthToken, Client, has_passed, lock_user
@@ -83,7 +83,7 @@ def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
 def api_access_client() -> Client:
     """The ``Client`` named by ``API_ACCESS_CLIENT_NAME``; API keys are its tokens."""
     name = auth_settings.API_ACCESS_CLIENT_NAME
-    client = Client.objects.filter(name=name).first() if name else None
+    client = primary.manager(Client).filter(name=name).first() if name else None  # it decides: no replica
     if client is None:
         raise ApiAccessUnavailable()
     return client

@@ -7,20 +7,20 @@ The only code that writes ``AuthToken`` rows. Plain Python and the Django ORM
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model, user_logged_out
-from django.db import router, transaction
+from django.contrib.auth import user_logged_out
+from django.db import transaction
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import cache as token_cache
-from . import callers, clients, clock, crypto, inputs, lookup, models, signals
+from . import callers, clients, clock, crypto, inputs, lookup, models, primary, signals
 from .conf import auth_settings
 from .exceptions import (
     InactiveUser,
@@ -304,14 +304,11 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     Pass ``user`` when all the tokens are that user's, to spare looking them up.
     """
     by_user: dict[Any, list[int]] = {}
-    users: Mapping[Any, AbstractBaseUser]
     # Read where they are deleted: a replica could miss a token issued a moment ago.
-    for pk, user_id in tokens.using(router.db_for_write(AuthToken)).values_list("pk", "user_id"):
+    for pk, user_id in tokens.using(primary.alias(AuthToken)).values_list("pk", "user_id"):
         by_user.setdefault(user_id, []).append(pk)
-    if user is not None:
-        users = {user.pk: user}
-    else:
-        users = get_user_model()._default_manager.in_bulk(list(by_user)) if by_user else {}
+    users: Mapping[Any, AbstractBaseUser] = {user.pk: user} if user is not None else (
+        primary.users().in_bulk(list(by_user)) if by_user else {})
     total = 0
     with token_cache.batched_marks():  # the post_delete receiver marks each row
         for user_id, pks in by_user.items():
@@ -345,27 +342,41 @@ def revoke_all_tokens(user: AbstractBaseUser) -> int:
         return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
 
 
+def _batches(tokens: Any, batch_size: int) -> Iterator[list[Any]]:
+    """The primary keys of ``tokens``, read from the primary, in batches in key order.
+
+    Each batch starts past the last key of the one before, so the loop ends
+    whatever the caller's deletes did: a row that is not deleted (a router
+    that reads one database and deletes in another, a concurrent writer) is
+    passed over, never read again and again.
+    """
+    last = None
+    while True:
+        batch = tokens.on_primary().order_by("pk")
+        if last is not None:
+            batch = batch.filter(pk__gt=last)
+        pks = list(batch.values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return
+        last = pks[-1]
+        yield pks
+
+
 def clear_expired_tokens(*, batch_size: int = 1000) -> int:
     """Delete expired tokens in batches (bounded memory, short locks); how many."""
     total = 0
-    while True:
-        pks = list(AuthToken.objects.expired(clock.now()).values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return total
+    for pks in _batches(AuthToken.objects.expired(clock.now()), batch_size):
         # The post_delete receiver marks each row; expired tokens are refused by every hit
         # anyway, so the marks need not wait out recent hits.
         with token_cache.batched_marks(wait=False):
             total += AuthToken.objects.filter(pk__in=pks).delete()[0]
+    return total
 
 
 def revoke_every_token(*, batch_size: int = 1000) -> int:
     """Revoke all tokens of all users, in batches; how many."""
-    total = 0
-    while True:
-        pks = list(AuthToken.objects.on_primary().order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return total
-        total += revoke_tokens(AuthToken.objects.filter(pk__in=pks))
+    return sum(revoke_tokens(AuthToken.objects.filter(pk__in=pks))
+               for pks in _batches(AuthToken.objects.all(), batch_size))
 
 
 aauthenticate_token = sync_to_async(authenticate_token)

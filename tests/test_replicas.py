@@ -361,3 +361,112 @@ def test_throttling_on_a_cache_that_ignores_its_errors_follows_throttle_on_cache
     get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
     response = DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == (429 if mode == "closed" else 200)
+
+
+# --- configuration a replicated set-up needs: the checks that catch what is missing ---
+
+
+class ReadsFromAReplica:
+    """A read-scaling router (the check only asks it; no query goes to ``replica``)."""
+
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+@pytest.mark.parametrize("routers, warned", [
+    ([], False),  # reads and writes in one database
+    (["tests.test_replicas.ReadsFromAReplica"], True),
+    (["gql_authtoken.primary.PrimaryForCredentialChecks", "tests.test_replicas.ReadsFromAReplica"], False),
+    (["tests.test_replicas.ReadsFromAReplica", "gql_authtoken.primary.PrimaryForCredentialChecks"], True),
+])
+def test_a_router_reading_users_from_a_replica_without_the_credential_router_is_a_warning(
+        settings, routers, warned):
+    from django.core.checks import run_checks
+
+    settings.DATABASE_ROUTERS = routers
+    assert ("gql_authtoken.W010" in {message.id for message in run_checks()}) is warned
+
+
+SENTINEL_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+
+
+def sentinel_cache(settings, sentinel_port, service="mymaster", **options):
+    """CACHES['tokens'] as docs/deployment.md sets up django-redis with Sentinel."""
+    settings.CACHES = {**settings.CACHES, "tokens": {
+        "BACKEND": BACKENDS["django-redis"],
+        "LOCATION": f"redis://{service}/0",
+        "KEY_PREFIX": "issue15",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+            "SENTINELS": [("127.0.0.1", sentinel_port)],
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+            **options,
+        },
+    }}
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
+
+
+@pytest.mark.parametrize("where, refused", [
+    ("nowhere", True),
+    ("options", False),
+    ("setting", False),
+])
+def test_a_sentinel_client_without_the_sentinel_connection_factory_is_a_check_error(settings, where, refused):
+    """django-redis's SentinelClient cannot connect through the default factory: the token cache would be
+    down from the first request on, and every throttled call refused."""
+    from django.core.checks import run_checks
+
+    sentinel_cache(settings, free_port(), **({"CONNECTION_FACTORY": SENTINEL_FACTORY} if where == "options" else {}))
+    if where == "setting":
+        settings.DJANGO_REDIS_CONNECTION_FACTORY = SENTINEL_FACTORY
+    errors = [message for message in run_checks() if message.id == "gql_authtoken.E029"]
+    assert bool(errors) is refused
+    if refused:
+        assert SENTINEL_FACTORY in errors[0].hint
+
+
+def test_a_plain_django_redis_client_needs_no_sentinel_factory(settings):
+    from django.core.checks import run_checks
+
+    settings.CACHES = {**settings.CACHES, "tokens": {"BACKEND": BACKENDS["django-redis"],
+                                                     "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "tokens"}
+    assert "gql_authtoken.E029" not in {message.id for message in run_checks()}
+
+
+def test_the_documented_sentinel_set_up_serves_tokens_from_the_cache(
+        transactional_db, settings, redis_server_binary, tmp_path, django_assert_num_queries):
+    """docs/deployment.md's example, against a real Sentinel watching a real primary."""
+    with redis_server(redis_server_binary, tmp_path / "primary") as primary_process:
+        sentinel_port = free_port()
+        (tmp_path / "sentinel").mkdir()
+        config = tmp_path / "sentinel" / "sentinel.conf"  # Sentinel rewrites its own file
+        config.write_text(f"port {sentinel_port}\nbind 127.0.0.1\n"
+                          f"sentinel monitor mymaster 127.0.0.1 {primary_process.port} 1\n")
+        sentinel = subprocess.Popen([redis_server_binary, str(config), "--sentinel"], cwd=tmp_path / "sentinel",
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until_listening(sentinel_port, process=sentinel)
+            sentinel_cache(settings, sentinel_port, CONNECTION_FACTORY=SENTINEL_FACTORY)
+            from django.core.checks import run_checks
+
+            assert "gql_authtoken.E029" not in {message.id for message in run_checks()}
+            user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+            token = tokens.issue_token(user).token
+            assert accepted(token)
+            with django_assert_num_queries(0):  # from the cache behind Sentinel
+                assert DjangoClient().get("/cached/", headers={"Authorization": f"Token {token}"}).status_code == 200
+            assert not cache_access.is_down()
+            assert entries(redis.Redis(port=primary_process.port))
+            logout(token)
+            assert not accepted(token)
+            login = {"username": "alice", "password": PASSWORD}
+            assert DjangoClient().post("/auth/login/", login).status_code == 200  # throttle counters work
+        finally:
+            sentinel.terminate()
+            sentinel.wait(timeout=10)

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import attempts, email_confirmation, identities, inputs, throttling
+from .. import attempts, email_confirmation, identities, inputs, primary, throttling
 from ..conf import auth_settings
-from ..exceptions import FieldError, ValidationFailed, field_errors
+from ..exceptions import FieldError, InvalidToken, ValidationFailed, field_errors
 from ..models import lock_user
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def change_email(request: HttpRequest | None, user: Any, *, password: str, new_e
     address changes (the same mailbox), the address changes at once, checked
     again under ``identities.lock_identities``. A username that is the address
     changes with it. Sessions are kept (the save drops the user's cached copies).
+    ``InvalidToken`` when the user is gone from the primary.
     """
     if refused := attempts.refused_input(SCOPE, request, auth_settings.ACCOUNT_THROTTLE_RATE,
                                          password=password, email=new_email):
@@ -66,7 +67,12 @@ def change_email(request: HttpRequest | None, user: Any, *, password: str, new_e
     if missing := [FieldError(name, required, "required") for name, value in ((PASSWORD, password),
                                                                                (NEW_EMAIL, new_email)) if not value]:
         raise ValidationFailed(missing)
-    user.refresh_from_db()  # a cached user may be up to TOKEN_CACHE_TIMEOUT old; its hash is deferred
+    # A cached user may be up to TOKEN_CACHE_TIMEOUT old and its hash is deferred; a read
+    # replica may still hold the hash of a password changed since: read the primary.
+    try:
+        primary.refresh(user)
+    except ObjectDoesNotExist:
+        raise InvalidToken() from None  # deleted meanwhile: its tokens went with it
     if not user.check_password(password):
         raise ValidationFailed([FieldError(PASSWORD, _("Your password was entered incorrectly."), "invalid_password")])
     email = identities.normalize_email(new_email)

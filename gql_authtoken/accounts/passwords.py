@@ -30,7 +30,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import attempts, crypto, email_confirmation, identities, signals, throttling, tokens
+from .. import attempts, crypto, email_confirmation, identities, primary, signals, throttling, tokens
 from ..conf import auth_settings
 from ..exceptions import FieldError, InvalidResetToken, InvalidToken, NotAuthenticated, ValidationFailed, field_errors
 from ..models import AuthToken, lock_user
@@ -84,8 +84,12 @@ def change_password(
                                          old_password=old_password, new_password=new_password):
         raise ValidationFailed([e for name, error in refused.items() for e in field_errors(error, name)])
     attempts.throttle_call("change_password", request, lambda: throttling.identity_bucket(user, ""))
-    # Fresh from the database: the request's user may come from the token cache, without its hash.
-    current = get_user_model()._default_manager.get(pk=user.pk)
+    # Fresh from the primary: the request's user may come from the token cache, without its hash,
+    # and a read replica may still hold the hash this password replaced (or no row at all).
+    try:
+        current = primary.users().get(pk=user.pk)
+    except get_user_model().DoesNotExist:
+        raise InvalidToken() from None  # deleted meanwhile: its tokens went with it
     errors = []
     if not old_password:
         errors.append(FieldError("old_password", _("This field is required."), "required"))
@@ -115,7 +119,7 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
             if keep is None:
                 raise InvalidResetToken()
             raise ValidationFailed([FieldError("old_password", WRONG_OLD_PASSWORD, "invalid_password")])
-        if keep is not None and not AuthToken.objects.filter(pk=keep.pk, digest=keep.digest).exists():
+        if keep is not None and not AuthToken.objects.on_primary().filter(pk=keep.pk, digest=keep.digest).exists():
             raise InvalidToken()  # logged out meanwhile: nothing may rest on it
         user.set_password(new_password)
         with user_changes.sessions_revoked_by_caller(user):
@@ -224,7 +228,7 @@ def _user_of(token: str) -> Any:
         pk = model._meta.pk.to_python(urlsafe_base64_decode(uidb64).decode())
         if urlsafe_base64_encode(force_bytes(pk)) != uidb64:
             raise ValueError("not the form make_reset_token writes")  # one spelling per link ("NA=", "04", "٤")
-        return model._default_manager.get(pk=pk)
+        return primary.users().get(pk=pk)  # a replica may hold the hash the link was made under
     except (TypeError, ValueError, OverflowError, ValidationError, model.DoesNotExist):
         raise InvalidResetToken() from None
 

@@ -22,7 +22,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_variables
 
-from . import clock
+from . import clock, inputs
 from .conf import auth_settings
 from .exceptions import CsrfFailed
 from .tokens import IssuedToken
@@ -190,17 +190,25 @@ def forget(request: HttpRequest | None) -> None:
         request.__dict__[_PENDING_ATTR] = _DELETE
 
 
+def forget_session(request: HttpRequest | None, current: AuthToken | None, session_id: object) -> None:
+    """After revoking one session by id (``sessions.revoke_session``): when it was the request's
+    own cookie session, delete the cookie as ``forget`` does after a logout."""
+    if current is not None and inputs.session_pk(session_id) == current.pk:
+        forget(request)
+
+
 def has_pending(request: HttpRequest) -> bool:
     """Whether an operation of this request already decided what becomes of the cookie."""
     return _PENDING_ATTR in request.__dict__
 
 
 @sensitive_variables("pending")
-def write_cookie(request: HttpRequest, response: HttpResponseBase, *, refused: bool) -> None:
+def write_cookie(request: HttpRequest, response: HttpResponseBase, *, dead: bool) -> None:
     """Set or delete the cookie in ``response`` as this request's operations asked.
 
-    ``refused``: the request's cookie token was invalid, revoked or expired;
-    the cookie is deleted so the app learns it must log in again.
+    ``dead``: the request's cookie token is unknown, revoked or expired
+    (whether or not the request used it); the cookie is deleted so the app
+    learns it must log in again.
     """
     config = cookie_settings()
     if config is None:
@@ -211,7 +219,7 @@ def write_cookie(request: HttpRequest, response: HttpResponseBase, *, refused: b
         # Max-Age from the package's clock; Django derives Expires from it. No expiry: a session cookie.
         max_age = None if expiry is None else max(0, int((expiry - clock.now()).total_seconds()))
         _set(response, config, pending.token, max_age=max_age)
-    elif config.name in request.COOKIES and (pending is _DELETE or refused):
+    elif config.name in request.COOKIES and (pending is _DELETE or dead):
         _set(response, config, "", max_age=0, expires=_EPOCH)
     if config.name in request.COOKIES:
         patch_vary_headers(response, ("Cookie",))  # the answer depends on who the cookie says the user is

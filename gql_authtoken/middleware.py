@@ -163,18 +163,30 @@ def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
         return TokenAuthResult(error=error, from_cookie=from_cookie)
 
 
-def _cookie_token_refused(request: HttpRequest) -> bool:
-    """Whether the request's token came from the cookie and was invalid, revoked or expired
-    (not merely refused by the CSRF check: a forged request must not log anyone out)."""
+@sensitive_variables("token")
+def _cookie_verdict(request: HttpRequest) -> bool | str:
+    """Whether the answer deletes the request's cookie (API.md §11: every answer to a cookie whose
+    token is unknown, revoked or expired), or the cookie's token when only a lookup can tell.
+
+    Whatever the view, the method or the CSRF outcome: a dead cookie is dead in a 404, in the
+    admin and beside a token header too, and deleting it gives a forged request nothing. A live
+    cookie is never deleted, used or not. The request's own lookup of the cookie answers when
+    there was one; otherwise (no lookup, a header's token, the admin, a CSRF refusal) the caller
+    looks the token up without using it (``tokens.is_live``: nothing written, so a forged
+    request still changes nothing). A login, rotation or logout of this request decides instead.
+    """
+    if not cookies.carries_cookie(request) or cookies.has_pending(request):
+        return False
+    token = cookies.request_token(request)
+    if token is None:
+        return True  # an empty value: no token at all
     result = request.__dict__.get(_RESULT_ATTR)
-    return isinstance(result, TokenAuthResult) and result.from_cookie and isinstance(result.error, InvalidToken)
-
-
-def _cookie_unchecked(request: HttpRequest) -> bool:
-    """Whether the answer must still learn if the cookie's token works: nothing looked it up,
-    no header overrides it, and no login or logout of this request replaces it."""
-    return (_RESULT_ATTR not in request.__dict__ and not cookies.has_pending(request)
-            and cookies.request_token(request) is not None and not has_token_header(request))
+    if isinstance(result, TokenAuthResult) and result.from_cookie:
+        if result.token is not None:
+            return False
+        if isinstance(result.error, InvalidToken):
+            return True
+    return token
 
 
 def _get_auth(request: HttpRequest) -> Any:
@@ -262,17 +274,18 @@ class TokenAuthenticationMiddleware:
             return self.__acall__(request)
         self.process_request(request)
         response = self.get_response(request)
-        if _cookie_unchecked(request):
-            get_token_auth(request)
-        cookies.write_cookie(request, response, refused=_cookie_token_refused(request))
+        verdict = _cookie_verdict(request)
+        dead = not tokens.is_live(verdict, use_cache=True) if isinstance(verdict, str) else verdict
+        cookies.write_cookie(request, response, dead=dead)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
         self.process_request(request)
         response = await self.get_response(request)
-        if _cookie_unchecked(request):
-            await aget_token_auth(request)
-        cookies.write_cookie(request, response, refused=_cookie_token_refused(request))
+        verdict = _cookie_verdict(request)
+        if isinstance(verdict, str):
+            verdict = not await sync_to_async(tokens.is_live)(verdict, use_cache=True)
+        cookies.write_cookie(request, response, dead=verdict)
         return response
 
     def process_request(self, request: HttpRequest) -> None:

@@ -228,8 +228,7 @@ def authenticate_token(token: str, *, use_cache: bool = False) -> AuthToken:
 def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_cache: bool = False) -> AuthToken:
     """``authenticate_token`` for a token known by its digests (``token_digests``): for callers
     that keep no plaintext, such as an open WebSocket connection checking its token again."""
-    entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
-    instance = entry.instance if entry is not None else load_token(digest, legacy_digest)
+    instance, entry = _find(digest, legacy_digest, use_cache=use_cache)
     current = clock.now()
     if instance.is_expired(current):
         deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
@@ -237,13 +236,39 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
             raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
         raise TokenExpired()
-    if not getattr(instance.user, "is_active", True):
+    if not _user_active(instance):
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
         raise InvalidToken(_("User inactive or deleted."))
     if touch(instance, current) and entry is not None and instance.digest == digest:
         token_cache.update(digest, legacy_digest, entry, load_token)
     return instance
+
+
+@sensitive_variables("token")
+def is_live(token: str, *, use_cache: bool = False) -> bool:
+    """Whether ``token`` would authenticate now, found as ``authenticate_token`` finds it but not
+    used: no ``last_used`` write, no expired row deleted, no signal. For a request that carries a
+    token it does not use (the §11 cookie beside a token header, in the admin, in a request the
+    CSRF check refused), which must change nothing."""
+    if inputs.refused(token=token):
+        return False
+    try:
+        instance, _entry = _find(*token_digests(token), use_cache=use_cache)
+    except InvalidToken:
+        return False
+    return not instance.is_expired(clock.now()) and _user_active(instance)
+
+
+def _find(digest: str, legacy_digest: str | None, *,
+          use_cache: bool) -> tuple[AuthToken, token_cache.CachedToken | None]:
+    """The token row for these digests and its cache entry (None: read from the database)."""
+    entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
+    return (entry.instance if entry is not None else load_token(digest, legacy_digest)), entry
+
+
+def _user_active(instance: AuthToken) -> bool:
+    return bool(getattr(instance.user, "is_active", True))
 
 
 def touch(instance: AuthToken, when: datetime) -> bool:

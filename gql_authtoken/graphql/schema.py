@@ -147,8 +147,10 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
         @as_operation_info
         def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:
-            user, _ = request_user(info)
-            return LogoutResult(revoked_sessions=sessions.revoke_session(user, id))
+            user, token = request_user(info)
+            revoked = sessions.revoke_session(user, id)
+            cookies.forget_session(http_request(info), token, id)
+            return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
         @as_operation_info

@@ -263,6 +263,7 @@ class SessionView(TokenView):
                                             **_NOT_FOUND})
     def delete(self, request: Request, session_id: str) -> Response:
         sessions.revoke_session(self.user, session_id)
+        cookies.forget_session(request._request, self.token, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

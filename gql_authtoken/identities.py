@@ -164,7 +164,9 @@ def _accounts_whose(field: str, value: str) -> Any:
         rows = rows.filter(Q(**{f"{field}__iexact": key})
                            | Q(**{f"{field}__regex": _NON_ASCII}) & Q(**{f"{field}__regex": only}))
     pks = [pk for pk, stored in rows.values_list("pk", field) if stored and fold(stored) == key]
-    return manager.filter(pk__in=pks)
+    # ``pk IS NULL`` matches nothing, but keeps the query when ``pks`` is empty (Django skips
+    # a query on an empty ``IN``): an unknown address costs the queries a known one costs.
+    return manager.filter(Q(pk__in=pks) | Q(pk__isnull=True))
 
 
 def accounts_with_email(email: str) -> Any:

@@ -154,6 +154,32 @@ def test_ten_simultaneous_registrations_of_case_variants_make_one_account(transa
     assert get_user_model().objects.filter(username__iexact="carol").count() == 1
 
 
+@pytest.mark.parametrize("kind", ["graphql", "rest"])
+def test_ten_simultaneous_registrations_of_unicode_spellings_make_one_account(transactional_db, settings,
+                                                                              monkeypatch, kind):
+    """Spellings PostgreSQL's ``UPPER()`` does not fold together (ß, ẞ and ss) take one lock."""
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    variants = ["straße", "STRAẞE", "strasse", "STRASSE", "Straße", "StraSSe", "ſtrasse", "ｓｔｒａｓｓｅ",
+                "sTRAßE", "strassE"]
+    outcomes = register_concurrently(kind, [(name, None) for name in variants], monkeypatch)
+    taken = {"username": ["A user with that username already exists."]}
+    assert outcomes.count("ok") == 1 and outcomes.count(taken) == 9, outcomes
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["graphql", "rest"])
+def test_simultaneous_registrations_of_one_mail_domain_in_several_spellings(transactional_db, settings,
+                                                                           monkeypatch, kind):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    spellings = ["dora@strasse.de", "dora@straße.de", "DORA@STRAẞE.DE", "dora@stras\u00adse.de",
+                 "dora@strasse.de\u200b"]
+    outcomes = register_concurrently(kind, [(f"user{i}", spelling) for i, spelling in enumerate(spellings)],
+                                     monkeypatch)
+    taken = {"email": ["A user with that email already exists."]}
+    assert outcomes.count("ok") == 1 and outcomes.count(taken) == 4, outcomes
+    assert get_user_model().objects.count() == 1
+
+
 def test_simultaneous_registrations_of_crossing_identities_do_not_deadlock(transactional_db, settings,
                                                                             monkeypatch):
     """One's username is the other's address and the other way round: both claim both

@@ -1,7 +1,8 @@
 """A project that serves GraphQL only (no REST URLs)."""
 
 from django.urls import path
-from strawberry.django.views import GraphQLView
+
+from gql_authtoken.graphql.views import GraphQLView
 
 from .schema import schema
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -46,8 +45,9 @@ def change_email(request: HttpRequest | None, user: Any, *, password: str, new_e
     that neither is empty (``required``); then the password
     (``invalid_password`` on ``password``; nothing about the address is said
     before it matched); then the address, normalised as ``register`` normalises
-    it (``identities.normalize_email``): a valid address (``invalid``) that no
-    other account has in any case (``unique`` on ``new_email``).
+    it (``identities.normalize_email``): a valid address (``invalid``, also for
+    invisible characters: ``identities.validate_identity``) that no
+    other account has in any spelling (``unique`` on ``new_email``).
 
     With ``REGISTRATION_EMAIL_CONFIRM`` nothing changes yet: a link bound to
     the new address is mailed to it and a notice to the current one
@@ -99,7 +99,7 @@ def address_errors(user: Any, email: str) -> list[FieldError]:
     if not email:
         return [FieldError(NEW_EMAIL, _("This field is required."), "required")]
     try:
-        validate_email(email)
+        identities.validate_identity(email, email=True)
     except ValidationError as error:
         return field_errors(error, NEW_EMAIL)
     if identities.email_in_use_by_another(user, email):

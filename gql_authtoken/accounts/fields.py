@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from .. import identities
@@ -25,6 +24,7 @@ def registration_errors(model: Any, username: str, password: str, email: str) ->
     else:
         try:
             username_field.clean(username, None)
+            identities.validate_identity(username, email=identities.email_is_username(model))
         except ValidationError as error:
             errors += field_errors(error, "username")
         else:
@@ -61,14 +61,14 @@ def email_errors(model: Any, email_field: str, email: str) -> list[FieldError]:
         required = auth_settings.REGISTRATION_EMAIL_CONFIRM or not model._meta.get_field(email_field).blank
         return [FieldError("email", _("This field is required."), "required")] if required else []
     try:
-        validate_email(email)
+        identities.validate_identity(email, email=True)
     except ValidationError as error:
         return field_errors(error, "email")
     return []
 
 
 def uniqueness_errors(model: Any, *, username: str = "", email: str = "") -> list[FieldError]:
-    """``unique`` errors for a username or an address another account has in any case
+    """``unique`` errors for a username or an address another account has in any spelling
     (``identities.username_in_use`` / ``email_in_use``); an empty value is not checked."""
     errors = []
     if username and identities.username_in_use(username):

@@ -16,8 +16,9 @@ class InputField(serializers.CharField):
     GraphQL, and answers a refusal as the operation answers any wrong value. So
     this field neither trims nor refuses anything DRF's ``CharField`` would
     (no ``max_length``, no NUL or surrogate validators): REST must accept and
-    refuse exactly what GraphQL does. It still requires a string (or a number,
-    which DRF reads as one) and refuses blanks unless ``allow_blank``.
+    refuse exactly what GraphQL does. It requires a string, as GraphQL's
+    ``String`` does: a JSON number or boolean is ``invalid`` (DRF's ``CharField``
+    would read ``1`` as ``"1"``), and refuses blanks unless ``allow_blank``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -26,6 +27,11 @@ class InputField(serializers.CharField):
             validator for validator in self.validators
             if not isinstance(validator, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))
         ]
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class LoginSerializer(serializers.Serializer):

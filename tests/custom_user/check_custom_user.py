@@ -154,3 +154,41 @@ def test_without_confirmation_the_username_changes_at_once(adapter, settings):
     assert adapter.change_email(token, GOOD, "dora@new.example") == "changed"
     assert adapter.login("dora@new.example", GOOD)[0] == "ok"
     assert EmailUser.objects.get().get_username() == "dora@new.example"
+
+
+# --- one mailbox, one account (the domain as the mailer encodes it; any case) -------------
+
+
+@pytest.mark.parametrize("variant", ["someone@example.com\u200b", "someone@exam\u200bple.com",
+                                     "someone@exam\u00adple.com", "SOMEONE@EXAMPLE.COM\u200b"])
+def test_invisible_characters_in_the_domain_make_no_second_account(adapter, variant):
+    from tests.custom_user.models import EmailUser
+
+    assert adapter.register("someone@example.com", GOOD) == "ok"
+    assert adapter.register(variant, GOOD) == {"username": ["Email user with this Email already exists."]}
+    assert EmailUser.objects.count() == 1
+
+
+def test_an_idna_2003_spelling_of_the_domain_is_the_same_account(adapter):
+    from tests.custom_user.models import EmailUser
+
+    assert adapter.register("someone@straße.de", GOOD) == "ok"
+    assert EmailUser.objects.get().email == "someone@strasse.de"  # where Django's mailer sends it
+    assert adapter.register("someone@strasse.de", GOOD) == {"username": ["Email user with this Email already exists."]}
+    EmailUser.objects.update(is_active=True)
+    for typed in ["someone@straße.de", "someone@STRAẞE.de", "someone@strasse.de\u200b"]:
+        assert adapter.login(typed, GOOD)[0] == "ok", typed
+
+
+def test_invisible_characters_before_the_at_are_invalid(adapter):
+    assert adapter.register("some\u200bone@example.com", GOOD) == {"username": ["Enter a valid email address."]}
+
+
+def test_non_ascii_case_variants_of_a_stored_address_are_one_account(adapter):
+    """An account made elsewhere with ``STRAẞE`` in its address: ``straße`` is taken (PostgreSQL's
+    UPPER leaves ß alone, SQLite folds no non-ASCII case)."""
+    from tests.custom_user.models import EmailUser
+
+    EmailUser.objects.create(email="Person@STRAẞE.example")
+    assert adapter.register("person@strasse.example", GOOD) == {
+        "username": ["Email user with this Email already exists."]}

@@ -9,12 +9,14 @@ classes reuse it instead of querying again.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponseBadRequest
 from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.debug import sensitive_variables
@@ -251,6 +253,26 @@ def is_admin_path(urlconf: Any, path: str) -> bool:
     return "admin" in match.app_names or module.startswith("django.contrib.admin")
 
 
+def _is_graphql_view(view_func: Any) -> bool:
+    from strawberry.django.views import BaseView
+
+    view_class = getattr(view_func, "view_class", None)
+    return isinstance(view_class, type) and issubclass(view_class, BaseView)
+
+
+def is_graphql_request_body(body: bytes) -> bool:
+    """Whether a JSON body can be a GraphQL request: an object (one operation) or a list of
+    objects (a batch). Malformed JSON counts as one, so that Strawberry answers it as usual."""
+    start = body.lstrip()[:1]
+    if start == b"{":
+        return True  # Strawberry reads the rest
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return True
+    return isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)
+
+
 class TokenAuthenticationMiddleware:
     """Authenticate requests that carry ``Authorization: Token <token>``, or the ``AUTH_COOKIE`` cookie.
 
@@ -287,6 +309,15 @@ class TokenAuthenticationMiddleware:
             verdict = not await sync_to_async(tokens.is_live)(verdict, use_cache=True)
         cookies.write_cookie(request, response, dead=verdict)
         return response
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        """A 400 for a JSON POST to a Strawberry view whose body is neither an object nor a list of
+        objects (``null``, ``1``, ``"x"``, ``[1]``): Strawberry's own views fail on those with a 500."""
+        if (request.method == "POST" and request.content_type == "application/json"
+                and _is_graphql_view(view_func) and not is_graphql_request_body(request.body)):
+            return HttpResponseBadRequest("The request body must be a JSON object or a list of JSON objects.",
+                                          content_type="text/plain; charset=utf-8")
+        return None
 
     def process_request(self, request: HttpRequest) -> None:
         _add_auth_property(request)

@@ -5,9 +5,9 @@ from django.http import JsonResponse
 from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from strawberry.django.views import AsyncGraphQLView, GraphQLView
 
 from gql_authtoken.admin import send_confirmation_emails, send_password_reset_emails
-from gql_authtoken.graphql.views import AsyncGraphQLView, GraphQLView
 from gql_authtoken.rest import (
     AllowSpecificClients,
     CachedTokenAuthentication,

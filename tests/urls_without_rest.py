@@ -1,8 +1,7 @@
 """A project that serves GraphQL only (no REST URLs)."""
 
 from django.urls import path
-
-from gql_authtoken.graphql.views import GraphQLView
+from strawberry.django.views import GraphQLView
 
 from .schema import schema
 

@@ -3,8 +3,7 @@ from pathlib import Path
 from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
-
-from gql_authtoken.graphql.views import AsyncGraphQLView
+from strawberry.django.views import AsyncGraphQLView
 
 from .schema import schema
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
+from strawberry.django.views import GraphQLView
 
-from gql_authtoken.graphql.views import GraphQLView
 from tests.schema import schema
 
 urlpatterns = [

@@ -9,8 +9,8 @@ from knox.auth import TokenAuthentication as KnoxToken
 from rest_framework.authentication import TokenAuthentication as DrfToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from strawberry.django.views import GraphQLView
 
-from gql_authtoken.graphql.views import GraphQLView
 from gql_authtoken.rest import CachedTokenAuthentication, TokenAuthentication
 from tests.schema import Mutation, Query, schema
 

@@ -49,8 +49,8 @@ not reach the others, so lookups go to the database (``checks.py`` warns).
 from __future__ import annotations
 
 import functools
+import copy
 import logging
-import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -94,9 +94,10 @@ def enabled() -> bool:
     """Whether token lookups go through the cache: a timeout above 0, on a shared backend that
     reports its errors (django-redis's ``IGNORE_EXCEPTIONS`` makes a lost revocation mark look
     written, so such a cache is never trusted with tokens; check E022 says so at start-up)."""
-    alias = auth_settings.TOKEN_CACHE_ALIAS
-    return (bool(auth_settings.TOKEN_CACHE_TIMEOUT) and is_shared(alias)
-            and not getattr(caches[alias], "_ignore_exceptions", False))
+    if not auth_settings.TOKEN_CACHE_TIMEOUT:
+        return False
+    cache = caches[auth_settings.TOKEN_CACHE_ALIAS]
+    return not isinstance(cache, PROCESS_LOCAL_BACKENDS) and not getattr(cache, "_ignore_exceptions", False)
 
 
 def _cache() -> Any:
@@ -188,9 +189,9 @@ def _is_served(entry: CachedToken, epoch: str | None, found: dict[str, Any], mar
 
 
 # Hits this process may serve again without a round trip, by the same key as ``_hints``: the
-# monotonic time just before the read that found the entry live, and the entry pickled (each
-# request gets its own copy of the token, user and client). Bounded like ``_hints``.
-_recent: dict[tuple[Any, str, str | None], tuple[float, bytes]] = {}
+# monotonic time just before the read that found the entry live, and the entry (a copy of its
+# own; each request gets another, ``_copy``). Bounded like ``_hints``.
+_recent: dict[tuple[Any, str, str | None], tuple[float, CachedToken]] = {}
 RECENT_MAX = 10_000
 
 
@@ -199,24 +200,43 @@ def local_timeout() -> float:
     return float(auth_settings.TOKEN_LOCAL_CACHE_TIMEOUT or 0)
 
 
+def _copy_instance(instance: Any) -> Any:
+    """A copy of a model instance and of the related instances it caches (the token's user and
+    client): its own field values and ``_state``, so what one request changes on its
+    ``request.user`` no other request sees. As ``copy.copy`` of a model, without its detour
+    through ``__reduce__`` and the app registry."""
+    copied = instance.__class__.__new__(instance.__class__)
+    copied.__dict__.update(instance.__dict__)
+    state = copy.copy(instance._state)
+    state.fields_cache = {name: None if related is None else _copy_instance(related)
+                          for name, related in instance._state.fields_cache.items()}
+    copied._state = state
+    return copied
+
+
+def _copy(entry: CachedToken) -> CachedToken:
+    return CachedToken(_copy_instance(entry.instance), entry.loaded_at, entry.epoch)
+
+
 def _recall(hint: tuple[Any, str, str | None]) -> CachedToken | None:
     """The entry found live by a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT`` seconds ago, as a fresh copy."""
     seen = _recent.get(hint)
     if seen is None:
         return None
-    if cache_access.monotonic() - seen[0] >= local_timeout():
+    read_at, entry = seen
+    if cache_access.monotonic() - read_at >= local_timeout():
         _recent.pop(hint, None)
         return None
-    entry: CachedToken = pickle.loads(seen[1])
-    return entry if clock() - entry.loaded_at < auth_settings.TOKEN_CACHE_TIMEOUT else None
+    return _copy(entry) if clock() - entry.loaded_at < auth_settings.TOKEN_CACHE_TIMEOUT else None
 
 
 def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken) -> None:
-    """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``."""
+    """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``
+    (a copy: the caller goes on to use ``entry`` itself)."""
     if local_timeout() > 0:
         if len(_recent) >= RECENT_MAX:
             _recent.clear()
-        _recent[hint] = (read_at, pickle.dumps(entry, pickle.HIGHEST_PROTOCOL))
+        _recent[hint] = (read_at, _copy(entry))
 
 
 def forget_recent_hits() -> None:

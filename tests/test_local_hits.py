@@ -45,7 +45,9 @@ def test_a_hit_within_the_window_reads_nothing_and_one_after_it_reads_again(
     assert calls == ["get_many"]  # the window ran out: one read, which starts a new window
 
 
-def test_each_hit_is_its_own_copy(user, login_token, now):
+@pytest.mark.parametrize("client", [None, "web"])
+def test_each_hit_is_its_own_copy(user, clients, client, now):
+    login_token = tokens.issue_token(user, client=clients[client] if client else None).token
     tokens.authenticate_token(login_token, use_cache=True)
     first = tokens.authenticate_token(login_token, use_cache=True)
     first.user.first_name = "changed by a view, never saved"
@@ -53,6 +55,13 @@ def test_each_hit_is_its_own_copy(user, login_token, now):
     assert second is not first and second.user is not first.user
     assert second.user.first_name == ""
     assert "password" not in second.user.__dict__  # the hash is no more in memory than in the cache
+    second.last_used = None
+    second._state.fields_cache.pop("user")
+    third = tokens.authenticate_token(login_token, use_cache=True)
+    assert third.last_used is not None and third.user == user  # nor what one request did to its token
+    if client:
+        second.client.name = "renamed in one request"
+        assert tokens.authenticate_token(login_token, use_cache=True).client.name == client
 
 
 def test_this_process_sees_its_own_changes_at_once(user, login_token, now):

@@ -48,8 +48,8 @@ not reach the others, so lookups go to the database (``checks.py`` warns).
 
 from __future__ import annotations
 
-import functools
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator

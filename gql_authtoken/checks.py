@@ -311,8 +311,8 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                  "while Redis is down."))
     messages += _check_sentinel_client(alias)
     if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
-        hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
-                "cache), or set the throttle rates to None to turn throttling off.")
+        hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at Redis or Memcached (shared by every process, "
+                "and counting atomically), or set the throttle rates to None to turn throttling off.")
         if isinstance(caches[alias], DummyCache):
             messages.append(_error(
                 f"Throttling counts nothing: CACHES[{alias!r}] is a DummyCache, which stores nothing.", 14, hint))

@@ -86,3 +86,11 @@ def test_create_client_twice(db):
     run("create_client", "web")
     with pytest.raises(CommandError, match="already exists"):
         run("create_client", "web")
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_clear_expired_tokens_refuses_a_batch_size_below_one(db, size):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--batch-size"):
+        call_command("clear_expired_tokens", "--batch-size", size)

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 import uvicorn
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db.backends.utils import CursorWrapper
 from django.test import override_settings
@@ -536,3 +537,29 @@ def test_an_unexpected_error_is_masked_and_logged_without_the_operation(server, 
     logged = logged_text(caplog.records)
     assert "Unexpected RuntimeError in GraphQL field broken" in logged
     assert SECRET not in logged
+
+
+@override_settings(GQL_AUTHTOKEN={"AUTH_COOKIE": {"CLIENTS": ["web"], "SECURE": False}})
+def test_a_browser_app_subscribes_with_its_auth_cookie(server, user, short_recheck):
+    """API.md §11: the app never holds the token; the handshake's cookie authenticates the socket,
+    a payload token wins over it, a revoked one closes it, and a dead cookie is refused."""
+    token = tokens.issue_token(user).token
+    cookie = {"Cookie": f"authtoken={token}"}
+    with connected(server, additional_headers=cookie) as ws:
+        assert execute(ws, "{ me { username } }")["data"]["me"] == {"username": "alice"}
+    other = get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
+    with connected(server, tokens.issue_token(other).token, additional_headers=cookie) as ws:
+        assert execute(ws, "{ me { username } }")["data"]["me"] == {"username": "bob"}
+    with connected(server, additional_headers=cookie) as ws:
+        logout_all(user, token)
+        assert close_of(ws) == (4403, "invalid_token")
+    with open_connection(server, {}, additional_headers={"Cookie": "authtoken=not-a-live-token"}) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4403
+
+
+def test_the_cookie_counts_only_with_auth_cookie_set(server, user):
+    token = tokens.issue_token(user).token
+    with connected(server, additional_headers={"Cookie": f"authtoken={token}"}) as ws:
+        assert execute(ws, "{ me { username } }")["data"]["me"] is None

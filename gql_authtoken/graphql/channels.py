@@ -5,7 +5,11 @@ Needs ``channels``. Route WebSockets to ``TokenAuthGraphQLWSConsumer``::
     websocket_urlpatterns = [re_path(r"^graphql/$", TokenAuthGraphQLWSConsumer.as_asgi(schema=schema))]
 
 Clients send ``{"Authorization": "Token <token>"}`` as the ``connection_init``
-payload (the key in any case). A bad, revoked or expired token refuses the
+payload (the key in any case); a payload without that key is authenticated by
+the ``AUTH_COOKIE`` cookie of the handshake, when the project sets one (API.md
+§11: browser apps never hold the token; Strawberry refuses handshakes from
+other origins unless ``allowed_origins`` lists them, so no other site's page
+can use the cookie). A bad, revoked or expired token refuses the
 connection (4403 "Forbidden" in graphql-transport-ws, a ``connection_error``
 in the legacy graphql-ws); no token connects anonymously, and fields that
 need a user then answer ``not_authenticated``.
@@ -37,7 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import tokens
+from .. import cookies, tokens
 from ..exceptions import AuthTokenError, InvalidToken
 from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
 from .context import connection_request
@@ -165,6 +169,8 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         self._initialised = True
         try:
             token = connection_token(context.get("connection_params"))
+            if token is None:  # no Authorization in the payload: the browser app's cookie, if any
+                token = cookies.request_token(connection_request(self.scope))
             digests = None if token is None else tokens.token_digests(token)
             if digests is not None:
                 await self._authenticate(digests)

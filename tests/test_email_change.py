@@ -307,6 +307,24 @@ def test_never_for_an_inactive_account(confirming, user, login_token):
     assert (user.email, user.is_active) == ("alice@example.com", False)
 
 
+@pytest.mark.parametrize("how", ["save", "admin"])
+def test_a_new_address_set_otherwise_cancels_the_change(adapter, requested, user, admin_client, how):
+    """An administrator (or code) sets another address: the link asked for before must not
+    overwrite it afterwards."""
+    if how == "save":
+        user.email = "alice@admin-set.example.com"
+        user.save()
+    else:
+        from django.urls import reverse
+
+        url = reverse("admin:auth_user_change", args=[user.pk])
+        form = {"username": user.username, "email": "alice@admin-set.example.com", "is_active": "on",
+                "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+        assert admin_client.post(url, form).status_code == 302
+    assert adapter.confirm_email(requested) == "invalid_confirmation_token"
+    assert address_of(user) == "alice@admin-set.example.com"
+
+
 def test_deactivation_through_save_deletes_the_link(confirming, user):
     email_change.change_email(None, user, password=PASSWORD, new_email=NEW)
     user.is_active = False

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import get_hasher, identify_hasher
 
 from .. import cache as token_cache
@@ -69,7 +70,7 @@ def sessions_revoked_by_caller(user: Any) -> Iterator[None]:
 def watched_user_fields() -> tuple[str, ...]:
     """The user fields whose change through ``save()`` ``user_saved`` acts on."""
     field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
-    return ("password", "is_active", *([field] if field else []))
+    return ("password", "is_active", get_user_model().get_email_field_name(), *([field] if field else []))
 
 
 def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
@@ -94,6 +95,11 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
         and not _is_hash_upgrade(user, old_hash, update_fields)
     )
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
+    email_field = user.get_email_field_name()
+    if email_field in before and before[email_field] != getattr(user, email_field, None):
+        # A new address set by other means (an administrator, the shell) or by a confirmed
+        # change: no older request to change it may take effect afterwards.
+        email_confirmation.cancel_email_changes(user)
     if password_changed or deactivated:
         # A change of address asked for with a stolen password or token dies with it,
         # whoever revokes the sessions.

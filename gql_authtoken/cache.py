@@ -230,10 +230,27 @@ def _recall(hint: tuple[Any, str, str | None]) -> CachedToken | None:
     return _copy(entry) if clock() - entry.loaded_at < auth_settings.TOKEN_CACHE_TIMEOUT else None
 
 
-def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken) -> None:
+# The longest TOKEN_LOCAL_CACHE_TIMEOUT of any process using the cache (seconds), which every
+# revocation waits out. Raised by a process before it keeps its first hit; never lowered by the
+# package (delete the key to lower it) and without expiry: a revoking process whose own setting
+# is shorter (a command, a worker on older settings) still waits as long as any process keeps hits.
+WINDOW = f"{_PREFIX}:window"
+
+
+def _publish_window(found: dict[str, Any]) -> None:
+    """Make sure the cache's ``WINDOW`` covers this process's own, before it keeps a hit."""
+    own = local_timeout()
+    published = found.get(WINDOW)
+    if not isinstance(published, (int, float)) or published < own:
+        _cache().set(WINDOW, own, None)
+        found[WINDOW] = own
+
+
+def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken, found: dict[str, Any]) -> None:
     """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``
     (a copy: the caller goes on to use ``entry`` itself)."""
     if local_timeout() > 0:
+        _publish_window(found)
         if len(_recent) >= RECENT_MAX:
             _recent.clear()
         _recent[hint] = (read_at, _copy(entry))
@@ -256,10 +273,15 @@ def _wait_out_recent_hits() -> None:
     """Return once every hit that any process may serve from a read made before now has run out.
 
     Called after a revocation's marks are written (at its commit): a hit served
-    after this returns rests on a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT``
-    seconds earlier, so after the marks were written, and that read saw them.
+    after this returns rests on a read begun less than the longest
+    ``TOKEN_LOCAL_CACHE_TIMEOUT`` of any process (``WINDOW``, or this process's
+    own if longer) seconds earlier, so after the marks were written, and that
+    read saw them. At most 1 second (check E028), whatever the cache holds.
     """
-    seconds = local_timeout()
+    published = cache_access.attempt(lambda: _cache().get(WINDOW), None)
+    if not isinstance(published, (int, float)):
+        published = 0.0
+    seconds = min(max(local_timeout(), float(published)), 1.0)
     if seconds > 0:
         time.sleep(seconds)
 
@@ -287,7 +309,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     key, marks, owner = known if known is not None else (loader.get_cache_key(digest, legacy_digest),
                                                          [token_mark(digest)], None)
     cache = _cache()
-    found = _read_many(cache, [key, cache_access.EPOCH, *marks])
+    found = _read_many(cache, [key, cache_access.EPOCH, WINDOW, *marks])
     epoch = cache_access.current_epoch(found)
     entry = found.get(key)
     if isinstance(entry, CachedToken) and entry.epoch == epoch:
@@ -296,7 +318,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
             marks = _remember(hint, key, entry.instance)
             found.update(_read_many(cache, marks[1:]))
         if _is_served(entry, epoch, found, marks):
-            _keep(hint, read_at, entry)
+            _keep(hint, read_at, entry, found)
             return entry
     entry = loader.__wrapped__(digest, legacy_digest)  # django-cache-memoize's own function, unmemoised
     if entry.instance.digest != digest:
@@ -306,7 +328,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     if epoch is not None:
         entry.epoch = epoch
         cache.set(key, entry, auth_settings.TOKEN_CACHE_TIMEOUT)
-        _keep(hint, read_at, entry)
+        _keep(hint, read_at, entry, found)
     _remember(hint, key, entry.instance)
     return entry
 
@@ -331,6 +353,8 @@ def _write_marks(keys: list[str], *, wait: bool) -> None:
     forget_recent_hits()  # this process's own next lookups read the marks at once
     cache_access.write_marks(dict.fromkeys(keys, clock()), timeout)  # kept and retried if the cache is down
     if wait:
+        # Kept after a failure a moment ago: the retry thread writes them within RETRY_INTERVAL.
+        cache_access.await_pending(1.5 * cache_access.RETRY_INTERVAL)
         _wait_out_recent_hits()
 
 

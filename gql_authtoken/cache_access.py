@@ -336,7 +336,8 @@ def write_marks(marks: Mapping[str, float], timeout: int) -> None:
 
     Marks that cannot be written now (the cache is down or fails) are kept,
     with the latest time per key, and written when the cache answers again
-    (``_recover``; ``flush_pending`` at exit).
+    (``_recover``; ``flush_pending`` at exit; ``await_pending`` for a
+    revocation that should not return before they are).
     """
     with _state.lock:
         for key, value in marks.items():
@@ -361,6 +362,19 @@ def _written(marks: Mapping[str, float]) -> None:
         for key, value in marks.items():
             if _state.pending.get(key) == value:
                 del _state.pending[key]
+
+
+def await_pending(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the retry thread to write this process's kept marks;
+    True when none is left. For a revocation made a moment after a failure (a blip): other
+    processes, which saw no error, still read the cache, so it should not return before
+    its marks are there."""
+    deadline = monotonic() + timeout
+    while pending():
+        if monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def flush_pending(timeout: float) -> bool:

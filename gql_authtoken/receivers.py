@@ -54,6 +54,12 @@ def on_token_deleted(sender: Any, instance: AuthToken, **kwargs: Any) -> None:
     token_cache.forget([instance.digest])
 
 
+def on_token_saved(sender: Any, instance: AuthToken, created: bool, **kwargs: Any) -> None:
+    # Code (or a shell) that saves a token row, an expiry moved earlier say: cached copies reload.
+    if not created:
+        token_cache.forget([instance.digest])
+
+
 def on_client_changed(sender: Any, instance: Client, created: bool = False, **kwargs: Any) -> None:
     if not created:
         token_cache.forget_client(instance.pk)
@@ -81,6 +87,7 @@ def connect() -> None:
         ("user_saved", post_save, user_model, on_user_saved),
         ("user_deleted", post_delete, user_model, on_user_deleted),
         ("token_deleted", post_delete, AuthToken, on_token_deleted),
+        ("token_saved", post_save, AuthToken, on_token_saved),
         ("client_saved", post_save, Client, on_client_changed),
         ("client_deleted", post_delete, Client, on_client_changed),
     ]:

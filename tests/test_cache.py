@@ -74,7 +74,7 @@ def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_to
     stored = pickle.dumps(contents)
     assert login_token.encode() not in stored
     assert user.password.split("$")[-1].encode() not in stored
-    assert len(contents) == 2  # the entry and the epoch (cache_access.EPOCH)
+    assert len(contents) == 3  # the entry, the epoch (cache_access.EPOCH) and the local-hit window
 
 
 def test_cached_user_is_a_working_user(user, login_token):

@@ -26,7 +26,7 @@ A hit costs one cache round trip: the entry, its epoch and its marks are read
 together (``get_many``, from the primary); each process also renews the epoch
 at most once per ``cache_access.RENEW_INTERVAL``. Within
 ``TOKEN_LOCAL_CACHE_TIMEOUT`` seconds of that read, the same process serves the
-token again with no round trip at all (``_recall``): every revocation waits that
+token again with no round trip at all (``recall``): every revocation waits that
 long after writing its marks before it returns (``_wait_out_recent_hits``), so a
 hit served after a revocation returned rests on a read made after its marks were
 written, in whatever process it is served (docs/performance.md gives the proof).
@@ -161,9 +161,19 @@ def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:
 # entry, the epoch and all marks in one round trip. A token's user and client never
 # change (a change of either writes a mark), and lookup checks the entry's own ids
 # against them, a mismatch costing only a second read, so nothing here is trusted
-# for a decision. Bounded: emptied when it grows past HINTS_MAX.
+# for a decision. Bounded: past HINTS_MAX entries (a few MiB) the oldest goes first.
 _hints: dict[tuple[Any, str, str | None], tuple[str, list[str], tuple[Any, Any]]] = {}
-HINTS_MAX = 100_000
+HINTS_MAX = 20_000
+
+
+def _put(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """``table[key] = value``, first dropping the oldest entry when ``table`` holds ``limit``."""
+    if key not in table and len(table) >= limit:
+        try:
+            del table[next(iter(table))]
+        except (RuntimeError, KeyError, StopIteration):  # another thread changed it meanwhile
+            pass
+    table[key] = value
 
 
 def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) -> list[str]:
@@ -172,9 +182,7 @@ def _remember(hint: tuple[Any, str, str | None], key: str, instance: AuthToken) 
     marks = [token_mark(instance.digest), user_mark(owner[0])]
     if owner[1] is not None:
         marks.append(client_mark(owner[1]))
-    if len(_hints) >= HINTS_MAX:
-        _hints.clear()
-    _hints[hint] = (key, marks, owner)
+    _put(_hints, hint, (key, marks, owner), HINTS_MAX)
     return marks
 
 
@@ -188,10 +196,11 @@ def _is_served(entry: CachedToken, epoch: str | None, found: dict[str, Any], mar
     return not any(found[mark] >= oldest for mark in marks if mark in found)
 
 
-# Hits this process may serve again without a round trip, by the same key as ``_hints``: the
-# monotonic time just before the read that found the entry live, and the entry (a copy of its
-# own; each request gets another, ``_copy``). Bounded like ``_hints``.
-_recent: dict[tuple[Any, str, str | None], tuple[float, CachedToken]] = {}
+# Hits this process may serve again without a round trip, by (digest, legacy digest): until when
+# (monotonic: the read that found the entry live began less than TOKEN_LOCAL_CACHE_TIMEOUT before;
+# wall clock: TOKEN_CACHE_TIMEOUT after the entry was loaded), and the entry (a copy of its own;
+# each request gets another, ``_copy``). Emptied when the settings change; bounded like ``_hints``.
+_recent: dict[tuple[str, str | None], tuple[float, float, CachedToken]] = {}
 RECENT_MAX = 10_000
 
 
@@ -218,16 +227,17 @@ def _copy(entry: CachedToken) -> CachedToken:
     return CachedToken(_copy_instance(entry.instance), entry.loaded_at, entry.epoch)
 
 
-def _recall(hint: tuple[Any, str, str | None]) -> CachedToken | None:
-    """The entry found live by a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT`` seconds ago, as a fresh copy."""
-    seen = _recent.get(hint)
+def recall(digest: str, legacy_digest: str | None) -> CachedToken | None:
+    """A hit with no round trip: the entry that a read begun less than ``TOKEN_LOCAL_CACHE_TIMEOUT``
+    seconds ago found live, as a fresh copy; None when there is none, or while the cache is down."""
+    seen = _recent.get((digest, legacy_digest))
     if seen is None:
         return None
-    read_at, entry = seen
-    if cache_access.monotonic() - read_at >= local_timeout():
-        _recent.pop(hint, None)
+    until, until_wall, entry = seen
+    if cache_access.monotonic() >= until or clock() >= until_wall or cache_access.is_down():
+        _recent.pop((digest, legacy_digest), None)
         return None
-    return _copy(entry) if clock() - entry.loaded_at < auth_settings.TOKEN_CACHE_TIMEOUT else None
+    return _copy(entry)
 
 
 # The longest TOKEN_LOCAL_CACHE_TIMEOUT of any process using the cache (seconds), which every
@@ -249,11 +259,11 @@ def _publish_window(found: dict[str, Any]) -> None:
 def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken, found: dict[str, Any]) -> None:
     """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``
     (a copy: the caller goes on to use ``entry`` itself)."""
-    if local_timeout() > 0:
+    seconds = local_timeout()
+    if seconds > 0:
         _publish_window(found)
-        if len(_recent) >= RECENT_MAX:
-            _recent.clear()
-        _recent[hint] = (read_at, _copy(entry))
+        until_wall = entry.loaded_at + auth_settings.TOKEN_CACHE_TIMEOUT
+        _put(_recent, hint[1:], (read_at + seconds, until_wall, _copy(entry)), RECENT_MAX)
 
 
 def forget_recent_hits() -> None:
@@ -301,7 +311,7 @@ def lookup(digest: str, legacy_digest: str | None, load: Callable[..., AuthToken
     """
     loader = _loader(load)
     hint = (loader, digest, legacy_digest)
-    recent = _recall(hint)
+    recent = recall(digest, legacy_digest)
     if recent is not None:
         return recent
     read_at = cache_access.monotonic()  # before the read: a later hit from _recent rests on it
@@ -340,7 +350,7 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
     from it, so a change the marks do not see (a bulk update without
     ``invalidate_user_tokens``) still shows within that timeout.
     """
-    _recent.pop((_loader(load), digest, legacy_digest), None)  # the next hit reads the new copy
+    _recent.pop((digest, legacy_digest), None)  # the next hit reads the new copy
     remaining = int(auth_settings.TOKEN_CACHE_TIMEOUT - (clock() - entry.loaded_at))
     if remaining > 0:
         cache_access.attempt(lambda: _cache().set(_loader(load).get_cache_key(digest, legacy_digest), entry,

@@ -263,7 +263,11 @@ def is_live(token: str, *, use_cache: bool = False) -> bool:
 def _find(digest: str, legacy_digest: str | None, *,
           use_cache: bool) -> tuple[AuthToken, token_cache.CachedToken | None]:
     """The token row for these digests and its cache entry (None: read from the database)."""
-    entry = token_cache.lookup(digest, legacy_digest, load_token) if use_cache and token_cache.enabled() else None
+    entry = None
+    if use_cache:  # this process's own recent hit first: no round trip, and no check of the cache's set-up
+        entry = token_cache.recall(digest, legacy_digest)
+        if entry is None and token_cache.enabled():
+            entry = token_cache.lookup(digest, legacy_digest, load_token)
     return (entry.instance if entry is not None else load_token(digest, legacy_digest)), entry
 
 

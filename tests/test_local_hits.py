@@ -132,6 +132,29 @@ def test_a_rolled_back_transaction_leaves_no_batch_behind(transactional_db, user
     assert sleeps == [WINDOW]
 
 
+def test_a_refill_racing_a_committed_revocation_is_not_kept_past_its_wait(transactional_db, user, login_token,
+                                                                        now, monkeypatch):
+    """A request reads the row, then a revocation commits and returns before that request keeps its
+    hit: the kept hit rests on a read older than the window, so the next request reads again."""
+    def sleep(seconds):  # the revocation's wait moves the clock of the local hits
+        now[0] += seconds
+
+    monkeypatch.setattr(token_cache.time, "sleep", sleep)
+    real_load = tokens.load_token
+
+    def load_then_revoke(digest, legacy_digest=None):
+        instance = real_load(digest, legacy_digest)
+        tokens.revoke_all_tokens(user)  # another thread of this process, between our read and our keep
+        return instance
+
+    monkeypatch.setattr(tokens, "load_token", load_then_revoke)
+    tokens.authenticate_token(login_token, use_cache=True)  # the racing request itself
+    monkeypatch.setattr(tokens, "load_token", real_load)
+    assert token_cache._recent  # kept, on its read from before the revocation
+    with pytest.raises(tokens.InvalidToken):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
 @pytest.mark.parametrize("change", ["name", "refresh"])
 def test_changes_that_revoke_nothing_do_not_wait(transactional_db, user, login_token, sleeps, change):
     instance = tokens.authenticate_token(login_token, use_cache=True)

@@ -25,6 +25,8 @@ def row(output, case):
 def test_make_bench_runs_and_counts_queries_and_round_trips():
     output = run("tests.benchmarks.auth_cost", "--rounds", "1", "--requests", "3", "--other-tokens", "5")
     assert row(output, "REST one cache.get (floor)") == ["0.00", "1.00"]
+    assert row(output, "REST one SELECT 1 (floor)") == ["1.00", "0.00"]
+    assert row(output, "GraphQL one SELECT 1 (floor)") == ["1.00", "0.00"]
     assert row(output, "REST drf authtoken") == ["1.00", "0.00"]
     assert row(output, "REST gql_authtoken") == ["1.00", "0.00"]
     # Hits from the process's own memory read nothing (a few requests run well within its 0.05 s)...

@@ -31,7 +31,7 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Per-request cost of token authentication beside DRF authtoken, knox, durin and a one-cache.get
-# floor, REST and GraphQL (see docs/performance.md); not part of `make test`. With DATABASE_URL and
+# floor and a one-SELECT-1 floor, REST and GraphQL (see docs/performance.md); not part of `make test`. With DATABASE_URL and
 # REDIS_URL it runs on PostgreSQL and Redis.
 bench: install
 	$(BIN)/python -m tests.benchmarks.auth_cost $(BENCH_ARGS)

@@ -48,7 +48,6 @@ not reach the others, so lookups go to the database (``checks.py`` warns).
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import time
@@ -216,10 +215,23 @@ def _copy_instance(instance: Any) -> Any:
     through ``__reduce__`` and the app registry."""
     copied = instance.__class__.__new__(instance.__class__)
     copied.__dict__.update(instance.__dict__)
-    state = copy.copy(instance._state)
+    state = _copy_state(instance._state)
     state.fields_cache = {name: None if related is None else _copy_instance(related)
                           for name, related in instance._state.fields_cache.items()}
     copied._state = state
+    return copied
+
+
+def _copy_state(state: Any) -> Any:
+    """``copy.copy(state)`` for a ``ModelState``, the same steps (``__getstate__``, then
+    ``__setstate__`` or the instance dict) without ``__reduce_ex__``: half the time on a hit."""
+    copied = state.__class__.__new__(state.__class__)
+    values = state.__getstate__() or {}
+    setstate = getattr(copied, "__setstate__", None)
+    if setstate is not None:
+        setstate(values)
+    else:
+        copied.__dict__.update(values)
     return copied
 
 
@@ -247,21 +259,23 @@ def recall(digest: str, legacy_digest: str | None) -> CachedToken | None:
 WINDOW = f"{_PREFIX}:window"
 
 
-def _publish_window(found: dict[str, Any]) -> None:
-    """Make sure the cache's ``WINDOW`` covers this process's own, before it keeps a hit."""
+def _window_published(found: dict[str, Any]) -> bool:
+    """Whether the cache's ``WINDOW`` covered this process's own when ``found`` was read; if not,
+    it is raised now, and the caller keeps no hit on that read (a revocation may have read the
+    lower value meanwhile and waited too little for it): the next read, after this write, may."""
     own = local_timeout()
     published = found.get(WINDOW)
-    if not isinstance(published, (int, float)) or published < own:
-        _cache().set(WINDOW, own, None)
-        found[WINDOW] = own
+    if isinstance(published, (int, float)) and published >= own:
+        return True
+    _cache().set(WINDOW, own, None)
+    return False
 
 
 def _keep(hint: tuple[Any, str, str | None], read_at: float, entry: CachedToken, found: dict[str, Any]) -> None:
     """Serve ``entry`` again from this process until ``read_at + TOKEN_LOCAL_CACHE_TIMEOUT``
     (a copy: the caller goes on to use ``entry`` itself)."""
     seconds = local_timeout()
-    if seconds > 0:
-        _publish_window(found)
+    if seconds > 0 and _window_published(found) and enabled():
         until_wall = entry.loaded_at + auth_settings.TOKEN_CACHE_TIMEOUT
         _put(_recent, hint[1:], (read_at + seconds, until_wall, _copy(entry)), RECENT_MAX)
 
@@ -430,7 +444,10 @@ def _mark(keys: Iterable[str], *, wait: bool = True) -> None:
     memory after that.
     """
     keys = list(keys)
-    if not keys or not enabled():
+    if not keys:
+        return
+    if not enabled():
+        forget_recent_hits()  # hits kept before the cache was turned off in this process (settings changed)
         return  # with the cache off nothing is stored, and no round trip is made
     batch = _batch.get()
     if batch is not None:
@@ -438,11 +455,17 @@ def _mark(keys: Iterable[str], *, wait: bool = True) -> None:
             batch[key] = batch.get(key, False) or wait
         return
     alias = router.db_for_write(AuthToken)
-    if connections[alias].in_atomic_block:
+    connection = connections[alias]
+    if connection.in_atomic_block:
         _write_marks(keys, wait=False)
         _at_commit(alias, keys, wait)
-    else:
-        _write_marks(keys, wait=wait)
+        return
+    if connection.connection is not None and not connection.get_autocommit():
+        logger.warning("Tokens were revoked under manual transaction management (set_autocommit(False)), "
+                       "where Django runs no commit hooks: call gql_authtoken.cache.invalidate_user_tokens(user) "
+                       "after commit(), or a request that reads the rows before the commit may cache them "
+                       "(docs/security.md, Limits of the wait).")
+    _write_marks(keys, wait=wait)
 
 
 def forget(digests: Iterable[str], *, wait: bool = True) -> None:

@@ -24,10 +24,26 @@ WINDOW = 0.05
 
 @pytest.fixture
 def now(monkeypatch):
-    """The monotonic clock of the local hits, moved by hand: ``now[0] += seconds``."""
+    """The monotonic clock of the local hits, moved by hand: ``now[0] += seconds``; and this
+    process's window already published, as after its first read (see the test below)."""
     current = [1000.0]
     monkeypatch.setattr(cache_access, "monotonic", lambda: current[0])
+    token_cache._cache().set(token_cache.WINDOW, WINDOW, None)
     return current
+
+
+def test_no_hit_is_kept_on_the_read_that_had_to_publish_the_window(user, login_token, now):
+    """A revocation may read the old window between that read and the publish, and wait too
+    little for a hit kept on it; the next read, after the publish, keeps."""
+    for published in (None, WINDOW / 2):
+        token_cache._cache().set(token_cache.WINDOW, published, None)
+        with counting_cache_calls() as calls:
+            tokens.authenticate_token(login_token, use_cache=True)  # reads; publishes; keeps nothing
+            assert token_cache._cache().get(token_cache.WINDOW) == WINDOW
+            tokens.authenticate_token(login_token, use_cache=True)  # reads again; keeps
+            tokens.authenticate_token(login_token, use_cache=True)  # from memory
+        assert calls.count("get_many") == 2
+        token_cache.forget_recent_hits()
 
 
 def test_a_hit_within_the_window_reads_nothing_and_one_after_it_reads_again(
@@ -271,4 +287,79 @@ def test_saving_a_token_row_drops_its_cached_copies(user, login_token, now):
     row.expiry = clock.now() - timedelta(seconds=1)
     row.save()
     with pytest.raises(tokens.TokenExpired):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+# --- found by a breaker: a settings switch mid-lookup, a window published after the read --------
+
+
+def test_a_process_whose_token_cache_was_turned_off_serves_no_kept_hit_after_a_revocation(
+        transactional_db, user, login_token, settings, monkeypatch, now):
+    """The settings change (another thread's override_settings) lands between a hit's read and its keep."""
+    settings.CACHES = {**settings.CACHES, "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    tokens.authenticate_token(login_token, use_cache=True)
+    token_cache.forget_recent_hits()
+    real_read = token_cache._read_many
+
+    def read_then_switch(cache, keys):
+        found = real_read(cache, keys)
+        settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_ALIAS": "local"}
+        return found
+
+    monkeypatch.setattr(token_cache, "_read_many", read_then_switch)
+    tokens.authenticate_token(login_token, use_cache=True)
+    monkeypatch.setattr(token_cache, "_read_many", real_read)
+    assert not token_cache.enabled() and not token_cache._recent  # not kept once the cache is off
+    token_cache._recent[tokens.token_digests(login_token)] = (now[0] + 1, time.time() + 60,
+                                                              token_cache.CachedToken(
+                                                                  AuthToken.objects.get(user=user), time.time(), ""))
+    tokens.logout(None, AuthToken.objects.get(user=user))  # with the cache off: still drops kept hits
+    assert not tokens.is_live(login_token, use_cache=True)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+def test_a_revocation_that_read_the_window_before_it_was_raised_still_holds(
+        transactional_db, user, login_token, settings, monkeypatch, now):
+    """This process keeps hits for 1 s and finds the window key gone (a Redis flush); a process with
+    no window of its own revokes between this process's read and its publish of the window."""
+    settings.GQL_AUTHTOKEN = {"TOKEN_LOCAL_CACHE_TIMEOUT": 1.0}
+    tokens.authenticate_token(login_token, use_cache=True)
+    token_cache._cache().delete(token_cache.WINDOW)
+    token_cache.forget_recent_hits()
+    monkeypatch.setattr(token_cache.time, "sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    real_read = token_cache._read_many
+    revoked = []
+
+    def read_then_revoke(cache, keys):
+        found = real_read(cache, keys)
+        if not revoked:
+            revoked.append(True)
+            with monkeypatch.context() as other_process:
+                other_process.setattr(token_cache, "local_timeout", lambda: 0.0)
+                tokens.logout(None, AuthToken.objects.get(user=user))
+        return found
+
+    monkeypatch.setattr(token_cache, "_read_many", read_then_revoke)
+    tokens.authenticate_token(login_token, use_cache=True)  # the request that straddled the logout
+    monkeypatch.setattr(token_cache, "_read_many", real_read)
+    now[0] += 0.2
+    with pytest.raises(tokens.InvalidToken):
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+def test_a_revocation_under_manual_transaction_management_says_what_to_do(transactional_db, user, login_token,
+                                                                         caplog):
+    """Django runs no commit hooks there (its on_commit refuses that mode): the marks are written at
+    once, and a warning names the remedy (invalidate_user_tokens after commit)."""
+    row = AuthToken.objects.get(user=user)
+    transaction.set_autocommit(False)
+    try:
+        tokens.logout(None, row)
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+    assert "invalidate_user_tokens" in caplog.text
+    token_cache.invalidate_user_tokens(user)
+    with pytest.raises(tokens.InvalidToken):
         tokens.authenticate_token(login_token, use_cache=True)

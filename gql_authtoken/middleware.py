@@ -260,17 +260,23 @@ def _is_graphql_view(view_func: Any) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, BaseView)
 
 
-def is_graphql_request_body(body: bytes) -> bool:
-    """Whether a JSON body can be a GraphQL request: an object (one operation) or a list of
-    objects (a batch). Malformed JSON counts as one, so that Strawberry answers it as usual."""
-    start = body.lstrip()[:1]
-    if start == b"{":
-        return True  # Strawberry reads the rest
+def graphql_body_problem(body: bytes) -> str | None:
+    """Why a JSON body cannot be a GraphQL request, or None when it can: an object (one operation)
+    or a list of objects (a batch), in UTF-8 (RFC 8259). Strawberry's views answer a 500 to the
+    rest: bytes that are not UTF-8, nesting deeper than the JSON parser recurses, an integer
+    longer than Python converts, a body that is not an object. JSON that is merely malformed is
+    left to Strawberry, which answers it with its own 400."""
     try:
-        parsed = json.loads(body)
-    except ValueError:
-        return True
-    return isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)
+        parsed = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "The request body must be UTF-8."
+    except json.JSONDecodeError:
+        return None
+    except (ValueError, RecursionError):  # a number too long to convert; nesting too deep
+        return "The request body is JSON that cannot be read: too deeply nested, or a number too long."
+    if isinstance(parsed, dict) or (isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)):
+        return None
+    return "The request body must be a JSON object or a list of JSON objects."
 
 
 class TokenAuthenticationMiddleware:
@@ -311,12 +317,12 @@ class TokenAuthenticationMiddleware:
         return response
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
-        """A 400 for a JSON POST to a Strawberry view whose body is neither an object nor a list of
-        objects (``null``, ``1``, ``"x"``, ``[1]``): Strawberry's own views fail on those with a 500."""
-        if (request.method == "POST" and request.content_type == "application/json"
-                and _is_graphql_view(view_func) and not is_graphql_request_body(request.body)):
-            return HttpResponseBadRequest("The request body must be a JSON object or a list of JSON objects.",
-                                          content_type="text/plain; charset=utf-8")
+        """A 400 for a JSON POST to a Strawberry view whose body Strawberry's own views fail on with a
+        500 (``graphql_body_problem``: not UTF-8, nested too deeply, ``null``, ``[1]``...)."""
+        if request.method == "POST" and request.content_type == "application/json" and _is_graphql_view(view_func):
+            problem = graphql_body_problem(request.body)
+            if problem is not None:
+                return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         return None
 
     def process_request(self, request: HttpRequest) -> None:

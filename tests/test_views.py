@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
-from gql_authtoken.middleware import is_graphql_request_body
+from gql_authtoken.middleware import graphql_body_problem
 
 
 def post(path, body, content_type="application/json"):
@@ -38,10 +38,40 @@ def test_a_batch_still_works(db):
 
 
 def test_the_rule():
-    for body in [b'{"query": "{ me { id } }"}', b"  {", b"[]", b'[{"query": "x"}]', b"{not json", b"nul"]:
-        assert is_graphql_request_body(body), body  # an object, a batch, or malformed: Strawberry answers
+    for body in [b'{"query": "{ me { id } }"}', b"  {", b"[]", b'[{"query": "x"}]', b"{not json", b"nul", b"",
+                 '{"query": "{ me { id } }", "variables": {"a": "é ✓ \U0001f600"}}'.encode()]:
+        assert graphql_body_problem(body) is None, body  # an object, a batch, or malformed: Strawberry answers
     for body in [b"null", b" 1", b'"x"', b"true", b"[1]", b"[null]", b"[[]]", b'[{"query": "x"}, 2]']:
-        assert not is_graphql_request_body(body), body
+        assert graphql_body_problem(body) == "The request body must be a JSON object or a list of JSON objects."
+
+
+QUERY = b'{"query": "{ me { id } }"'
+UNREADABLE = {
+    "a byte that is no UTF-8": b"\xff",
+    "such a byte inside a string": QUERY[:-1] + b'\xff"}',
+    "UTF-16 (JSON is UTF-8)": json.dumps({"query": "{ me { id } }"}).encode("utf-16"),
+    "Latin-1": '{"query": "{ me { id } }", "variables": {"a": "é"}}'.encode("latin-1"),
+    "a deep list": b"[" * 100_000,
+    "a deep object": b'{"a":' * 100_000,
+    "deep variables": QUERY + b', "variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    "deep variables in a batch": b"[" + QUERY + b', "variables": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}]",
+    "an integer of 5000 digits": QUERY + b', "variables": {"a": ' + b"1" * 5000 + b"}}",
+}
+
+
+@pytest.mark.parametrize("name", UNREADABLE)
+@pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/", "/graphql/batch/"])
+def test_a_body_strawberry_cannot_read_is_400_with_a_reason(db, path, name):
+    response = post(path, UNREADABLE[name])
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert response.content.decode() == graphql_body_problem(UNREADABLE[name])
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"", b"\xef\xbb\xbf" + QUERY + b"}"])
+def test_malformed_json_is_still_strawberrys_own_400(db, body):
+    response = post("/graphql/sync/", body)
+    assert response.status_code == 400, response.content[:200]
+    assert b"JSON" in response.content or not body  # Strawberry's message (an empty body: its "Unsupported...")
 
 
 def test_the_readme_wiring_is_strawberrys_own_view():

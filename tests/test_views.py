@@ -1,5 +1,5 @@
 """Strawberry's GraphQL views, behind the middleware, answer 400, never 500, to a JSON body that is
-not a GraphQL request."""
+not a GraphQL request; so do the package's REST views to JSON that DRF cannot read."""
 
 from __future__ import annotations
 
@@ -79,3 +79,17 @@ def test_the_readme_wiring_is_strawberrys_own_view():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "from strawberry.django.views import AsyncGraphQLView" in readme
+
+
+REST_PATHS = ["/auth/login/", "/auth/register/", "/auth/password/reset/", "/auth/password/reset/confirm/",
+              "/auth/login", "/auth/password/change/", "/auth/email/change/"]
+
+
+@pytest.mark.parametrize("name", UNREADABLE)
+@pytest.mark.parametrize("path", REST_PATHS)
+def test_a_json_body_drf_cannot_read_is_400_on_every_rest_endpoint(db, settings, user, login_token, path, name):
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_ENABLED": True}
+    response = Client().post(path, UNREADABLE[name], content_type="application/json",
+                             headers={"Authorization": f"Token {login_token}"})
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert "detail" in response.json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, parsers
 
 from .. import exceptions as core
 
@@ -37,8 +37,25 @@ def api_exception(error: core.AuthTokenError) -> exceptions.APIException:
     return exceptions.ValidationError(detail)
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's ``JSONParser``, with JSON nested deeper than Python's parser recurses (``[[[[...`` a
+    hundred thousand deep) answered as any other unreadable JSON (400), where DRF lets the
+    ``RecursionError`` through as a 500."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
 class CoreErrorsMixin:
-    """APIView mixin: the core's expected errors become DRF responses."""
+    """APIView mixin: the core's expected errors, and bodies DRF cannot read, become DRF responses."""
+
+    def get_parsers(self) -> list[Any]:
+        """The project's parsers (``DEFAULT_PARSER_CLASSES``), DRF's ``JSONParser`` replaced by ours."""
+        return [JSONParser() if type(parser) is parsers.JSONParser else parser
+                for parser in super().get_parsers()]  # type: ignore[misc]
 
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, core.AuthTokenError):

@@ -563,3 +563,30 @@ def test_the_cookie_counts_only_with_auth_cookie_set(server, user):
     token = tokens.issue_token(user).token
     with connected(server, additional_headers={"Cookie": f"authtoken={token}"}) as ws:
         assert execute(ws, "{ me { username } }")["data"]["me"] is None
+
+
+# --- messages Python's JSON parser cannot read -------------------------------------------------
+
+UNREADABLE_MESSAGES = {
+    "a deep list": "[" * 100_000,
+    "deep variables": '{"id": "1", "type": "subscribe", "payload": {"query": "{ me { username } }", "variables": '
+                      '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}}}",
+    "an integer of 5000 digits": '{"type": "ping", "payload": {"a": ' + "1" * 5000 + "}}",
+}
+
+
+@pytest.mark.parametrize("name", UNREADABLE_MESSAGES)
+def test_an_unreadable_message_closes_as_malformed_json_does(server, user, name):
+    """graphql-transport-ws: 4400, as Strawberry closes on malformed JSON, never an unhandled error."""
+    with connected(server, tokens.issue_token(user).token) as ws:
+        ws.send(UNREADABLE_MESSAGES[name])
+        assert close_of(ws) == (4400, "WebSocket message must be valid JSON")
+
+
+@pytest.mark.parametrize("name", UNREADABLE_MESSAGES)
+def test_the_legacy_protocol_ignores_an_unreadable_message_as_malformed_json(server, user, name):
+    with connected(server, tokens.issue_token(user).token, protocol=LEGACY_WS) as ws:
+        ws.send(UNREADABLE_MESSAGES[name].replace('"subscribe"', '"start"'))
+        start(ws, "subscription { countdown(start: 1) }")
+        data = [m["payload"]["data"]["countdown"] for m in messages(ws) if m["type"] == "data"]
+        assert data == ["alice: 1"]  # the connection goes on

@@ -29,6 +29,7 @@ scope (``context.http_request``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -158,6 +159,18 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         self._recheck_task: asyncio.Task[None] | None = None
         self._initialised = False
         self.token_refused = False
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A message as JSON. Messages Python's parser cannot read although they are JSON (nesting
+        deeper than it recurses, an integer longer than it converts) count as malformed ones, as
+        Strawberry answers those (graphql-transport-ws closes with 4400), where they would
+        otherwise end the consumer with an unhandled error."""
+        try:
+            return super().decode_json(data)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError):
+            raise json.JSONDecodeError("JSON nested too deeply or with a number too long", "", 0) from None
 
     @sensitive_variables("token")
     async def on_ws_connect(self, context: Any) -> Any:

@@ -260,6 +260,23 @@ def _is_graphql_view(view_func: Any) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, BaseView)
 
 
+_UNREADABLE = "is JSON that cannot be read: too deeply nested, or a number too long."
+_NOT_AN_OPERATION = "The request body must be a JSON object or a list of JSON objects."
+_MALFORMED, _TOO_DEEP_OR_LONG = object(), object()
+
+
+def _read_json(text: str) -> Any:
+    """``text`` parsed; ``_MALFORMED`` when it is no JSON (Strawberry answers that with its own 400);
+    ``_TOO_DEEP_OR_LONG`` when it is JSON that Python's parser cannot read (nesting deeper than it
+    recurses, an integer longer than it converts), on which Strawberry fails with a 500."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return _MALFORMED
+    except (ValueError, RecursionError):
+        return _TOO_DEEP_OR_LONG
+
+
 def graphql_body_problem(body: bytes) -> str | None:
     """Why a JSON body cannot be a GraphQL request, or None when it can: an object (one operation)
     or a list of objects (a batch), in UTF-8 (RFC 8259). Strawberry's views answer a 500 to the
@@ -267,16 +284,36 @@ def graphql_body_problem(body: bytes) -> str | None:
     longer than Python converts, a body that is not an object. JSON that is merely malformed is
     left to Strawberry, which answers it with its own 400."""
     try:
-        parsed = json.loads(body.decode("utf-8"))
+        parsed = _read_json(body.decode("utf-8"))
     except UnicodeDecodeError:
         return "The request body must be UTF-8."
-    except json.JSONDecodeError:
+    if parsed is _TOO_DEEP_OR_LONG:
+        return f"The request body {_UNREADABLE}"
+    if parsed is _MALFORMED or isinstance(parsed, dict) or (
+            isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)):
         return None
-    except (ValueError, RecursionError):  # a number too long to convert; nesting too deep
-        return "The request body is JSON that cannot be read: too deeply nested, or a number too long."
-    if isinstance(parsed, dict) or (isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)):
+    return _NOT_AN_OPERATION
+
+
+def graphql_request_problem(request: HttpRequest) -> str | None:
+    """Why Strawberry's views would fail with a 500 on this request (None: they would not): a JSON
+    body (any content type naming ``application/json``, as Strawberry reads it) per
+    ``graphql_body_problem``; the JSON fields of a GET (``variables``, ``extensions``) or of a
+    multipart upload (``operations``, ``map``) that Python's parser cannot read."""
+    if request.method == "POST" and "application/json" in (request.content_type or ""):
+        return graphql_body_problem(request.body)
+    if request.method == "GET":
+        fields: Any = request.GET
+        names: tuple[str, ...] = ("variables", "extensions")
+    elif request.method == "POST" and request.content_type == "multipart/form-data":
+        fields, names = request.POST, ("operations", "map")
+    else:
         return None
-    return "The request body must be a JSON object or a list of JSON objects."
+    for name in names:
+        value = fields.get(name)
+        if value and _read_json(value) is _TOO_DEEP_OR_LONG:
+            return f"The {name} parameter {_UNREADABLE}"
+    return None
 
 
 class TokenAuthenticationMiddleware:
@@ -317,10 +354,10 @@ class TokenAuthenticationMiddleware:
         return response
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
-        """A 400 for a JSON POST to a Strawberry view whose body Strawberry's own views fail on with a
-        500 (``graphql_body_problem``: not UTF-8, nested too deeply, ``null``, ``[1]``...)."""
-        if request.method == "POST" and request.content_type == "application/json" and _is_graphql_view(view_func):
-            problem = graphql_body_problem(request.body)
+        """A 400 for a request to a Strawberry view that Strawberry's own views fail on with a 500
+        (``graphql_request_problem``: a JSON body not in UTF-8, nested too deeply, ``null``, ``[1]``...)."""
+        if _is_graphql_view(view_func):
+            problem = graphql_request_problem(request)
             if problem is not None:
                 return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         return None

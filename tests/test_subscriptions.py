@@ -590,3 +590,52 @@ def test_the_legacy_protocol_ignores_an_unreadable_message_as_malformed_json(ser
         start(ws, "subscription { countdown(start: 1) }")
         data = [m["payload"]["data"]["countdown"] for m in messages(ws) if m["type"] == "data"]
         assert data == ["alice: 1"]  # the connection goes on
+
+
+def _no_error_logged(caplog):
+    return [record.getMessage()[:80] for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+NOT_MESSAGES = {
+    "null": "null", "a number": "1", "a string": '"subscribe"', "a list": "[]",
+    "a list payload": '{"id": "1", "type": "subscribe", "payload": [1]}',
+    "an id that is a list": '{"id": ["a"], "type": "subscribe", "payload": {"query": "{ me { username } }"}}',
+    "an id that is an object": '{"id": {"a": 1}, "type": "subscribe", "payload": {"query": "{ me { username } }"}}',
+    "a lone surrogate in type": '{"type": "\\ud800"}',
+    "no payload": '{"id": "1", "type": "subscribe"}',
+    "no id": '{"type": "complete"}',
+    "a query that is a number": '{"id": "1", "type": "subscribe", "payload": {"query": 5}}',
+    "variables that are a list": '{"id": "1", "type": "subscribe", "payload": {"query": "{ me { username } }", '
+                                 '"variables": [1]}}',
+}
+
+
+@pytest.mark.parametrize("name", NOT_MESSAGES)
+def test_a_message_of_no_protocol_closes_with_4400_and_logs_nothing(server, user, name, caplog):
+    with connected(server, tokens.issue_token(user).token) as ws:
+        ws.send(NOT_MESSAGES[name])
+        assert close_of(ws) == (4400, "WebSocket message must be valid JSON")
+    assert _no_error_logged(caplog) == []
+
+
+@pytest.mark.parametrize("name", NOT_MESSAGES)
+def test_the_legacy_protocol_ignores_a_message_of_no_protocol(server, user, name, caplog):
+    with connected(server, tokens.issue_token(user).token, protocol=LEGACY_WS) as ws:
+        ws.send(NOT_MESSAGES[name].replace('"subscribe"', '"start"').replace('"complete"', '"stop"'))
+        start(ws, "subscription { countdown(start: 1) }", id="ok")
+        data = [m["payload"]["data"]["countdown"] for m in messages(ws) if m["type"] == "data"]
+        assert data == ["alice: 1"]
+    assert _no_error_logged(caplog) == []
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+def test_an_operation_sent_right_after_a_refused_token_closes_once(server, user, protocol, caplog):
+    """Strawberry would close the socket a second time (an ASGI error) for the operation that follows."""
+    with open_connection(server, {"Authorization": "Token nosuchtoken"}, protocol=protocol) as ws:
+        ws.send(json.dumps({"id": "1", "type": "subscribe" if protocol == TRANSPORT_WS else "start",
+                            "payload": {"query": ME}}))
+        with pytest.raises(ConnectionClosed):
+            for _ in range(5):
+                ws.recv(timeout=5)
+    time.sleep(0.2)
+    assert _no_error_logged(caplog) == []

@@ -93,3 +93,29 @@ def test_a_json_body_drf_cannot_read_is_400_on_every_rest_endpoint(db, settings,
                              headers={"Authorization": f"Token {login_token}"})
     assert response.status_code == 400, (response.status_code, response.content[:200])
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("content_type", ["application/jsonx", "application/json-seq", "text/application/json",
+                                          "Application/JSON", "application/json; charset=utf-8"])
+@pytest.mark.parametrize("name", ["a byte that is no UTF-8", "a deep list", "an integer of 5000 digits"])
+def test_every_content_type_strawberry_reads_as_json_is_checked(db, content_type, name):
+    """Strawberry reads the body as JSON whenever the content type contains application/json."""
+    for path in ("/graphql/sync/", "/graphql/async/", "/graphql/batch/"):
+        response = post(path, UNREADABLE[name], content_type=content_type)
+        assert response.status_code == 400, (path, response.status_code, response.content[:200])
+
+
+@pytest.mark.parametrize("parameter", ["variables", "extensions"])
+@pytest.mark.parametrize("value", ["[" * 100_000, "[" * 50_000 + "]" * 50_000, '{"a": ' + "9" * 5000 + "}"])
+@pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/"])
+def test_json_query_parameters_of_a_get_strawberry_cannot_read_are_400(db, path, parameter, value):
+    get = async_to_sync(AsyncClient().get) if "async" in path else Client().get
+    response = get(path, {"query": "{ me { id } }", parameter: value}, headers={"Accept": "application/json"})
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert response.content.decode().startswith(f"The {parameter} parameter is JSON that cannot be read")
+
+
+def test_a_get_still_works(db):
+    response = Client().get("/graphql/sync/", {"query": "{ me { id } }", "variables": '{"a": 1}'},
+                            headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.json() == {"data": {"me": None}}

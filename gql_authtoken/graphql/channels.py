@@ -86,6 +86,46 @@ def has_single_result(query: Any, operation_name: Any) -> bool:
     return operation is not None and operation.operation is not OperationType.SUBSCRIPTION
 
 
+def _text(value: Any) -> bool:
+    """A string that encodes as UTF-8 (no unpaired surrogates): it can go back out in a close reason."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _optional(value: Any, kind: type) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+# Message types that name an operation (both protocols): they need an "id".
+_WITH_ID = frozenset({"subscribe", "start", "complete", "stop"})
+
+
+def well_formed_message(message: Any) -> bool:
+    """Whether ``message`` has the shape graphql-transport-ws and graphql-ws messages share, which
+    Strawberry's handlers take for granted: an object with a string ``type``, a string ``id`` where
+    the type names an operation, an object ``payload`` (when present, and always for ``subscribe`` /
+    ``start``) whose ``query`` is a string and ``operationName``, ``variables``, ``extensions`` of
+    their types. Unknown types pass (each protocol answers them itself)."""
+    if not isinstance(message, dict) or not _text(message.get("type")):
+        return False
+    kind = message["type"]
+    if ("id" in message or kind in _WITH_ID) and not _text(message.get("id")):
+        return False
+    payload = message.get("payload")
+    if not _optional(payload, dict):
+        return False
+    if kind in ("subscribe", "start"):
+        return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
+                and _optional(payload.get("operationName"), str)
+                and _optional(payload.get("variables"), dict) and _optional(payload.get("extensions"), dict))
+    return True
+
+
 class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):
     """graphql-transport-ws: every ``subscribe`` and every subscription ``next`` waits for a token check."""
 
@@ -96,6 +136,8 @@ class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):
         self.streaming_ids: set[str] = set()
 
     async def handle_subscribe(self, message: Any) -> None:
+        if self.view.token_refused:
+            return  # the socket is closing (a refused token): Strawberry would close it a second time
         if self.connection_acknowledged:
             if not await self.view.start_operation():
                 return
@@ -127,6 +169,8 @@ class TokenCheckingWSHandler(BaseGraphQLWSHandler):
     view: TokenAuthGraphQLWSConsumer
 
     async def handle_start(self, message: Any) -> None:
+        if self.view.token_refused:
+            return  # the socket is closing (a refused token)
         if self.connection_acknowledged and not await self.view.start_operation():
             return
         await super().handle_start(message)
@@ -161,16 +205,20 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         self.token_refused = False
 
     def decode_json(self, data: str | bytes) -> object:
-        """A message as JSON. Messages Python's parser cannot read although they are JSON (nesting
-        deeper than it recurses, an integer longer than it converts) count as malformed ones, as
-        Strawberry answers those (graphql-transport-ws closes with 4400), where they would
-        otherwise end the consumer with an unhandled error."""
+        """A message as JSON, refused as malformed JSON (as Strawberry answers that: graphql-transport-ws
+        closes with 4400, graphql-ws ignores it) when Python's parser cannot read it (nesting deeper
+        than it recurses, an integer longer than it converts) or when it is not a message of either
+        protocol (``well_formed_message``). Strawberry's handlers would otherwise end the consumer
+        with an unhandled error on those."""
         try:
-            return super().decode_json(data)
+            message = super().decode_json(data)
         except json.JSONDecodeError:
             raise
         except (ValueError, RecursionError):
             raise json.JSONDecodeError("JSON nested too deeply or with a number too long", "", 0) from None
+        if not well_formed_message(message):
+            raise json.JSONDecodeError("not a graphql-transport-ws or graphql-ws message", "", 0)
+        return message
 
     @sensitive_variables("token")
     async def on_ws_connect(self, context: Any) -> Any:
@@ -188,6 +236,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
             if digests is not None:
                 await self._authenticate(digests)
         except AuthTokenError as error:
+            self.token_refused = True  # Strawberry closes the socket; nothing else may run or go out
             raise ConnectionRejectionError({"code": error.code, "message": str(error.message)}) from None
         if token is not None:
             self._digests = digests

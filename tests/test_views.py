@@ -119,3 +119,17 @@ def test_a_get_still_works(db):
     response = Client().get("/graphql/sync/", {"query": "{ me { id } }", "variables": '{"a": 1}'},
                             headers={"Accept": "application/json"})
     assert response.status_code == 200 and response.json() == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize("field", ["operations", "map"])
+@pytest.mark.parametrize("value", ["[" * 100_000, '{"a": ' + "9" * 5000 + "}"])
+def test_the_json_fields_of_a_multipart_upload_strawberry_cannot_read_are_400(db, field, value):
+    fields = {"operations": json.dumps({"query": "{ me { id } }"}), "map": "{}"}
+    response = Client().post("/graphql/uploads/", {**fields, field: value})  # multipart/form-data
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert response.content.decode().startswith(f"The {field} parameter is JSON that cannot be read")
+
+
+def test_a_multipart_request_still_works(db):
+    response = Client().post("/graphql/uploads/", {"operations": json.dumps({"query": "{ me { id } }"}), "map": "{}"})
+    assert response.status_code == 200 and response.json() == {"data": {"me": None}}

@@ -38,6 +38,12 @@ SESSION_ID_MAX_LENGTH = 19
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def has_surrogates(value: str) -> bool:
+    """Whether ``value`` holds an unpaired surrogate: no UTF-8 encoder (a response, a close reason,
+    a database driver) takes it."""
+    return _SURROGATE.search(value) is not None
+
+
 def max_length(argument: str) -> int | None:
     """The most characters the argument called ``argument`` may have; None for no limit.
 

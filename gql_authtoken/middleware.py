@@ -21,7 +21,7 @@ from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.debug import sensitive_variables
 
-from . import clients, cookies, tokens
+from . import clients, cookies, inputs, tokens
 from .exceptions import AuthTokenError, InvalidToken
 
 if TYPE_CHECKING:
@@ -289,10 +289,54 @@ def graphql_body_problem(body: bytes) -> str | None:
         return "The request body must be UTF-8."
     if parsed is _TOO_DEEP_OR_LONG:
         return f"The request body {_UNREADABLE}"
-    if parsed is _MALFORMED or isinstance(parsed, dict) or (
-            isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)):
+    if parsed is _MALFORMED:
         return None
-    return _NOT_AN_OPERATION
+    return _operations_problem(parsed)
+
+
+def _operations_problem(parsed: Any) -> str | None:
+    """Why parsed JSON is not one operation (an object) or a batch (a list of objects) Strawberry can
+    answer without an unhandled error: a ``query`` that is not a string (in a batch Strawberry
+    fails on it), an ``operationName`` with an unpaired surrogate (its "Unknown operation"
+    answer cannot be encoded)."""
+    operations = parsed if isinstance(parsed, list) else [parsed]
+    if not all(isinstance(operation, dict) for operation in operations):
+        return _NOT_AN_OPERATION
+    for operation in operations:
+        query, name = operation.get("query"), operation.get("operationName")
+        if query is not None and not isinstance(query, str):
+            return "An operation's query must be a string."
+        if isinstance(name, str) and inputs.has_surrogates(name):
+            return "An operation's operationName must be text (it holds an unpaired surrogate)."
+    return None
+
+
+def _upload_problem(operations: str, files_map: str) -> str | None:
+    """Why a multipart upload (the GraphQL multipart request spec: ``operations``, and ``map`` from
+    file field names to lists of dotted paths to ``null`` placeholders in the operations'
+    variables) is one Strawberry fails on with a 500, or None."""
+    parsed, paths = _read_json(operations), _read_json(files_map)
+    if parsed is _MALFORMED or paths is _MALFORMED:
+        return None  # Strawberry's own 400
+    problem = _operations_problem(parsed)
+    if problem is not None:
+        return problem
+    if not isinstance(paths, dict) or not all(
+            isinstance(targets, list) and all(isinstance(target, str) for target in targets)
+            for targets in paths.values()):
+        return "The map parameter must map each file to a list of paths."
+    for target in (target for targets in paths.values() for target in targets):
+        node: Any = parsed
+        for step in target.split("."):
+            if isinstance(node, list) and step.isascii() and step.isdigit() and int(step) < len(node):
+                node = node[int(step)]
+            elif isinstance(node, dict) and step in node:
+                node = node[step]
+            else:
+                return f"The map parameter names a path that is not in the operations: {target[:100]}"
+        if node is not None:
+            return f"The map parameter names a path that is not a null placeholder: {target[:100]}"
+    return None
 
 
 def graphql_request_problem(request: HttpRequest) -> str | None:
@@ -313,6 +357,8 @@ def graphql_request_problem(request: HttpRequest) -> str | None:
         value = fields.get(name)
         if value and _read_json(value) is _TOO_DEEP_OR_LONG:
             return f"The {name} parameter {_UNREADABLE}"
+    if request.method == "POST":
+        return _upload_problem(fields.get("operations", "{}"), fields.get("map", "{}"))
     return None
 
 

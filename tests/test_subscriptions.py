@@ -639,3 +639,33 @@ def test_an_operation_sent_right_after_a_refused_token_closes_once(server, user,
                 ws.recv(timeout=5)
     time.sleep(0.2)
     assert _no_error_logged(caplog) == []
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "x" * 300},
+    {"type": "é" * 100},
+    {"id": "1", "type": "subscribe", "payload": {"query": ME, "operationName": "N" * 300}},
+])
+def test_a_close_reason_made_of_client_text_fits_a_close_frame(server, user, message, caplog):
+    """Strawberry puts the unknown type or operation name in the reason; a frame carries 123 bytes."""
+    with connected(server, tokens.issue_token(user).token) as ws:
+        ws.send(json.dumps(message))
+        code, reason = close_of(ws)
+    assert code == 4400 and 0 < len(reason.encode()) <= 123
+    assert _no_error_logged(caplog) == []
+
+
+def test_an_operation_name_with_a_lone_surrogate_is_no_message(server, user, caplog):
+    with connected(server, tokens.issue_token(user).token) as ws:
+        ws.send('{"id": "1", "type": "subscribe", "payload": {"query": "{ me { username } }", '
+                '"operationName": "\\ud800"}}')
+        assert close_of(ws) == (4400, "WebSocket message must be valid JSON")
+    assert _no_error_logged(caplog) == []
+
+
+def test_a_client_that_leaves_during_many_sends_logs_no_error(server, user, caplog):
+    with connected(server, tokens.issue_token(user).token) as ws:
+        for index in range(300):
+            subscribe(ws, TICKS, id=str(index))
+    time.sleep(1)
+    assert _no_error_logged(caplog) == []

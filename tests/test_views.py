@@ -133,3 +133,51 @@ def test_the_json_fields_of_a_multipart_upload_strawberry_cannot_read_are_400(db
 def test_a_multipart_request_still_works(db):
     response = Client().post("/graphql/uploads/", {"operations": json.dumps({"query": "{ me { id } }"}), "map": "{}"})
     assert response.status_code == 200 and response.json() == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize("body", [
+    '{"query": "{ me { id } }", "operationName": "\\ud800"}',
+    '[{"query": "{ me { id } }", "operationName": "\\ud800"}]',
+    '[{"query": "{ me { id } }"}, {"query": 5}]',
+    '{"query": ["{ me { id } }"]}',
+])
+@pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/", "/graphql/batch/"])
+def test_operation_fields_strawberry_fails_on_are_400(db, path, body):
+    response = post(path, body.encode())
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert response.content.decode().startswith("An operation's")
+
+
+UPLOAD = {"operations": json.dumps({"query": "{ me { id } }", "variables": {"f": None}}),
+          "map": '{"0": ["variables.f"]}'}
+LIST_OF_ONE = json.dumps({"query": "{ me { id } }", "variables": {"f": [None]}})
+BAD_UPLOADS = {
+    "operations null": {"operations": "null"},
+    "operations a number": {"operations": "1"},
+    "map a number": {"map": "5"},
+    "map a list": {"map": "[1]"},
+    "map to a number": {"map": '{"0": [1]}'},
+    "a path past a null": {"map": '{"0": ["variables.f.0"]}'},
+    "a path past the end": {"operations": LIST_OF_ONE, "map": '{"0": ["variables.f.9"]}'},
+    "a path with a name for an index": {"operations": LIST_OF_ONE, "map": '{"0": ["variables.f.x"]}'},
+    "a batch path with a bad index": {"operations": json.dumps([{"query": "{ me { id } }", "variables": {"f": None}}]),
+                                      "map": '{"0": ["5.variables.f"]}'},
+    "a batch path with a name": {"operations": json.dumps([{"query": "{ me { id } }", "variables": {"f": None}}]),
+                                 "map": '{"0": ["x.variables.f"]}'},
+}
+
+
+@pytest.mark.parametrize("name", BAD_UPLOADS)
+def test_a_multipart_upload_strawberry_fails_on_is_400(db, name):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fields = {**UPLOAD, **BAD_UPLOADS[name], "0": SimpleUploadedFile("a.txt", b"data")}
+    response = Client().post("/graphql/uploads/", fields)
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+
+
+def test_a_well_formed_upload_still_works(db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = Client().post("/graphql/uploads/", {**UPLOAD, "0": SimpleUploadedFile("a.txt", b"data")})
+    assert response.status_code == 200 and response.json() == {"data": {"me": None}}

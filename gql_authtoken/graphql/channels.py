@@ -42,7 +42,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
-from .. import cookies, tokens
+from .. import cookies, inputs, tokens
 from ..exceptions import AuthTokenError, InvalidToken
 from ..middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, new_client_rate_count
 from .context import connection_request
@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 FORBIDDEN = 4403  # graphql-transport-ws's "Forbidden"; used for both protocols
 INTERNAL_ERROR = 1011
 TOO_MANY_INITIALISATIONS = 4429  # graphql-transport-ws's code; used for both protocols
+MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455, 5.5)
 
 
 @sensitive_variables("values")
@@ -88,13 +89,7 @@ def has_single_result(query: Any, operation_name: Any) -> bool:
 
 def _text(value: Any) -> bool:
     """A string that encodes as UTF-8 (no unpaired surrogates): it can go back out in a close reason."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return isinstance(value, str) and not inputs.has_surrogates(value)
 
 
 def _optional(value: Any, kind: type) -> bool:
@@ -120,8 +115,9 @@ def well_formed_message(message: Any) -> bool:
     if not _optional(payload, dict):
         return False
     if kind in ("subscribe", "start"):
+        name = payload.get("operationName") if isinstance(payload, dict) else None
         return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
-                and _optional(payload.get("operationName"), str)
+                and (name is None or _text(name))
                 and _optional(payload.get("variables"), dict) and _optional(payload.get("extensions"), dict))
     return True
 
@@ -219,6 +215,24 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         if not well_formed_message(message):
             raise json.JSONDecodeError("not a graphql-transport-ws or graphql-ws message", "", 0)
         return message
+
+    async def send(self, *args: Any, **kwargs: Any) -> None:
+        """Channels' ``send``; a client already gone (uvicorn raises its ``ClientDisconnected``, an
+        ``OSError``) is no error: its disconnect ends the connection's operations."""
+        try:
+            await super().send(*args, **kwargs)
+        except OSError:
+            logger.debug("A WebSocket client left while a message was sent to it")
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Channels' ``close``, with a reason a close frame can carry (RFC 6455: at most 123 bytes of
+        UTF-8): Strawberry puts client text in some (an unknown message type, an operation name)."""
+        if reason:
+            reason = reason.encode("utf-8", "replace")[:MAX_CLOSE_REASON].decode("utf-8", "ignore")
+        try:
+            await super().close(code=code, reason=reason)
+        except OSError:
+            logger.debug("A WebSocket client left before its connection was closed")
 
     @sensitive_variables("token")
     async def on_ws_connect(self, context: Any) -> Any:

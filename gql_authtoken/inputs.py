@@ -44,6 +44,28 @@ def has_surrogates(value: str) -> bool:
     return _SURROGATE.search(value) is not None
 
 
+def graphql_operation_problem(operation: dict[str, Any], *, query_required: bool) -> str | None:
+    """Why ``operation`` is not one GraphQL request's parameters as GraphQL over HTTP defines them
+    (``query`` a string, ``operationName`` a string or null, ``variables`` and ``extensions``
+    objects or null), or None. The one rule for HTTP bodies, multipart uploads and WebSocket
+    ``subscribe`` / ``start`` payloads: Strawberry takes the shape for granted in places (a batch
+    with a query that is no string, an ``operationName`` with an unpaired surrogate in its error
+    message, a WebSocket payload of the wrong type) and fails with a 500 or an ASGI error.
+    ``query_required``: a missing ``query`` is refused too (over HTTP Strawberry answers that
+    with its own 400)."""
+    query, name = operation.get("query"), operation.get("operationName")
+    if not isinstance(query, str) and (query_required or query is not None):
+        return "An operation's query must be a string."
+    if name is not None and not isinstance(name, str):
+        return "An operation's operationName must be a string or null."
+    if name is not None and has_surrogates(name):
+        return "An operation's operationName must be text (it holds an unpaired surrogate)."
+    for field in ("variables", "extensions"):
+        if not isinstance(operation.get(field), dict | None):
+            return f"An operation's {field} must be an object or null."
+    return None
+
+
 def max_length(argument: str) -> int | None:
     """The most characters the argument called ``argument`` may have; None for no limit.
 

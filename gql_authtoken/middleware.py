@@ -295,20 +295,13 @@ def graphql_body_problem(body: bytes) -> str | None:
 
 
 def _operations_problem(parsed: Any) -> str | None:
-    """Why parsed JSON is not one operation (an object) or a batch (a list of objects) Strawberry can
-    answer without an unhandled error: a ``query`` that is not a string (in a batch Strawberry
-    fails on it), an ``operationName`` with an unpaired surrogate (its "Unknown operation"
-    answer cannot be encoded)."""
+    """Why parsed JSON is not one operation (an object) or a batch (a list of objects) whose
+    parameters pass ``inputs.graphql_operation_problem``."""
     operations = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(operation, dict) for operation in operations):
         return _NOT_AN_OPERATION
-    for operation in operations:
-        query, name = operation.get("query"), operation.get("operationName")
-        if query is not None and not isinstance(query, str):
-            return "An operation's query must be a string."
-        if isinstance(name, str) and inputs.has_surrogates(name):
-            return "An operation's operationName must be text (it holds an unpaired surrogate)."
-    return None
+    return next(filter(None, (inputs.graphql_operation_problem(operation, query_required=False)
+                              for operation in operations)), None)
 
 
 def _upload_problem(operations: str, files_map: str) -> str | None:

@@ -409,3 +409,22 @@ def test_any_text_in_any_argument(world, settings, operation, argument, value, k
     assert (graphql == ("ok",)) == (rest == ("ok",)), found
     if rest not in {("username:blank",), ("password:blank",)}:  # REST login keeps DRF's blank-field error
         assert graphql == rest, found
+
+
+@pytest.mark.parametrize(("operation", "query_required", "problem"), [
+    ({"query": "{ me { id } }"}, True, None),
+    ({"query": "q", "operationName": "Me", "variables": {"a": 1}, "extensions": {}}, True, None),
+    ({"query": "q", "operationName": None, "variables": None, "extensions": None}, True, None),
+    ({}, False, None),  # over HTTP Strawberry answers a missing query with its own 400
+    ({}, True, "An operation's query must be a string."),
+    ({"query": None}, True, "An operation's query must be a string."),
+    ({"query": 5}, False, "An operation's query must be a string."),
+    ({"query": "q", "operationName": 5}, True, "An operation's operationName must be a string or null."),
+    ({"query": "q", "operationName": "\ud800"}, True,
+     "An operation's operationName must be text (it holds an unpaired surrogate)."),
+    ({"query": "q", "variables": [1]}, True, "An operation's variables must be an object or null."),
+    ({"query": "q", "extensions": "x"}, True, "An operation's extensions must be an object or null."),
+])
+def test_graphql_operation_problem(operation, query_required, problem):
+    """One rule for HTTP bodies, uploads and WebSocket payloads (GraphQL over HTTP's request parameters)."""
+    assert inputs.graphql_operation_problem(operation, query_required=query_required) == problem

@@ -140,6 +140,10 @@ def test_a_multipart_request_still_works(db):
     '[{"query": "{ me { id } }", "operationName": "\\ud800"}]',
     '[{"query": "{ me { id } }"}, {"query": 5}]',
     '{"query": ["{ me { id } }"]}',
+    '{"query": "{ me { id } }", "operationName": 5}',
+    '[{"query": "{ me { id } }", "operationName": ["a"]}]',
+    '[{"query": "{ me { id } }", "variables": [1]}]',
+    '{"query": "{ me { id } }", "extensions": "x"}',
 ])
 @pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/", "/graphql/batch/"])
 def test_operation_fields_strawberry_fails_on_are_400(db, path, body):

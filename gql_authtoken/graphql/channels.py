@@ -92,10 +92,6 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and not inputs.has_surrogates(value)
 
 
-def _optional(value: Any, kind: type) -> bool:
-    return value is None or isinstance(value, kind)
-
-
 # Message types that name an operation (both protocols): they need an "id".
 _WITH_ID = frozenset({"subscribe", "start", "complete", "stop"})
 
@@ -104,22 +100,17 @@ def well_formed_message(message: Any) -> bool:
     """Whether ``message`` has the shape graphql-transport-ws and graphql-ws messages share, which
     Strawberry's handlers take for granted: an object with a string ``type``, a string ``id`` where
     the type names an operation, an object ``payload`` (when present, and always for ``subscribe`` /
-    ``start``) whose ``query`` is a string and ``operationName``, ``variables``, ``extensions`` of
-    their types. Unknown types pass (each protocol answers them itself)."""
+    ``start``, whose payload is an operation: ``inputs.graphql_operation_problem``). Unknown types
+    pass (each protocol answers them itself)."""
     if not isinstance(message, dict) or not _text(message.get("type")):
         return False
     kind = message["type"]
     if ("id" in message or kind in _WITH_ID) and not _text(message.get("id")):
         return False
     payload = message.get("payload")
-    if not _optional(payload, dict):
-        return False
     if kind in ("subscribe", "start"):
-        name = payload.get("operationName") if isinstance(payload, dict) else None
-        return (isinstance(payload, dict) and isinstance(payload.get("query"), str)
-                and (name is None or _text(name))
-                and _optional(payload.get("variables"), dict) and _optional(payload.get("extensions"), dict))
-    return True
+        return isinstance(payload, dict) and inputs.graphql_operation_problem(payload, query_required=True) is None
+    return payload is None or isinstance(payload, dict)
 
 
 class TokenCheckingTransportWSHandler(BaseGraphQLTransportWSHandler):

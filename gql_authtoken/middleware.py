@@ -260,6 +260,11 @@ def _is_graphql_view(view_func: Any) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, BaseView)
 
 
+def _takes_uploads(view_func: Any) -> bool:
+    """Whether a Strawberry view reads multipart uploads (``multipart_uploads_enabled``, off by default)."""
+    return bool(getattr(view_func, "view_initkwargs", {}).get("multipart_uploads_enabled", False))
+
+
 _UNREADABLE = "is JSON that cannot be read: too deeply nested, or a number too long."
 _NOT_AN_OPERATION = "The request body must be a JSON object or a list of JSON objects."
 _MALFORMED, _TOO_DEEP_OR_LONG = object(), object()
@@ -332,17 +337,18 @@ def _upload_problem(operations: str, files_map: str) -> str | None:
     return None
 
 
-def graphql_request_problem(request: HttpRequest) -> str | None:
+def graphql_request_problem(request: HttpRequest, *, uploads: bool = True) -> str | None:
     """Why Strawberry's views would fail with a 500 on this request (None: they would not): a JSON
     body (any content type naming ``application/json``, as Strawberry reads it) per
     ``graphql_body_problem``; the JSON fields of a GET (``variables``, ``extensions``) or of a
-    multipart upload (``operations``, ``map``) that Python's parser cannot read."""
+    multipart upload (``operations``, ``map``) that Python's parser cannot read. ``uploads``: the
+    view reads multipart uploads (without, Strawberry refuses every multipart request itself)."""
     if request.method == "POST" and "application/json" in (request.content_type or ""):
         return graphql_body_problem(request.body)
     if request.method == "GET":
         fields: Any = request.GET
         names: tuple[str, ...] = ("variables", "extensions")
-    elif request.method == "POST" and request.content_type == "multipart/form-data":
+    elif request.method == "POST" and request.content_type == "multipart/form-data" and uploads:
         fields, names = request.POST, ("operations", "map")
     else:
         return None
@@ -396,7 +402,7 @@ class TokenAuthenticationMiddleware:
         """A 400 for a request to a Strawberry view that Strawberry's own views fail on with a 500
         (``graphql_request_problem``: a JSON body not in UTF-8, nested too deeply, ``null``, ``[1]``...)."""
         if _is_graphql_view(view_func):
-            problem = graphql_request_problem(request)
+            problem = graphql_request_problem(request, uploads=_takes_uploads(view_func))
             if problem is not None:
                 return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         return None

@@ -185,3 +185,11 @@ def test_a_well_formed_upload_still_works(db):
 
     response = Client().post("/graphql/uploads/", {**UPLOAD, "0": SimpleUploadedFile("a.txt", b"data")})
     assert response.status_code == 200 and response.json() == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize("operations", ["[" * 100_000, "null", json.dumps({"query": 5})])
+def test_a_view_without_uploads_refuses_any_multipart_request_itself(db, operations):
+    """Uploads are off by default: Strawberry refuses the request without reading it, so it is not checked."""
+    response = Client().post("/graphql/sync/", {"operations": operations, "map": "{}"})
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    assert not response.content.decode().startswith(("The operations", "An operation", "The request body"))

@@ -75,11 +75,12 @@ def max_length(argument: str) -> int | None:
     tokens: ``crypto.MAX_TOKEN_LENGTH``; session ids: ``SESSION_ID_MAX_LENGTH``.
     Raises ``ValueError`` for a name with no limit defined here.
     """
-    user_model: Any = get_user_model()
     match argument:
         case "username":
+            user_model: Any = get_user_model()
             return _field_max_length(user_model, user_model.USERNAME_FIELD)
         case "email":
+            user_model = get_user_model()
             return _field_max_length(user_model, user_model.get_email_field_name())
         case "password" | "old_password" | "new_password":
             return PASSWORD_MAX_LENGTH

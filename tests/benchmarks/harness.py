@@ -164,6 +164,7 @@ class Row:
     overhead: float  # median of the per-round differences to the baseline, in µs
     queries: float
     cache_calls: float
+    ratios: tuple[float, float] = (0.0, 0.0)  # the lowest and highest per-round ratio: how much the run moved
 
 
 def summarise(cases: list[Case], results: dict[str, Result]) -> dict[str, Row]:
@@ -171,12 +172,14 @@ def summarise(cases: list[Case], results: dict[str, Result]) -> dict[str, Row]:
     rows = {}
     for case in cases:
         own, base = results[case.name].seconds, results[case.baseline].seconds
+        ratios = [a / b for a, b in zip(own, base, strict=True)]
         rows[case.name] = Row(
             statistics.median(own) * 1e6,
-            statistics.median(a / b for a, b in zip(own, base, strict=True)),
+            statistics.median(ratios),
             statistics.median((a - b) * 1e6 for a, b in zip(own, base, strict=True)),
             results[case.name].queries,
             results[case.name].cache_calls,
+            (min(ratios), max(ratios)),
         )
     return rows
 
@@ -193,8 +196,10 @@ def header(*, rounds: int, requests: int) -> str:
 
 def report(cases: list[Case], rows: dict[str, Row], *, rounds: int, requests: int) -> None:
     print(header(rounds=rounds, requests=requests))
-    print(f"{'case':34} {'µs/request':>10} {'ratio':>7} {'overhead µs':>11} {'SQL':>5} {'cache':>5}  note")
+    print(f"{'case':34} {'µs/request':>10} {'ratio':>7} {'rounds':>11} {'overhead µs':>11} {'SQL':>5} "
+          f"{'cache':>5}  note")
     for case in cases:
         row = rows[case.name]
-        print(f"{case.name:34} {row.microseconds:10.1f} {row.ratio:6.3f}x {row.overhead:+11.1f} "
-              f"{row.queries:5.2f} {row.cache_calls:5.2f}  {case.note}")
+        low, high = row.ratios
+        print(f"{case.name:34} {row.microseconds:10.1f} {row.ratio:6.3f}x {low:5.2f}-{high:<5.2f} "
+              f"{row.overhead:+11.1f} {row.queries:5.2f} {row.cache_calls:5.2f}  {case.note}")

@@ -80,6 +80,7 @@ class Result:
     seconds: list[float] = field(default_factory=list)  # per round, per request
     queries: float = 0.0  # SQL queries per request
     cache_calls: float = 0.0  # cache round trips per request
+    cache_reads: float = 0.0  # of which reads (a hit's own round trips; the rest write)
 
 
 # The cache methods that each cost one round trip on Django's RedisCache (get_many is
@@ -87,6 +88,7 @@ class Result:
 # get_many calls get per key, get_or_set calls get and add.
 CACHE_METHODS = ("get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr", "decr", "touch",
                  "has_key", "clear", "get_or_set")
+READ_METHODS = frozenset({"get", "get_many", "has_key"})
 
 
 @contextlib.contextmanager
@@ -154,6 +156,7 @@ def measure(cases: list[Case], *, rounds: int, requests: int) -> dict[str, Resul
                     results[case.name].seconds.append((time.perf_counter() - start) / requests)
                 results[case.name].queries = len(executed) / requests
                 results[case.name].cache_calls = len(calls) / requests
+                results[case.name].cache_reads = sum(call in READ_METHODS for call in calls) / requests
     return results
 
 
@@ -164,6 +167,7 @@ class Row:
     overhead: float  # median of the per-round differences to the baseline, in µs
     queries: float
     cache_calls: float
+    cache_reads: float
     ratios: tuple[float, float] = (0.0, 0.0)  # the lowest and highest per-round ratio: how much the run moved
 
 
@@ -179,6 +183,7 @@ def summarise(cases: list[Case], results: dict[str, Result]) -> dict[str, Row]:
             statistics.median((a - b) * 1e6 for a, b in zip(own, base, strict=True)),
             results[case.name].queries,
             results[case.name].cache_calls,
+            results[case.name].cache_reads,
             (min(ratios), max(ratios)),
         )
     return rows

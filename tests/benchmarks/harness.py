@@ -202,9 +202,9 @@ def header(*, rounds: int, requests: int) -> str:
 def report(cases: list[Case], rows: dict[str, Row], *, rounds: int, requests: int) -> None:
     print(header(rounds=rounds, requests=requests))
     print(f"{'case':34} {'µs/request':>10} {'ratio':>7} {'rounds':>11} {'overhead µs':>11} {'SQL':>5} "
-          f"{'cache':>5}  note")
+          f"{'cache':>5} {'reads':>5}  note")
     for case in cases:
         row = rows[case.name]
         low, high = row.ratios
         print(f"{case.name:34} {row.microseconds:10.1f} {row.ratio:6.3f}x {low:5.2f}-{high:<5.2f} "
-              f"{row.overhead:+11.1f} {row.queries:5.2f} {row.cache_calls:5.2f}  {case.note}")
+              f"{row.overhead:+11.1f} {row.queries:5.2f} {row.cache_calls:5.2f} {row.cache_reads:5.2f}  {case.note}")

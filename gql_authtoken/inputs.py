@@ -38,6 +38,11 @@ SESSION_ID_MAX_LENGTH = 19
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# An operation's name (GraphQL spec, 2.1.9 Names): no other operationName can name an operation
+# in the query, and Strawberry's 400 for an unknown name echoes it (NUL, a megabyte, a surrogate).
+_GRAPHQL_NAME = re.compile("[_A-Za-z][_0-9A-Za-z]*")
+
+
 def has_surrogates(value: str) -> bool:
     """Whether ``value`` holds an unpaired surrogate: no UTF-8 encoder (a response, a close reason,
     a database driver) takes it."""
@@ -46,20 +51,20 @@ def has_surrogates(value: str) -> bool:
 
 def graphql_operation_problem(operation: dict[str, Any], *, query_required: bool) -> str | None:
     """Why ``operation`` is not one GraphQL request's parameters as GraphQL over HTTP defines them
-    (``query`` a string, ``operationName`` a string or null, ``variables`` and ``extensions``
-    objects or null), or None. The one rule for HTTP bodies, multipart uploads and WebSocket
-    ``subscribe`` / ``start`` payloads: Strawberry takes the shape for granted in places (a batch
-    with a query that is no string, an ``operationName`` with an unpaired surrogate in its error
-    message, a WebSocket payload of the wrong type) and fails with a 500 or an ASGI error.
-    ``query_required``: a missing ``query`` is refused too (over HTTP Strawberry answers that
-    with its own 400)."""
+    (``query`` a string, ``operationName`` a GraphQL name or null, ``variables`` and
+    ``extensions`` objects or null), or None. The one rule for HTTP bodies, multipart uploads and
+    WebSocket ``subscribe`` / ``start`` payloads: Strawberry takes the shape for granted in places
+    (a batch with a query that is no string, a WebSocket payload of the wrong type) and fails with
+    a 500 or an ASGI error; it echoes an unknown ``operationName`` in its 400 (a NUL, a megabyte,
+    an unpaired surrogate, on which it fails with a 500). ``query_required``: a missing ``query``
+    is refused too (over HTTP Strawberry answers that with its own 400)."""
     query, name = operation.get("query"), operation.get("operationName")
     if not isinstance(query, str) and (query_required or query is not None):
         return "An operation's query must be a string."
     if name is not None and not isinstance(name, str):
         return "An operation's operationName must be a string or null."
-    if name is not None and has_surrogates(name):
-        return "An operation's operationName must be text (it holds an unpaired surrogate)."
+    if name is not None and not _GRAPHQL_NAME.fullmatch(name):
+        return "An operation's operationName must be the name of an operation in its query, or null."
     for field in ("variables", "extensions"):
         if not isinstance(operation.get(field), dict | None):
             return f"An operation's {field} must be an object or null."

@@ -8,6 +8,7 @@ classes reuse it instead of querying again.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 from dataclasses import dataclass
@@ -282,16 +283,26 @@ def _read_json(text: str) -> Any:
         return _TOO_DEEP_OR_LONG
 
 
+_NOT_UTF8 = "The request body must be JSON in UTF-8 (RFC 8259), without a byte order mark."
+
+
 def graphql_body_problem(body: bytes) -> str | None:
     """Why a JSON body cannot be a GraphQL request, or None when it can: an object (one operation)
-    or a list of objects (a batch), in UTF-8 (RFC 8259). Strawberry's views answer a 500 to the
-    rest: bytes that are not UTF-8, nesting deeper than the JSON parser recurses, an integer
-    longer than Python converts, a body that is not an object. JSON that is merely malformed is
-    left to Strawberry, which answers it with its own 400."""
+    or a list of objects (a batch), in UTF-8 without a byte order mark (RFC 8259, 8.1). Strawberry's
+    views answer a 500 to the rest: bytes that are not UTF-8, nesting deeper than the JSON parser
+    recurses, an integer longer than Python converts, a body that is not an object. JSON that is
+    merely malformed is left to Strawberry, which answers it with its own 400.
+
+    A byte order mark or a NUL byte is refused too: the sync view decodes the body as UTF-8 text,
+    but the async one hands the bytes to ``json.loads``, which takes a UTF-8 byte order mark, and
+    UTF-16 or UTF-32 told by NUL bytes, as JSON; such a body would reach it unchecked. No UTF-8
+    JSON holds either (a NUL in a string is the escape ``\\u0000``)."""
+    if body.startswith(codecs.BOM_UTF8) or b"\x00" in body:
+        return _NOT_UTF8
     try:
         parsed = _read_json(body.decode("utf-8"))
     except UnicodeDecodeError:
-        return "The request body must be UTF-8."
+        return _NOT_UTF8
     if parsed is _TOO_DEEP_OR_LONG:
         return f"The request body {_UNREADABLE}"
     if parsed is _MALFORMED:
@@ -341,7 +352,8 @@ def graphql_request_problem(request: HttpRequest, *, uploads: bool = True) -> st
     """Why Strawberry's views would fail with a 500 on this request (None: they would not): a JSON
     body (any content type naming ``application/json``, as Strawberry reads it) per
     ``graphql_body_problem``; the JSON fields of a GET (``variables``, ``extensions``) or of a
-    multipart upload (``operations``, ``map``) that Python's parser cannot read. ``uploads``: the
+    multipart upload (``operations``, ``map``) that Python's parser cannot read; a GET's
+    ``operationName`` per ``inputs.graphql_operation_problem``. ``uploads``: the
     view reads multipart uploads (without, Strawberry refuses every multipart request itself)."""
     if request.method == "POST" and "application/json" in (request.content_type or ""):
         return graphql_body_problem(request.body)
@@ -358,7 +370,7 @@ def graphql_request_problem(request: HttpRequest, *, uploads: bool = True) -> st
             return f"The {name} parameter {_UNREADABLE}"
     if request.method == "POST":
         return _upload_problem(fields.get("operations", "{}"), fields.get("map", "{}"))
-    return None
+    return inputs.graphql_operation_problem({"operationName": fields.get("operationName")}, query_required=False)
 
 
 class TokenAuthenticationMiddleware:

@@ -420,8 +420,10 @@ def test_any_text_in_any_argument(world, settings, operation, argument, value, k
     ({"query": None}, True, "An operation's query must be a string."),
     ({"query": 5}, False, "An operation's query must be a string."),
     ({"query": "q", "operationName": 5}, True, "An operation's operationName must be a string or null."),
-    ({"query": "q", "operationName": "\ud800"}, True,
-     "An operation's operationName must be text (it holds an unpaired surrogate)."),
+    ({"query": "q", "operationName": "_Me2"}, True, None),
+    *[({"query": "q", "operationName": name}, True,
+       "An operation's operationName must be the name of an operation in its query, or null.")
+      for name in ["", "\ud800", "a\x00b", "A" * 10 + "\u200b", "2fast", "my-op", " Me", "Me\n", "Ｍｅ", "é"]],
     ({"query": "q", "variables": [1]}, True, "An operation's variables must be an object or null."),
     ({"query": "q", "extensions": "x"}, True, "An operation's extensions must be an object or null."),
 ])

@@ -655,10 +655,12 @@ def test_a_close_reason_made_of_client_text_fits_a_close_frame(server, user, mes
     assert _no_error_logged(caplog) == []
 
 
-def test_an_operation_name_with_a_lone_surrogate_is_no_message(server, user, caplog):
+@pytest.mark.parametrize("name", ['"\\ud800"', '"a\\u0000b"', '"my-op"', '""', '"Me\\n"'])
+def test_an_operation_name_that_is_no_graphql_name_is_no_message(server, user, name, caplog):
+    """The HTTP rule (inputs.graphql_operation_problem): no such name can name an operation."""
     with connected(server, tokens.issue_token(user).token) as ws:
         ws.send('{"id": "1", "type": "subscribe", "payload": {"query": "{ me { username } }", '
-                '"operationName": "\\ud800"}}')
+                f'"operationName": {name}}}}}')
         assert close_of(ws) == (4400, "WebSocket message must be valid JSON")
     assert _no_error_logged(caplog) == []
 

@@ -56,6 +56,17 @@ UNREADABLE = {
     "deep variables": QUERY + b', "variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
     "deep variables in a batch": b"[" + QUERY + b', "variables": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}]",
     "an integer of 5000 digits": QUERY + b', "variables": {"a": ' + b"1" * 5000 + b"}}",
+    # The async view parses bytes with json.loads, which takes these; the sync view decodes UTF-8 first.
+    **{f"{problem} behind a UTF-8 byte order mark": b"\xef\xbb\xbf" + body for problem, body in [
+        ("an operation", QUERY + b"}"), ("null", b"null"), ("a number", b"1"),
+        ("an operationName with a surrogate", QUERY + b', "operationName": "\\ud800"}'),
+        ("deep variables", QUERY + b', "variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"),
+        ("an integer of 5000 digits", QUERY + b', "variables": {"a": ' + b"1" * 5000 + b"}}")]},
+    **{f"{problem} in {encoding}": text.encode(encoding)
+       for problem, text in [("an operation", QUERY.decode() + "}"), ("null", "null"),
+                             ("an operationName with a surrogate", QUERY.decode() + ', "operationName": "\\ud800"}')]
+       for encoding in ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-32"]},
+    "a NUL byte": QUERY[:-1] + b'\x00"}',
 }
 
 
@@ -67,7 +78,7 @@ def test_a_body_strawberry_cannot_read_is_400_with_a_reason(db, path, name):
     assert response.content.decode() == graphql_body_problem(UNREADABLE[name])
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"\xef\xbb\xbf" + QUERY + b"}"])
+@pytest.mark.parametrize("body", [b"{not json", b""])
 def test_malformed_json_is_still_strawberrys_own_400(db, body):
     response = post("/graphql/sync/", body)
     assert response.status_code == 400, response.content[:200]
@@ -144,12 +155,30 @@ def test_a_multipart_request_still_works(db):
     '[{"query": "{ me { id } }", "operationName": ["a"]}]',
     '[{"query": "{ me { id } }", "variables": [1]}]',
     '{"query": "{ me { id } }", "extensions": "x"}',
+    # Strawberry's 400 for an unknown name echoes it: a NUL, a megabyte of text
+    '{"query": "{ me { id } }", "operationName": "a\\u0000b"}',
+    '{"query": "{ me { id } }", "operationName": "' + "é" * 1_000_000 + '"}',
+    '{"query": "query Me { me { id } }", "operationName": "Me\\n"}',
 ])
 @pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/", "/graphql/batch/"])
 def test_operation_fields_strawberry_fails_on_are_400(db, path, body):
     response = post(path, body.encode())
     assert response.status_code == 400, (response.status_code, response.content[:200])
     assert response.content.decode().startswith("An operation's")
+    assert len(response.content) < 200 and "\x00" not in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["Me", None])
+@pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/"])
+def test_a_named_operation_still_works(db, path, name):
+    response = post(path, json.dumps({"query": "query Me { me { id } }", "operationName": name}))
+    assert response.status_code == 200 and response.json() == {"data": {"me": None}}
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "my-op", ""])
+def test_an_operation_name_over_get_is_the_same_rule(db, name):
+    response = Client().get("/graphql/sync/", {"query": "{ me { id } }", "operationName": name})
+    assert response.status_code == 400 and response.content.decode().startswith("An operation's operationName")
 
 
 UPLOAD = {"operations": json.dumps({"query": "{ me { id } }", "variables": {"f": None}}),

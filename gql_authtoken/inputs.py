@@ -38,8 +38,9 @@ SESSION_ID_MAX_LENGTH = 19
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-# An operation's name (GraphQL spec, 2.1.9 Names): no other operationName can name an operation
-# in the query, and Strawberry's 400 for an unknown name echoes it (NUL, a megabyte, a surrogate).
+# An operation's name (GraphQL spec, 2.1.9 Names): no other operationName, and none that the
+# query does not contain, can name an operation in it; Strawberry's 400 for an unknown name
+# echoes it whole (a NUL, a surrogate, a megabyte).
 _GRAPHQL_NAME = re.compile("[_A-Za-z][_0-9A-Za-z]*")
 
 
@@ -63,7 +64,7 @@ def graphql_operation_problem(operation: dict[str, Any], *, query_required: bool
         return "An operation's query must be a string."
     if name is not None and not isinstance(name, str):
         return "An operation's operationName must be a string or null."
-    if name is not None and not _GRAPHQL_NAME.fullmatch(name):
+    if name is not None and not (_GRAPHQL_NAME.fullmatch(name) and (not isinstance(query, str) or name in query)):
         return "An operation's operationName must be the name of an operation in its query, or null."
     for field in ("variables", "extensions"):
         if not isinstance(operation.get(field), dict | None):

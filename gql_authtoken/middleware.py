@@ -312,12 +312,38 @@ def graphql_body_problem(body: bytes) -> str | None:
 
 def _operations_problem(parsed: Any) -> str | None:
     """Why parsed JSON is not one operation (an object) or a batch (a list of objects) whose
-    parameters pass ``inputs.graphql_operation_problem``."""
+    parameters pass ``inputs.graphql_operation_problem``, each operation of a batch one that
+    Strawberry can run (``_batch_operation_problem``)."""
     operations = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(operation, dict) for operation in operations):
         return _NOT_AN_OPERATION
     return next(filter(None, (inputs.graphql_operation_problem(operation, query_required=False)
+                              or (_batch_operation_problem(operation) if operations is parsed else None)
                               for operation in operations)), None)
+
+
+def _batch_operation_problem(operation: dict[str, Any]) -> str | None:
+    """Why Strawberry would answer this operation of a batch with a 400 for the whole batch (no
+    query; an ``operationName`` that names no operation of the query, or a query with none),
+    or None. Strawberry runs a batch's operations in order and fails on such a one only when it
+    reaches it, after the operations before it ran (a login, a ``logoutAll``): so the batch is
+    refused before any of it runs. A query that does not parse is no such one: Strawberry
+    answers it in that operation's own result."""
+    from graphql import GraphQLError, parse
+    from strawberry.utils.operation import get_operation_type
+
+    if not operation.get("query"):
+        return "Each operation of a batch needs a query (none of the batch ran)."
+    try:
+        document = parse(operation["query"])
+    except (GraphQLError, RecursionError):
+        return None
+    try:
+        get_operation_type(document, operation.get("operationName"))
+    except RuntimeError:
+        return ("An operation of the batch names no operation of its query, or its query has none "
+                "(none of the batch ran).")
+    return None
 
 
 def _upload_problem(operations: str, files_map: str) -> str | None:

@@ -413,14 +413,17 @@ def test_any_text_in_any_argument(world, settings, operation, argument, value, k
 
 @pytest.mark.parametrize(("operation", "query_required", "problem"), [
     ({"query": "{ me { id } }"}, True, None),
-    ({"query": "q", "operationName": "Me", "variables": {"a": 1}, "extensions": {}}, True, None),
+    ({"query": "query Me { me { id } }", "operationName": "Me", "variables": {"a": 1}, "extensions": {}}, True, None),
     ({"query": "q", "operationName": None, "variables": None, "extensions": None}, True, None),
     ({}, False, None),  # over HTTP Strawberry answers a missing query with its own 400
     ({}, True, "An operation's query must be a string."),
     ({"query": None}, True, "An operation's query must be a string."),
     ({"query": 5}, False, "An operation's query must be a string."),
     ({"query": "q", "operationName": 5}, True, "An operation's operationName must be a string or null."),
-    ({"query": "q", "operationName": "_Me2"}, True, None),
+    ({"query": "query _Me2 { me { id } }", "operationName": "_Me2"}, True, None),
+    ({"operationName": "Me"}, False, None),  # no query: over HTTP Strawberry's own 400
+    ({"query": "query Me { me { id } }", "operationName": "Mine"}, True,  # not in the query: names nothing
+     "An operation's operationName must be the name of an operation in its query, or null."),
     *[({"query": "q", "operationName": name}, True,
        "An operation's operationName must be the name of an operation in its query, or null.")
       for name in ["", "\ud800", "a\x00b", "A" * 10 + "\u200b", "2fast", "my-op", " Me", "Me\n", "Ｍｅ", "é"]],

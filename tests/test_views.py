@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from gql_authtoken.middleware import graphql_body_problem
+from gql_authtoken.models import AuthToken
+from tests.conftest import LOGIN, PASSWORD
 
 
 def post(path, body, content_type="application/json"):
@@ -222,3 +224,32 @@ def test_a_view_without_uploads_refuses_any_multipart_request_itself(db, operati
     response = Client().post("/graphql/sync/", {"operations": operations, "map": "{}"})
     assert response.status_code == 400, (response.status_code, response.content[:200])
     assert not response.content.decode().startswith(("The operations", "An operation", "The request body"))
+
+
+BATCH_PATHS = ["/graphql/batch/", "/graphql/async-batch/"]
+
+
+@pytest.mark.parametrize("bad", [
+    {}, {"query": None}, {"query": ""}, {"query": "query A { me { id } }", "operationName": "B"},
+    {"query": "query A { me { id } } query B { me { id } }", "operationName": "me"},  # a field, no operation
+    {"query": "fragment F on Query { me { id } }"},  # no operation at all
+])
+@pytest.mark.parametrize("path", BATCH_PATHS)
+def test_a_batch_strawberry_would_stop_halfway_is_refused_before_any_of_it_runs(user, path, bad):
+    """Strawberry runs a batch in order and answers 400 on such an operation when it reaches it,
+    after a login (or a logoutAll) before it was done."""
+    login = {"query": LOGIN, "operationName": "Login", "variables": {"username": "alice", "password": PASSWORD}}
+    response = post(path, json.dumps([login, bad]))
+    assert response.status_code == 400 and response.content.decode().startswith(("An operation", "Each operation"))
+    user.refresh_from_db()
+    assert not AuthToken.objects.exists() and user.last_login is None
+
+
+@pytest.mark.parametrize("path", BATCH_PATHS)
+def test_a_batch_of_runnable_operations_still_runs(user, path):
+    batch = [{"query": "query A { me { id } } query B { me { username } }", "operationName": "B"},
+             {"query": "{ me { id } }"}, {"query": "{ me { id "}]  # a syntax error: that operation's own result
+    response = post(path, json.dumps(batch))
+    assert response.status_code == 200
+    first, second, third = response.json()
+    assert first == {"data": {"me": None}} and second == {"data": {"me": None}} and third["errors"]

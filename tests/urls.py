@@ -85,6 +85,7 @@ urlpatterns = [
     path("graphql/sync/", GraphQLView.as_view(schema=schema)),
     path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
     path("graphql/batch/", GraphQLView.as_view(schema=batch_schema)),
+    path("graphql/async-batch/", AsyncGraphQLView.as_view(schema=batch_schema)),
     path("graphql/uploads/", GraphQLView.as_view(schema=schema, multipart_uploads_enabled=True)),
     path("auth/", include("gql_authtoken.urls")),
     path("whoami/", whoami),

@@ -286,12 +286,14 @@ def _read_json(text: str) -> Any:
 _NOT_UTF8 = "The request body must be JSON in UTF-8 (RFC 8259), without a byte order mark."
 
 
-def graphql_body_problem(body: bytes) -> str | None:
+def graphql_body_problem(body: bytes, *, batching: Batching | None = None) -> str | None:
     """Why a JSON body cannot be a GraphQL request, or None when it can: an object (one operation)
     or a list of objects (a batch), in UTF-8 without a byte order mark (RFC 8259, 8.1). Strawberry's
     views answer a 500 to the rest: bytes that are not UTF-8, nesting deeper than the JSON parser
     recurses, an integer longer than Python converts, a body that is not an object. JSON that is
-    merely malformed is left to Strawberry, which answers it with its own 400.
+    merely malformed is left to Strawberry, which answers it with its own 400. ``batching``: the
+    view's batch limits (``_batching``), under which each operation of a batch is parsed
+    (``_operations_problem``).
 
     A byte order mark or a NUL byte is refused too: the sync view decodes the body as UTF-8 text,
     but the async one hands the bytes to ``json.loads``, which takes a UTF-8 byte order mark, and
@@ -307,22 +309,50 @@ def graphql_body_problem(body: bytes) -> str | None:
         return f"The request body {_UNREADABLE}"
     if parsed is _MALFORMED:
         return None
-    return _operations_problem(parsed)
+    return _operations_problem(parsed, batching)
 
 
-def _operations_problem(parsed: Any) -> str | None:
+@dataclass(frozen=True)
+class Batching:
+    """A Strawberry view's batch limits: at most ``max_operations`` operations, each parsed with
+    ``parse_options`` (the schema's ``MaxTokensLimiter``, if any)."""
+
+    max_operations: int
+    parse_options: dict[str, Any]
+
+
+def _batching(view_func: Any) -> Batching | None:
+    """The batch limits of a Strawberry view's schema (``StrawberryConfig.batching_config``); None
+    when it does not batch (Strawberry refuses every list itself) or when the schema is not
+    known before the view runs (neither ``as_view(schema=...)`` nor a class attribute)."""
+    from strawberry.extensions import MaxTokensLimiter
+
+    schema = getattr(view_func, "view_initkwargs", {}).get("schema") or getattr(
+        getattr(view_func, "view_class", None), "schema", None)
+    config = getattr(getattr(schema, "config", None), "batching_config", None)
+    if schema is None or not config:
+        return None
+    limiter = next((extension for extension in schema.get_extensions(sync=True)
+                    if isinstance(extension, MaxTokensLimiter)), None)  # as Strawberry builds them per request
+    return Batching(config["max_operations"], {"max_tokens": limiter.max_token_count} if limiter else {})
+
+
+def _operations_problem(parsed: Any, batching: Batching | None) -> str | None:
     """Why parsed JSON is not one operation (an object) or a batch (a list of objects) whose
-    parameters pass ``inputs.graphql_operation_problem``, each operation of a batch one that
-    Strawberry can run (``_batch_operation_problem``)."""
+    parameters pass ``inputs.graphql_operation_problem``; in a batch the view takes
+    (``batching``, no more operations than its limit), each operation one that Strawberry can
+    run (``_batch_operation_problem``). Other lists Strawberry refuses itself, before any runs."""
     operations = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(operation, dict) for operation in operations):
         return _NOT_AN_OPERATION
+    if operations is not parsed or (batching is not None and len(operations) > batching.max_operations):
+        batching = None
     return next(filter(None, (inputs.graphql_operation_problem(operation, query_required=False)
-                              or (_batch_operation_problem(operation) if operations is parsed else None)
+                              or (_batch_operation_problem(operation, batching) if batching else None)
                               for operation in operations)), None)
 
 
-def _batch_operation_problem(operation: dict[str, Any]) -> str | None:
+def _batch_operation_problem(operation: dict[str, Any], batching: Batching) -> str | None:
     """Why Strawberry would answer this operation of a batch with a 400 for the whole batch (no
     query; an ``operationName`` that names no operation of the query, or a query with none),
     or None. Strawberry runs a batch's operations in order and fails on such a one only when it
@@ -335,7 +365,7 @@ def _batch_operation_problem(operation: dict[str, Any]) -> str | None:
     if not operation.get("query"):
         return "Each operation of a batch needs a query (none of the batch ran)."
     try:
-        document = parse(operation["query"])
+        document = parse(operation["query"], **batching.parse_options)
     except (GraphQLError, RecursionError):
         return None
     try:
@@ -346,14 +376,14 @@ def _batch_operation_problem(operation: dict[str, Any]) -> str | None:
     return None
 
 
-def _upload_problem(operations: str, files_map: str) -> str | None:
+def _upload_problem(operations: str, files_map: str, batching: Batching | None) -> str | None:
     """Why a multipart upload (the GraphQL multipart request spec: ``operations``, and ``map`` from
     file field names to lists of dotted paths to ``null`` placeholders in the operations'
     variables) is one Strawberry fails on with a 500, or None."""
     parsed, paths = _read_json(operations), _read_json(files_map)
     if parsed is _MALFORMED or paths is _MALFORMED:
         return None  # Strawberry's own 400
-    problem = _operations_problem(parsed)
+    problem = _operations_problem(parsed, batching)
     if problem is not None:
         return problem
     if not isinstance(paths, dict) or not all(
@@ -374,15 +404,17 @@ def _upload_problem(operations: str, files_map: str) -> str | None:
     return None
 
 
-def graphql_request_problem(request: HttpRequest, *, uploads: bool = True) -> str | None:
+def graphql_request_problem(request: HttpRequest, *, uploads: bool = True,
+                            batching: Batching | None = None) -> str | None:
     """Why Strawberry's views would fail with a 500 on this request (None: they would not): a JSON
     body (any content type naming ``application/json``, as Strawberry reads it) per
     ``graphql_body_problem``; the JSON fields of a GET (``variables``, ``extensions``) or of a
     multipart upload (``operations``, ``map``) that Python's parser cannot read; a GET's
     ``operationName`` per ``inputs.graphql_operation_problem``. ``uploads``: the
-    view reads multipart uploads (without, Strawberry refuses every multipart request itself)."""
+    view reads multipart uploads (without, Strawberry refuses every multipart request itself);
+    ``batching``: its batch limits (``_batching``)."""
     if request.method == "POST" and "application/json" in (request.content_type or ""):
-        return graphql_body_problem(request.body)
+        return graphql_body_problem(request.body, batching=batching)
     if request.method == "GET":
         fields: Any = request.GET
         names: tuple[str, ...] = ("variables", "extensions")
@@ -395,8 +427,9 @@ def graphql_request_problem(request: HttpRequest, *, uploads: bool = True) -> st
         if value and _read_json(value) is _TOO_DEEP_OR_LONG:
             return f"The {name} parameter {_UNREADABLE}"
     if request.method == "POST":
-        return _upload_problem(fields.get("operations", "{}"), fields.get("map", "{}"))
-    return inputs.graphql_operation_problem({"operationName": fields.get("operationName")}, query_required=False)
+        return _upload_problem(fields.get("operations", "{}"), fields.get("map", "{}"), batching)
+    return inputs.graphql_operation_problem(
+        {"query": fields.get("query"), "operationName": fields.get("operationName")}, query_required=False)
 
 
 class TokenAuthenticationMiddleware:
@@ -440,7 +473,8 @@ class TokenAuthenticationMiddleware:
         """A 400 for a request to a Strawberry view that Strawberry's own views fail on with a 500
         (``graphql_request_problem``: a JSON body not in UTF-8, nested too deeply, ``null``, ``[1]``...)."""
         if _is_graphql_view(view_func):
-            problem = graphql_request_problem(request, uploads=_takes_uploads(view_func))
+            problem = graphql_request_problem(request, uploads=_takes_uploads(view_func),
+                                              batching=_batching(view_func))
             if problem is not None:
                 return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
         return None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
@@ -80,3 +81,6 @@ Mutation = merge_types("Mutation", (AuthMutation, AppMutation))
 schema = Schema(query=Query, mutation=Mutation, subscription=Subscription)
 # The same schema with operation batching on, to prove a batch cannot multiply attempts.
 batch_schema = Schema(query=Query, mutation=Mutation, config=StrawberryConfig(batching_config={"max_operations": 50}))
+# Batching under a token limit: the middleware parses a batch's operations as Strawberry would.
+limited_batch_schema = Schema(query=Query, mutation=Mutation, extensions=[lambda: MaxTokensLimiter(100)],
+                              config=StrawberryConfig(batching_config={"max_operations": 50}))

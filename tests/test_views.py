@@ -253,3 +253,45 @@ def test_a_batch_of_runnable_operations_still_runs(user, path):
     assert response.status_code == 200
     first, second, third = response.json()
     assert first == {"data": {"me": None}} and second == {"data": {"me": None}} and third["errors"]
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """The keyword arguments of every graphql-core parse the middleware runs (it imports parse when it runs)."""
+    import graphql
+
+    calls, parse = [], graphql.parse
+    monkeypatch.setattr(graphql, "parse", lambda source, **options: calls.append(options) or parse(source, **options))
+    return calls
+
+
+NAMES_A_FIELD = {"query": "query A { me { id } }", "operationName": "me"}  # in the query, yet no operation
+
+
+@pytest.mark.parametrize(("path", "size", "answer"), [
+    ("/graphql/sync/", 2, "Batching is not enabled"),
+    ("/graphql/async/", 2, "Batching is not enabled"),
+    ("/graphql/batch/", 51, "Too many operations"),
+])
+def test_a_list_the_view_refuses_itself_is_not_parsed(db, parses, path, size, answer):
+    """Parsing costs seconds for a large body; Strawberry refuses these lists before running any."""
+    response = post(path, json.dumps([NAMES_A_FIELD] * size))
+    assert response.status_code == 400 and answer in response.content.decode()
+    assert parses == []
+
+
+def test_a_batch_is_parsed_under_the_schemas_token_limit(db, parses):
+    response = post("/graphql/limited-batch/", json.dumps([NAMES_A_FIELD]))
+    assert response.status_code == 400 and "none of the batch ran" in response.content.decode()
+    assert parses == [{"max_tokens": 100}]
+    long = {"query": "query A { " + "me { id } " * 100 + "}", "operationName": "me"}  # over the limit
+    response = post("/graphql/limited-batch/", json.dumps([long]))  # Strawberry's parse fails too: a result
+    assert response.status_code == 200 and "more than 100 tokens" in response.json()[0]["errors"][0]["message"]
+    assert parses == [{"max_tokens": 100}] * 2
+
+
+def test_an_operation_name_a_get_query_does_not_contain_is_refused(db):
+    response = Client().get("/graphql/sync/", {"query": "{ me { id } }", "operationName": "Z" * 3000})
+    assert response.status_code == 400 and len(response.content) < 200
+    response = Client().get("/graphql/sync/", {"query": "query Me { me { id } }", "operationName": "Me"})
+    assert response.status_code == 200 and response.json() == {"data": {"me": None}}

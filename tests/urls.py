@@ -15,7 +15,7 @@ from gql_authtoken.rest import (
     TokenAuthentication,
 )
 
-from .schema import batch_schema, schema
+from .schema import batch_schema, limited_batch_schema, schema
 
 
 class UserAdminWithConfirmation(UserAdmin):
@@ -86,6 +86,7 @@ urlpatterns = [
     path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
     path("graphql/batch/", GraphQLView.as_view(schema=batch_schema)),
     path("graphql/async-batch/", AsyncGraphQLView.as_view(schema=batch_schema)),
+    path("graphql/limited-batch/", GraphQLView.as_view(schema=limited_batch_schema)),
     path("graphql/uploads/", GraphQLView.as_view(schema=schema, multipart_uploads_enabled=True)),
     path("auth/", include("gql_authtoken.urls")),
     path("whoami/", whoami),

@@ -312,29 +312,33 @@ def graphql_body_problem(body: bytes, *, batching: Batching | None = None) -> st
     return _operations_problem(parsed, batching)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Batching:
     """A Strawberry view's batch limits: at most ``max_operations`` operations, each parsed with
-    ``parse_options`` (the schema's ``MaxTokensLimiter``, if any)."""
+    ``parse_options``."""
 
     max_operations: int
-    parse_options: dict[str, Any]
+    schema: Any
+
+    @functools.cached_property
+    def parse_options(self) -> dict[str, Any]:
+        """The schema's ``MaxTokensLimiter`` limit, if it has one (its extensions built as Strawberry
+        builds them for each request); worked out only for a batch that is parsed."""
+        from strawberry.extensions import MaxTokensLimiter
+
+        limiter = next((extension for extension in self.schema.get_extensions(sync=True)
+                        if isinstance(extension, MaxTokensLimiter)), None)
+        return {"max_tokens": limiter.max_token_count} if limiter else {}
 
 
 def _batching(view_func: Any) -> Batching | None:
     """The batch limits of a Strawberry view's schema (``StrawberryConfig.batching_config``); None
     when it does not batch (Strawberry refuses every list itself) or when the schema is not
     known before the view runs (neither ``as_view(schema=...)`` nor a class attribute)."""
-    from strawberry.extensions import MaxTokensLimiter
-
     schema = getattr(view_func, "view_initkwargs", {}).get("schema") or getattr(
         getattr(view_func, "view_class", None), "schema", None)
     config = getattr(getattr(schema, "config", None), "batching_config", None)
-    if schema is None or not config:
-        return None
-    limiter = next((extension for extension in schema.get_extensions(sync=True)
-                    if isinstance(extension, MaxTokensLimiter)), None)  # as Strawberry builds them per request
-    return Batching(config["max_operations"], {"max_tokens": limiter.max_token_count} if limiter else {})
+    return Batching(config["max_operations"], schema) if config else None
 
 
 def _operations_problem(parsed: Any, batching: Batching | None) -> str | None:

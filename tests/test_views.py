@@ -280,7 +280,14 @@ def test_a_list_the_view_refuses_itself_is_not_parsed(db, parses, path, size, an
     assert parses == []
 
 
-def test_a_batch_is_parsed_under_the_schemas_token_limit(db, parses):
+def test_a_batch_is_parsed_under_the_schemas_token_limit(db, parses, monkeypatch):
+    from tests.schema import limited_batch_schema
+
+    built = []
+    get_extensions = limited_batch_schema.get_extensions
+    monkeypatch.setattr(limited_batch_schema, "get_extensions", lambda **kw: built.append(1) or get_extensions(**kw))
+    response = post("/graphql/limited-batch/", json.dumps({"query": "{ me { id } }"}))  # one operation: no parse
+    assert response.status_code == 200 and parses == [] and len(built) == 1  # Strawberry's own, for its run
     response = post("/graphql/limited-batch/", json.dumps([NAMES_A_FIELD]))
     assert response.status_code == 400 and "none of the batch ran" in response.content.decode()
     assert parses == [{"max_tokens": 100}]

@@ -22,7 +22,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_variables
 
-from . import clock, inputs
+from . import clock
 from .conf import auth_settings
 from .exceptions import CsrfFailed
 from .tokens import IssuedToken
@@ -188,13 +188,6 @@ def forget(request: HttpRequest | None) -> None:
     """
     if authenticated_by_cookie(request):
         request.__dict__[_PENDING_ATTR] = _DELETE
-
-
-def forget_session(request: HttpRequest | None, current: AuthToken | None, session_id: object) -> None:
-    """After revoking one session by id (``sessions.revoke_session``): when it was the request's
-    own cookie session, delete the cookie as ``forget`` does after a logout."""
-    if current is not None and inputs.session_pk(session_id) == current.pk:
-        forget(request)
 
 
 def has_pending(request: HttpRequest) -> bool:

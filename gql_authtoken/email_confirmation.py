@@ -24,10 +24,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, crypto, identities, primary
+from . import clock, crypto, identities, primary, tokens
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
-from .models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
+from .models import AuthToken, ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -258,17 +258,23 @@ def _mail(user: Any, to: str, subject: str, message: str, *, request: HttpReques
         send_mail(str(config[subject]), text, config["FROM"] or settings.DEFAULT_FROM_EMAIL, [to])
 
 
-def start_email_change(user: Any, new_email: str, *, request: HttpRequest | None = None) -> None:
+def start_email_change(
+    user: Any, new_email: str, *, request: HttpRequest | None = None, session: AuthToken | None = None
+) -> None:
     """Mail a link that makes ``new_email`` the user's address, and a notice to the current one.
 
     The newest request wins: the user's unused email change links are deleted
     as the new one is made (under the user's lock, so of two requests at once
     one link survives). Nothing about the user changes until the link is used.
     A mail failure is logged, not raised (the user can ask again); when the
-    link could not be sent, no notice goes out either.
+    link could not be sent, no notice goes out either. ``session``: the token
+    the change rests on, checked under the lock (``tokens.require_live``:
+    ``InvalidToken`` when it was revoked meanwhile, and no link is made).
     """
     with transaction.atomic():
         lock_user(user)
+        if session is not None:
+            tokens.require_live(session)
         cancel_email_changes(user)
         token = create_confirmation_token(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now())
     try:

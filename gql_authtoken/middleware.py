@@ -145,6 +145,36 @@ def request_token_auth(request: Any) -> TokenAuthResult | None:
     return get_token_auth(request)
 
 
+def own_token_revoked(request: Any) -> None:
+    """After this request revoked its own token (logout, logoutAll): the rest of the request
+    finds it revoked (``invalid_token``), as the next request would.
+
+    The next operations of a GraphQL document or batch, ``request.user`` and
+    ``request.auth`` no longer see the token's user, and the §11 cookie is
+    deleted in the response (``cookies.forget``). ``request`` is an
+    ``HttpRequest``, or a WebSocket connection's (``graphql.context``).
+    """
+    cookies.forget(request)
+    result = request_token_auth(request)
+    if result is None or result.token is None:
+        return  # a session login, or a token already refused: nothing to take back
+    revoked = TokenAuthResult(error=InvalidToken(), from_cookie=result.from_cookie)
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and scope.get("type") == "websocket":
+        scope[CONNECTION_SCOPE_KEY] = revoked
+        return
+    request.__dict__[_RESULT_ATTR] = revoked
+    request.__dict__.pop(_AUTH_ATTR, None)
+    request.user = AnonymousUser()
+
+
+def session_revoked(request: Any, current: AuthToken | None, session_id: object) -> None:
+    """After ``sessions.revoke_session(user, session_id)``: ``own_token_revoked`` when that
+    session was the request's own token ``current``."""
+    if current is not None and inputs.session_pk(session_id) == current.pk:
+        own_token_revoked(request)
+
+
 @sensitive_variables("token")
 def _resolve(request: HttpRequest, *, use_cache: bool) -> Any:
     """The header's token, or else the cookie's; a cookie is accepted only past Django's CSRF

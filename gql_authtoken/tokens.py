@@ -139,9 +139,8 @@ def issue_token(
                 raise InvalidCredentials()
             if not stored.get("is_active", True):
                 raise InactiveUser()
-        if session is not None and not AuthToken.objects.on_primary().filter(
-                pk=session.pk, digest=session.digest).exists():
-            raise InvalidToken()
+        if session is not None:
+            require_live(session)
         created = clock.now()
         # django-stubs types the FK as the type-checking settings' own user model; any AUTH_USER_MODEL
         # instance is right here. The instance, not its pk: ``IssuedToken.user`` then needs no query.
@@ -325,6 +324,19 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
     token_cache.forget([instance.digest])
     instance.digest = digest
     return IssuedToken(token=token, instance=instance)
+
+
+def require_live(session: AuthToken) -> None:
+    """Raise ``InvalidToken`` unless ``session``'s row is still there (read on the primary).
+
+    For a write that rests on the request's token (a rotation, ``changePassword``,
+    ``changeEmail``): call it under the user's row lock (``models.lock_user``),
+    which ``revoke_all_tokens`` takes too, so a logout that committed first is
+    seen and one that comes later waits for the write (API.md §8: revocation
+    takes effect at once, also within one request's later operations).
+    """
+    if not AuthToken.objects.on_primary().filter(pk=session.pk, digest=session.digest).exists():
+        raise InvalidToken()
 
 
 def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:

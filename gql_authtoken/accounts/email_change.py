@@ -11,13 +11,15 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import attempts, email_confirmation, identities, inputs, primary, throttling
+from .. import attempts, email_confirmation, identities, inputs, primary, throttling, tokens
 from ..conf import auth_settings
 from ..exceptions import FieldError, InvalidToken, ValidationFailed, field_errors
 from ..models import lock_user
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
+
+    from ..models import AuthToken
 
 # The throttle scope of ``change_email`` (its buckets count apart from other operations').
 SCOPE = "change_email"
@@ -36,7 +38,9 @@ class EmailChange:
 
 
 @sensitive_variables("password")
-def change_email(request: HttpRequest | None, user: Any, *, password: str, new_email: str) -> EmailChange:
+def change_email(
+    request: HttpRequest | None, user: Any, *, password: str, new_email: str, token: AuthToken | None = None
+) -> EmailChange:
     """Change ``user``'s address to ``new_email``, given their current ``password``.
 
     Checks, in order, each raising ``ValidationFailed`` with field errors:
@@ -56,7 +60,10 @@ def change_email(request: HttpRequest | None, user: Any, *, password: str, new_e
     address changes (the same mailbox), the address changes at once, checked
     again under ``identities.lock_identities``. A username that is the address
     changes with it. Sessions are kept (the save drops the user's cached copies).
-    ``InvalidToken`` when the user is gone from the primary.
+    ``InvalidToken`` when the user is gone from the primary, or when ``token``
+    (the request's session the change rests on, as for ``change_password``)
+    was revoked meanwhile, checked under the user's row lock
+    (``tokens.require_live``).
     """
     if refused := attempts.refused_input(SCOPE, request, auth_settings.ACCOUNT_THROTTLE_RATE,
                                          password=password, email=new_email):
@@ -81,11 +88,13 @@ def change_email(request: HttpRequest | None, user: Any, *, password: str, new_e
         raise ValidationFailed(errors)
     same_mailbox = email.lower() == email_confirmation.email_of(user).lower()
     if auth_settings.REGISTRATION_EMAIL_CONFIRM and not same_mailbox:
-        email_confirmation.start_email_change(user, email, request=request)
+        email_confirmation.start_email_change(user, email, request=request, session=token)
         return EmailChange(user=user, email_confirmation_required=True)
     with transaction.atomic():
         identities.lock_identities([email])
         lock_user(user)
+        if token is not None:
+            tokens.require_live(token)
         if not email_confirmation.set_email(user, email):  # taken since the check above
             raise ValidationFailed([address_taken()])
     return EmailChange(user=user, email_confirmation_required=False)

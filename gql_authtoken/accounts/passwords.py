@@ -119,8 +119,8 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
             if keep is None:
                 raise InvalidResetToken()
             raise ValidationFailed([FieldError("old_password", WRONG_OLD_PASSWORD, "invalid_password")])
-        if keep is not None and not AuthToken.objects.on_primary().filter(pk=keep.pk, digest=keep.digest).exists():
-            raise InvalidToken()  # logged out meanwhile: nothing may rest on it
+        if keep is not None:
+            tokens.require_live(keep)  # logged out meanwhile: nothing may rest on it
         user.set_password(new_password)
         with user_changes.sessions_revoked_by_caller(user):
             user.save(update_fields=["password"])

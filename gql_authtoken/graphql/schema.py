@@ -17,6 +17,7 @@ from strawberry_django.fields.types import OperationInfo
 from .. import clients, cookies, login, sessions, tokens
 from ..accounts import email_change, passwords, registration
 from ..exceptions import AuthTokenError
+from ..middleware import own_token_revoked, session_revoked
 from .context import http_request, request_token, request_user
 from .errors import as_operation_info, graphql_error
 from .types import (
@@ -132,7 +133,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def logout(self, info: Info) -> LogoutPayload:
             request = http_request(info)
             revoked = tokens.logout(request, request_token(info))
-            cookies.forget(request)
+            own_token_revoked(request)
             return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke every token of the user.")
@@ -141,7 +142,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
             user, _ = request_user(info)
             request = http_request(info)
             revoked = tokens.logout_all(request, user)
-            cookies.forget(request)
+            own_token_revoked(request)
             return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Revoke one of the user's sessions by id.")
@@ -149,7 +150,7 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         def revoke_session(self, info: Info, id: strawberry.ID) -> RevokeSessionPayload:
             user, token = request_user(info)
             revoked = sessions.revoke_session(user, id)
-            cookies.forget_session(http_request(info), token, id)
+            session_revoked(http_request(info), token, id)
             return LogoutResult(revoked_sessions=revoked)
 
         @strawberry_django.mutation(description="Extend this token; with rotate, also replace it.")
@@ -211,8 +212,9 @@ def make_auth_types(*, user_type: type = User) -> AuthTypes:
         @strawberry_django.mutation(description="Change the email address (with confirmation: once its link is used).")
         @as_operation_info
         def change_email(self, info: Info, password: str, new_email: str) -> ChangeEmailPayload:
-            user = request_token(info).user  # a token, as changePassword: never a Django session login
-            result = email_change.change_email(http_request(info), user, password=password, new_email=new_email)
+            token = request_token(info)  # a token, as changePassword: never a Django session login
+            result = email_change.change_email(http_request(info), token.user, password=password,
+                                               new_email=new_email, token=token)
             return ChangeEmailResult(success=True, email_confirmation_required=result.email_confirmation_required)
 
     return AuthTypes(query=AuthQuery, mutation=AuthMutation)

@@ -27,6 +27,7 @@ from .. import clients, cookies, login, sessions, tokens
 from ..accounts import email_change, passwords, registration
 from ..conf import auth_settings
 from ..exceptions import InvalidConfirmationToken, Throttled
+from ..middleware import own_token_revoked, session_revoked
 from ..models import AuthToken, Client
 from .authentication import CachedTokenAuthentication
 from .errors import CoreErrorsMixin
@@ -190,14 +191,14 @@ class LogoutView(TokenView):
             # A GET passes the CSRF check: any site could log the user out with a link or an image.
             raise MethodNotAllowed(request.method or "GET")
         tokens.logout(request._request, self.token)
-        cookies.forget(request._request)
+        own_token_revoked(request._request)
         # No data: DRF sends no body and no Content-Type, as drf_advanced_token's Response(None, 200).
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         tokens.logout(request._request, self.token)
-        cookies.forget(request._request)
+        own_token_revoked(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
@@ -211,7 +212,7 @@ class LogoutAllView(TokenView):
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Done."), **_TOKEN_ERRORS})
     def post(self, request: Request) -> Response:
         tokens.logout_all(request._request, self.user)
-        cookies.forget(request._request)
+        own_token_revoked(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -263,7 +264,7 @@ class SessionView(TokenView):
                                             **_NOT_FOUND})
     def delete(self, request: Request, session_id: str) -> Response:
         sessions.revoke_session(self.user, session_id)
-        cookies.forget_session(request._request, self.token, session_id)
+        session_revoked(request._request, self.token, session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -471,6 +472,7 @@ class ChangeEmailView(TokenView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = email_change.change_email(
-            request._request, self.user, password=data.get("password", ""), new_email=data.get("new_email", "")
+            request._request, self.user, password=data.get("password", ""), new_email=data.get("new_email", ""),
+            token=self.token,
         )
         return Response({"success": True, "email_confirmation_required": result.email_confirmation_required})

@@ -1,0 +1,176 @@
+"""A request that revokes its own token: what comes later in it finds the token revoked.
+
+A GraphQL document runs its mutations one after another and a batch runs its
+operations in turn, all in one HTTP request (or one WebSocket operation). Once
+``logout``, ``logoutAll`` or ``revokeSession`` of the request's own session has
+run, the next fields answer as the next request with that token would
+(``invalid_token``, ``me`` null), and nothing may rest on the token: not a new
+address, not a new password. The same holds when another request revokes it
+while a change is under way (API.md §8: revocation takes effect at once).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core import mail
+from django.test import AsyncClient, Client
+
+from gql_authtoken import tokens
+from gql_authtoken.accounts import email_change
+from gql_authtoken.cache import invalidate_user_tokens
+from gql_authtoken.exceptions import InvalidToken
+from gql_authtoken.models import AuthToken, EmailConfirmationToken
+
+from .conftest import PASSWORD, auth_header
+from .test_email_change import CONFIRM, NEW, address_of
+from .test_subscriptions import connected, execute, server  # noqa: F401  (server: the fixture)
+
+User = get_user_model()
+
+# Each revokes the request's own token; OWN stands for its session id.
+REVOKING = {
+    "logout": "logout { __typename }",
+    "logoutAll": "logoutAll { __typename }",
+    "revokeSession": 'revokeSession(id: "OWN") { __typename }',
+}
+AFTER = """
+  mail: changeEmail(password: "%s", newEmail: "%s") { __typename ... on OperationInfo { messages { code } } }
+  password: changePassword(oldPassword: "%s", newPassword: "an0ther-Passw0rd") {
+    __typename ... on OperationInfo { messages { code } } }
+  touched: touchSecret { __typename ... on OperationInfo { messages { code } } }
+  refreshed: refresh { __typename ... on OperationInfo { messages { code } } }
+""" % (PASSWORD, NEW, PASSWORD)
+
+
+def codes(result: dict) -> dict:
+    """Each field's ``__typename``, or its first code when it is an ``OperationInfo``."""
+    return {name: value["messages"][0]["code"] if value["__typename"] == "OperationInfo" else value["__typename"]
+            for name, value in result.items()}
+
+
+def own_session(token: str) -> str:
+    return str(tokens.authenticate_token(token).pk)
+
+
+def post(path: str, body, token: str):
+    """``body`` as JSON to ``path`` with the token header; the decoded answer (200 expected)."""
+    kwargs = {"content_type": "application/json", "headers": auth_header(token)}
+    if "async" in path:
+        response = async_to_sync(AsyncClient().post)(path, json.dumps(body), **kwargs)
+    else:
+        response = Client().post(path, json.dumps(body), **kwargs)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.mark.parametrize("revoking", REVOKING)
+@pytest.mark.parametrize("path", ["/graphql/sync/", "/graphql/async/"])
+def test_after_revoking_its_own_token_a_document_changes_nothing_on_it(path, revoking, user, login_token):
+    mutation = "mutation { out: %s %s }" % (REVOKING[revoking].replace("OWN", own_session(login_token)), AFTER)
+    result = post(path, {"query": mutation}, login_token)
+    assert "errors" not in result, result
+    assert codes(result["data"]) == {
+        "out": "LogoutResult", "mail": "invalid_token", "password": "invalid_token", "touched": "invalid_token",
+        "refreshed": "invalid_token"}
+    assert address_of(user) == "alice@example.com"
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert not AuthToken.objects.filter(user=user).exists()
+    assert not mail.outbox
+
+
+@pytest.mark.parametrize("path", ["/graphql/batch/", "/graphql/async-batch/"])
+def test_a_batch_sees_its_own_logout_in_its_later_operations(path, user, login_token):
+    results = post(path, [
+        {"query": "{ me { username } }"},
+        {"query": "mutation { logout { __typename } }"},
+        {"query": "{ me { username } currentSession { id } }"},
+        {"query": "mutation { touchSecret { __typename ... on OperationInfo { messages { code } } } }"},
+    ], login_token)
+    assert [r.get("data") for r in results] == [
+        {"me": {"username": "alice"}},
+        {"logout": {"__typename": "LogoutResult"}},
+        {"me": None, "currentSession": None},
+        {"touchSecret": {"__typename": "OperationInfo", "messages": [{"code": "invalid_token"}]}},
+    ]
+
+
+def test_revoking_another_session_leaves_the_request_its_own(user, login_token):
+    other = tokens.issue_token(user).token
+    mutation = "mutation { out: %s %s }" % (REVOKING["revokeSession"].replace("OWN", own_session(other)),
+                                            'touched: touchSecret { __typename }')
+    result = post("/graphql/sync/", {"query": mutation}, login_token)
+    assert result["data"] == {"out": {"__typename": "LogoutResult"}, "touched": {"__typename": "Secret"}}
+    assert tokens.authenticate_token(login_token).user == user
+
+
+def test_request_user_and_auth_are_anonymous_after_the_requests_own_logout(rf, user, login_token):
+    from gql_authtoken.middleware import TokenAuthenticationMiddleware, own_token_revoked
+
+    request = rf.get("/graphql/sync/", headers=auth_header(login_token))
+    TokenAuthenticationMiddleware(lambda r: None).process_request(request)
+    assert request.user == user and request.auth is not None
+    tokens.logout(request, request.auth)
+    own_token_revoked(request)
+    assert not request.user.is_authenticated
+    assert request.auth is None
+
+
+def test_over_a_socket_an_operation_sees_its_own_logout(server, user):  # noqa: F811
+    token = tokens.issue_token(user).token
+    with connected(server, token) as ws:
+        result = execute(ws, "mutation { logout { __typename } %s }" % AFTER)
+    assert codes(result["data"]) == {
+        "logout": "LogoutResult", "mail": "invalid_token", "password": "invalid_token", "touched": "invalid_token",
+        "refreshed": "invalid_token"}
+    assert address_of(user) == "alice@example.com"
+
+
+# --- a revocation by another request while a change runs ----------------------------------------
+
+
+@pytest.fixture
+def revoked_while_checking(monkeypatch, user):
+    """``logoutAll`` from elsewhere commits after the change read the request's token, while
+    the password is being checked: before the change takes the user's row lock."""
+    check = User.check_password
+
+    def check_then_revoked(self, raw):
+        outcome = check(self, raw)
+        tokens.revoke_all_tokens(user)
+        return outcome
+
+    monkeypatch.setattr(User, "check_password", check_then_revoked)
+
+
+@pytest.mark.parametrize("confirm", [False, True], ids=["at-once", "with-confirmation"])
+def test_an_email_change_a_logout_overtook_changes_nothing(adapter, confirm, settings, user, login_token,
+                                                           revoked_while_checking):
+    if confirm:
+        settings.GQL_AUTHTOKEN = CONFIRM
+    assert adapter.change_email(login_token, PASSWORD, NEW) == "invalid_token"
+    assert address_of(user) == "alice@example.com"
+    assert not EmailConfirmationToken.objects.exists()
+    assert not mail.outbox
+
+
+def test_the_core_function_without_a_token_still_changes_the_address(user):
+    assert email_change.change_email(None, user, password=PASSWORD, new_email=NEW).user == user
+    assert address_of(user) == NEW
+
+
+
+def test_a_password_set_by_update_keeps_the_tokens_until_they_are_revoked(user, login_token):
+    """The documented limit of bulk changes (docs/security.md, Revocation) and its remedy."""
+    User.objects.filter(pk=user.pk).update(password=make_password("set-by-update-1"))
+    invalidate_user_tokens(user)
+    assert tokens.authenticate_token(login_token).user == user  # no signal: nothing saw the change
+    tokens.revoke_all_tokens(user)
+    for use_cache in (True, False):
+        with pytest.raises(InvalidToken):
+            tokens.authenticate_token(login_token, use_cache=use_cache)

@@ -149,10 +149,11 @@ def own_token_revoked(request: Any) -> None:
     """After this request revoked its own token (logout, logoutAll): the rest of the request
     finds it revoked (``invalid_token``), as the next request would.
 
-    The next operations of a GraphQL document or batch, ``request.user`` and
-    ``request.auth`` no longer see the token's user, and the §11 cookie is
-    deleted in the response (``cookies.forget``). ``request`` is an
-    ``HttpRequest``, or a WebSocket connection's (``graphql.context``).
+    The later fields of a GraphQL document and operations of a (sync) batch,
+    ``request.user`` and ``request.auth`` (over a socket, ``scope["user"]``)
+    no longer see the token's user, and the §11 cookie is deleted in the
+    response (``cookies.forget``). ``request`` is an ``HttpRequest``, or a
+    WebSocket connection's (``graphql.context``).
     """
     cookies.forget(request)
     result = request_token_auth(request)
@@ -162,6 +163,7 @@ def own_token_revoked(request: Any) -> None:
     scope = getattr(request, "scope", None)
     if isinstance(scope, dict) and scope.get("type") == "websocket":
         scope[CONNECTION_SCOPE_KEY] = revoked
+        scope["user"] = AnonymousUser()  # what resolvers read over a socket (graphql.channels)
         return
     request.__dict__[_RESULT_ATTR] = revoked
     request.__dict__.pop(_AUTH_ATTR, None)

@@ -327,15 +327,18 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
 
 
 def require_live(session: AuthToken) -> None:
-    """Raise ``InvalidToken`` unless ``session``'s row is still there (read on the primary).
+    """Raise ``InvalidToken`` unless ``session``'s row is still there; lock it until the transaction ends.
 
-    For a write that rests on the request's token (a rotation, ``changePassword``,
-    ``changeEmail``): call it under the user's row lock (``models.lock_user``),
-    which ``revoke_all_tokens`` takes too, so a logout that committed first is
-    seen and one that comes later waits for the write (API.md §8: revocation
-    takes effect at once, also within one request's later operations).
+    For a write that rests on the request's token (a new token or API key,
+    ``changePassword``, ``changeEmail``), inside that write's transaction and
+    after the user's row lock (``models.lock_user``, which ``revoke_all_tokens``
+    takes first too). The row lock (``SELECT ... FOR UPDATE`` on the primary)
+    orders the write against every revocation of the token: a ``logout`` or
+    ``revokeSession`` that committed first is seen, and one that comes later
+    waits for the write to commit (API.md §8: revocation takes effect at once).
     """
-    if not AuthToken.objects.on_primary().filter(pk=session.pk, digest=session.digest).exists():
+    live = AuthToken.objects.on_primary().select_for_update().filter(pk=session.pk, digest=session.digest)
+    if not list(live.values_list("pk", flat=True)):
         raise InvalidToken()
 
 

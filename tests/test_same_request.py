@@ -12,19 +12,22 @@ while a change is under way (API.md §8: revocation takes effect at once).
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core import mail
-from django.test import AsyncClient, Client
+from django.db import connection, connections
+from django.test import AsyncClient
+from django.test import Client as DjangoClient
 
-from gql_authtoken import tokens
+from gql_authtoken import sessions, tokens
 from gql_authtoken.accounts import email_change
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.exceptions import InvalidToken
-from gql_authtoken.models import AuthToken, EmailConfirmationToken
+from gql_authtoken.models import AuthToken, Client, EmailConfirmationToken
 
 from .conftest import PASSWORD, auth_header
 from .test_email_change import CONFIRM, NEW, address_of
@@ -63,7 +66,7 @@ def post(path: str, body, token: str):
     if "async" in path:
         response = async_to_sync(AsyncClient().post)(path, json.dumps(body), **kwargs)
     else:
-        response = Client().post(path, json.dumps(body), **kwargs)
+        response = DjangoClient().post(path, json.dumps(body), **kwargs)
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -84,7 +87,7 @@ def test_after_revoking_its_own_token_a_document_changes_nothing_on_it(path, rev
     assert not mail.outbox
 
 
-@pytest.mark.parametrize("path", ["/graphql/batch/", "/graphql/async-batch/"])
+@pytest.mark.parametrize("path", ["/graphql/batch/"])  # the async view runs a batch's operations at once
 def test_a_batch_sees_its_own_logout_in_its_later_operations(path, user, login_token):
     results = post(path, [
         {"query": "{ me { username } }"},
@@ -119,6 +122,18 @@ def test_request_user_and_auth_are_anonymous_after_the_requests_own_logout(rf, u
     own_token_revoked(request)
     assert not request.user.is_authenticated
     assert request.auth is None
+
+
+def test_over_a_socket_the_connections_user_is_anonymous_after_its_own_logout(user, login_token):
+    from types import SimpleNamespace
+
+    from gql_authtoken.middleware import CONNECTION_SCOPE_KEY, TokenAuthResult, own_token_revoked
+
+    scope = {"type": "websocket", CONNECTION_SCOPE_KEY: TokenAuthResult(token=tokens.authenticate_token(login_token)),
+             "user": user}
+    own_token_revoked(SimpleNamespace(scope=scope))
+    assert not scope["user"].is_authenticated
+    assert isinstance(scope[CONNECTION_SCOPE_KEY].error, InvalidToken)
 
 
 def test_over_a_socket_an_operation_sees_its_own_logout(server, user):  # noqa: F811
@@ -174,3 +189,60 @@ def test_a_password_set_by_update_keeps_the_tokens_until_they_are_revoked(user, 
     for use_cache in (True, False):
         with pytest.raises(InvalidToken):
             tokens.authenticate_token(login_token, use_cache=use_cache)
+
+
+# --- a revocation racing a write that rests on the token (PostgreSQL: row locks) -----------------
+
+CHANGES = {
+    "changeEmail": 'mutation { x: changeEmail(password: "%s", newEmail: "%s") { __typename } }' % (PASSWORD, NEW),
+    "changePassword": 'mutation { x: changePassword(oldPassword: "%s", newPassword: "an0ther-Passw0rd") '
+                      "{ __typename } }" % PASSWORD,
+    "apiaccess": None,  # REST POST auth/apiaccess/: an API key minted on the token
+}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+@pytest.mark.parametrize("change", CHANGES)
+@pytest.mark.parametrize("revocation", ["logout", "revokeSession", "logoutAll"])
+def test_a_revocation_that_comes_while_a_change_runs_waits_for_it(transactional_db, settings, monkeypatch,
+                                                                  change, revocation):
+    """The change found its token live: a revocation arriving now must wait for the change
+    to commit and then revoke whatever rests on the token, never let it commit afterwards."""
+    settings.GQL_AUTHTOKEN = {**CONFIRM, "API_ACCESS_CLIENT_NAME": "api"}
+    Client.objects.create(name="api", token_ttl=None)
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    token = tokens.issue_token(user).token
+    session = tokens.authenticate_token(token)
+    revoke = {"logout": lambda: tokens.logout(None, AuthToken.objects.get(pk=session.pk)),
+              "revokeSession": lambda: sessions.revoke_session(user, str(session.pk)),
+              "logoutAll": lambda: tokens.revoke_all_tokens(user)}[revocation]
+    revoker: dict = {}
+    check = tokens.require_live
+
+    def checked_then_revoked(live):
+        check(live)
+        if "thread" not in revoker:
+            revoker["thread"] = threading.Thread(target=lambda: (revoker.setdefault("count", revoke()),
+                                                                 connections.close_all()))
+            revoker["thread"].start()
+            revoker["thread"].join(0.5)
+            revoker["waited"] = revoker["thread"].is_alive()
+
+    monkeypatch.setattr(tokens, "require_live", checked_then_revoked)
+    if CHANGES[change] is None:
+        response = DjangoClient().post("/auth/apiaccess/", headers=auth_header(token))
+        assert response.status_code == 201, response.content
+        minted = response.json()["token"]
+    else:
+        result = post("/graphql/sync/", {"query": CHANGES[change]}, token)
+        assert result["data"]["x"]["__typename"] != "OperationInfo", result
+    revoker["thread"].join(10)
+    assert revoker["waited"], "the revocation did not wait for the change"
+    assert revoker["count"] >= 1  # it found the token still there, after the change
+    assert not AuthToken.objects.filter(pk=session.pk).exists()
+    if change == "apiaccess":  # a key made while the session lived is a credential of its own
+        if revocation == "logoutAll":  # which a logoutAll after it ends with the rest
+            with pytest.raises(InvalidToken):
+                tokens.authenticate_token(minted)
+        else:
+            assert tokens.authenticate_token(minted).user == user

@@ -22,15 +22,16 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.debug import sensitive_variables
 
-from . import clock
+from . import clock, tokens
 from .conf import auth_settings
 from .exceptions import CsrfFailed
+from .models import AuthToken
 from .tokens import IssuedToken
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
-    from .models import AuthToken, Client
+    from .models import Client
 
 # Every key of AUTH_COOKIE but CLIENTS (required) is optional, with these defaults.
 COOKIE_DEFAULTS: dict[str, Any] = {"NAME": "authtoken", "SECURE": True, "SAMESITE": "Lax", "DOMAIN": None,
@@ -184,9 +185,15 @@ def forget(request: HttpRequest | None) -> None:
     """Delete the cookie in this request's response after a logout of the cookie's own session.
 
     A request authenticated by a header leaves a cookie it also carries alone
-    (that session lives on; a later request with it answers for itself).
+    (that session lives on; a later request with it answers for itself). A
+    token that an earlier operation of the request issued for the cookie (a
+    ``login`` before the ``logout``) is revoked too: the cookie was its only
+    copy, so nobody could ever use or end it.
     """
     if authenticated_by_cookie(request):
+        pending = request.__dict__.get(_PENDING_ATTR)
+        if isinstance(pending, IssuedToken) and pending.token != request_token(request):
+            tokens.revoke_tokens(AuthToken.objects.filter(pk=pending.instance.pk), user=pending.instance.user)
         request.__dict__[_PENDING_ATTR] = _DELETE
 
 

@@ -571,3 +571,17 @@ def test_a_database_check_names_cookie_clients_without_a_client_row(settings, cl
     assert "'wbe'" in warning.msg and "'web'" not in warning.msg
     settings.GQL_AUTHTOKEN = {"AUTH_COOKIE": {"CLIENTS": ["web"]}}
     assert "gql_authtoken.W009" not in {m.id for m in run_checks(databases=["default"])}
+
+
+@pytest.mark.parametrize("field", ["logout", "logoutAll"])
+@pytest.mark.parametrize("via", ["graphql-sync", "graphql-async"])
+def test_a_login_then_logout_in_one_document_leaves_no_session_behind(cookie_on, user, clients, via, field):
+    """The login's token went into the cookie, which the logout deletes: it was the only copy."""
+    browser = Browser(via)
+    browser.get_csrf()
+    browser.login()
+    login = LOGIN.replace("mutation Login($client: String) {", "").rsplit("}", 1)[0].replace("$client", '"web"')
+    response = browser.graphql("mutation { %s out: %s { __typename } }" % (login, field))
+    assert response.json()["data"]["out"] == {"__typename": "LogoutResult"}
+    assert deleted(response)
+    assert not AuthToken.objects.exists()

@@ -290,6 +290,14 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     alias = auth_settings.TOKEN_CACHE_ALIAS
     if alias not in settings.CACHES:
         return []  # E008
+    try:
+        # Django's Redis and Memcached backends import their client library only here, at first use:
+        # without it every cache call fails, so every login would be throttled ("closed") or uncounted.
+        getattr(caches[alias], "_cache", None)
+    except Exception as exc:  # ImportError, or django-redis's InvalidCacheBackendError wrapping one
+        return [_error(f"CACHES[{alias!r}] cannot be used: {type(exc).__name__}: {exc}", 30,
+                       hint="Install its client library (pip install redis for Django's RedisCache, or "
+                            "gql_authtoken's [redis] extra) or correct the BACKEND.")]
     backend = type(caches[alias]).__name__
     messages: list[Any] = []
     if auth_settings.TOKEN_CACHE_TIMEOUT and not is_shared(alias):

@@ -302,7 +302,10 @@ def example_server():
     root = Path(__file__).resolve().parent.parent
     port = free_port()
     directory = tempfile.mkdtemp()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    # Its own SQLite file and file cache: not the run's database, and not its Redis, where the example's
+    # keys (no KEY_PREFIX) would outlive the run and share throttle counts with other runs.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env["EXAMPLE_SQLITE_PATH"] = str(Path(directory) / "example.sqlite3")
     env["EXAMPLE_CACHE_DIR"] = str(Path(directory) / "cache")  # not the throttle counts of a running example
     env["EXAMPLE_PORT"] = str(port)  # as `make example PORT=...`: its mailed links point at this server

@@ -127,3 +127,16 @@ def test_a_process_local_cache_is_never_used_for_tokens(db, django_assert_num_qu
     for _ in range(3):
         with django_assert_num_queries(1):
             tokens.authenticate_token(token, use_cache=True)
+
+
+def test_a_cache_whose_client_library_is_missing_is_an_error(monkeypatch):
+    """Django's RedisCache imports redis only at first use: without it every login would be
+    refused as throttled, with nothing at start-up saying why."""
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis raises ImportError
+    with override_settings(CACHES=REDIS):
+        [error] = [m for m in run_checks() if m.id == "gql_authtoken.E030"]
+    assert "ModuleNotFoundError" in error.msg or "ImportError" in error.msg
+    assert "pip install redis" in error.hint
+    monkeypatch.undo()  # redis importable again
+    with override_settings(CACHES=REDIS):
+        assert "gql_authtoken.E030" not in {m.id for m in run_checks()}  # installed: no error

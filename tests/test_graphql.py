@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from datetime import timedelta
@@ -277,4 +278,21 @@ def test_a_plain_strawberry_schema_masks_with_the_extension(db, caplog):
 
     schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskUnexpectedErrors])
     [error] = schema.execute_sync(BROKEN_INLINE).errors
+    assert error.message == "Unexpected error."
+
+
+@pytest.mark.parametrize("make", [
+    lambda mask: functools.partial(mask, error_message="Oops."),
+    lambda mask: lambda: mask(error_message="Oops."),  # Strawberry's factory form
+    lambda mask: type("OwnMask", (mask,), {"__init__": lambda self: mask.__init__(self, error_message="Oops.")}),
+], ids=["partial", "factory", "subclass"])
+def test_the_packages_schema_masks_with_the_projects_own_text(db, make):
+    from gql_authtoken.graphql import Schema
+
+    from .schema import Mutation, Query
+
+    schema = Schema(query=Query, mutation=Mutation, extensions=[make(MaskUnexpectedErrors)])
+    [error] = schema.execute_sync(BROKEN_INLINE).errors
+    assert error.message == "Oops."
+    [error] = Schema(query=Query, mutation=Mutation).execute_sync(BROKEN_INLINE).errors
     assert error.message == "Unexpected error."

@@ -23,10 +23,16 @@ from .types import (
 
 class Schema(QuietAuthErrorsMixin, strawberry.Schema):
     """``strawberry.Schema`` that masks unexpected errors for the client and logs
-    only them, without the operation's text (see ``QuietAuthErrorsMixin``)."""
+    only them, without the operation's text (see ``QuietAuthErrorsMixin``).
+
+    ``MaskUnexpectedErrors`` goes first in ``extensions``, so it is the
+    outermost: a masking extension of the project's own (any ``MaskErrors``,
+    e.g. ``MaskUnexpectedErrors`` with another ``error_message``) masks first,
+    and what it made of an error is no unexpected error any more.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["extensions"] = [*kwargs.get("extensions", ()), MaskUnexpectedErrors]
+        kwargs["extensions"] = [MaskUnexpectedErrors, *kwargs.get("extensions", ())]
         super().__init__(*args, **kwargs)
 
 

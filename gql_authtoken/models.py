@@ -55,14 +55,17 @@ def model_fields(model: Any, names: Any) -> list[str]:
 def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     """Serialise writes that must not interleave for one user, on their row (inside a transaction).
 
-    Issuing and revoking-all: without it, under READ COMMITTED a login that
-    commits while ``logout_all`` deletes could keep its token although it
-    returned first. Confirmation links: using one deletes the user's others,
-    and two used at once would deadlock. A no-op on SQLite, which serialises
-    writers anyway. Returns the stored values of ``fields`` (empty when the
-    user is gone), read under the lock.
+    ``user``: a user or its primary key. Issuing and revoking: without it,
+    under READ COMMITTED a login that commits while ``logout_all`` deletes
+    could keep its token although it returned first. Confirmation links: using
+    one deletes the user's others, and two used at once would deadlock. Every
+    write that locks or deletes a user's token rows takes this lock first (the
+    one lock order that cannot deadlock: user, then tokens). A no-op on SQLite,
+    which serialises writers anyway. Returns the stored values of ``fields``
+    (empty when the user is gone), read under the lock.
     """
-    row = primary.users().select_for_update().filter(pk=user.pk).values("pk", *fields).first()
+    pk = getattr(user, "pk", user)
+    row = primary.users().select_for_update().filter(pk=pk).values("pk", *fields).first()
     return row or {}
 
 

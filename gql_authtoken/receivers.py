@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from . import cache as token_cache
 from . import models
 from .accounts import user_changes
-from .models import AuthToken, Client
+from .models import AuthToken, Client, lock_user
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
 HARMLESS_UPDATES = frozenset({"last_login"})
@@ -43,6 +43,12 @@ def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any 
     if created or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
     user_changes.user_saved(instance, before=before, update_fields=update_fields)
+
+
+def on_user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Inside the deletion's transaction, before Django deletes any of the user's token rows:
+    # user first, then tokens, the lock order of every write resting on a token (models.lock_user).
+    lock_user(instance)
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
@@ -85,6 +91,7 @@ def connect() -> None:
     for name, signal, model, receiver in [
         ("user_saving", pre_save, user_model, on_user_saving),
         ("user_saved", post_save, user_model, on_user_saved),
+        ("user_deleting", pre_delete, user_model, on_user_deleting),
         ("user_deleted", post_delete, user_model, on_user_deleted),
         ("token_deleted", post_delete, AuthToken, on_token_deleted),
         ("token_saved", post_save, AuthToken, on_token_saved),

@@ -104,7 +104,9 @@ def issue_api_key(
 ) -> tokens.IssuedToken:
     """A new API key for ``user``, replacing (revoking) any key they had.
 
-    ``session``: the token of the request, which must still be live when the key is written.
+    ``session``: the token of the request, which must still be live when the key is written
+    (``tokens.require_live``, checked before the old key goes: a request authenticated by
+    the old key itself replaces it, as a rotation does). ``InvalidToken`` otherwise.
     """
     if cookies.authenticated_by_cookie(request):
         # A script on the page would get a bearer key that outlives the cookie session
@@ -113,8 +115,10 @@ def issue_api_key(
     client = api_access_client()
     with transaction.atomic():
         lock_user(user)
+        if session is not None:
+            tokens.require_live(session)  # locked until the key is written
         tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=client), user=user)
-        return tokens.issue_token(user, client=client, request=request, session=session)
+        return tokens.issue_token(user, client=client, request=request)
 
 
 def revoke_api_key(user: AbstractBaseUser) -> int:

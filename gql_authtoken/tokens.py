@@ -354,8 +354,13 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     users: Mapping[Any, AbstractBaseUser] = {user.pk: user} if user is not None else (
         primary.users().in_bulk(list(by_user)) if by_user else {})
     total = 0
-    with token_cache.batched_marks():  # the post_delete receiver marks each row
-        for user_id, pks in by_user.items():
+    # Each user's row is locked before their token rows are deleted, in key order: the order of
+    # every write resting on a token (``require_live``), so a revocation waits for such a write
+    # instead of deadlocking with it.
+    with token_cache.batched_marks(), transaction.atomic(using=primary.alias(AuthToken)):
+        for user_id in sorted(by_user):
+            pks = by_user[user_id]
+            lock_user(user_id)
             count = AuthToken.objects.filter(pk__in=pks).delete()[0]
             if count:
                 session_ids = [str(pk) for pk in pks]

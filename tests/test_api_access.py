@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from gql_authtoken import crypto, sessions
+from gql_authtoken import crypto, sessions, tokens
+from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken, Client
 
 SETTINGS = {"API_ACCESS_CLIENT_NAME": "api", "API_ACCESS_EXCLUDE_FROM_SESSIONS": True}
@@ -75,3 +76,17 @@ def test_keys_are_per_user(api, api_client_row, user, other_user):
     assert AuthToken.objects.filter(client=api_client_row).count() == 2
     assert api.delete("/auth/apiaccess/").status_code == 204
     assert AuthToken.objects.filter(client=api_client_row, user=other_user).count() == 1
+
+
+def test_a_request_with_the_api_key_replaces_it(settings, user, api_client_row):
+    """As a rotation: the answer carries the new key, and the old one (the caller's) stops working."""
+    settings.GQL_AUTHTOKEN = SETTINGS
+    key = sessions.issue_api_key(user).token
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.post("/auth/apiaccess/")
+    assert response.status_code == 201, response.content
+    new_key = response.json()["token"]
+    assert tokens.authenticate_token(new_key).client.name == "api"
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(key)

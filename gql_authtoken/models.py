@@ -69,6 +69,14 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     return row or {}
 
 
+def lock_token_users(tokens: Any) -> None:
+    """``lock_user`` for every user with a row in the ``AuthToken`` queryset ``tokens`` (read on
+    the primary), in key order, so two such calls cannot deadlock each other: before deleting
+    token rows of several users."""
+    for user_id in sorted(set(tokens.using(primary.alias(AuthToken)).values_list("user_id", flat=True))):
+        lock_user(user_id)
+
+
 class Client(models.Model):
     """An API client (``web``, ``ios``, ``cli``...) with its own token TTL and rate."""
 

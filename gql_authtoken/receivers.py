@@ -51,6 +51,11 @@ def on_user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
     lock_user(instance)
 
 
+def on_client_deleting(sender: Any, instance: Client, **kwargs: Any) -> None:
+    # Its tokens go with it (CASCADE): their users first, as for any revocation (models.lock_user).
+    models.lock_token_users(AuthToken.objects.filter(client_id=instance.pk))
+
+
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     # Its tokens went with it (CASCADE), each marked; the user mark covers the rest.
     token_cache.invalidate_user_tokens(instance.pk)
@@ -96,6 +101,7 @@ def connect() -> None:
         ("token_deleted", post_delete, AuthToken, on_token_deleted),
         ("token_saved", post_save, AuthToken, on_token_saved),
         ("client_saved", post_save, Client, on_client_changed),
+        ("client_deleting", pre_delete, Client, on_client_deleting),
         ("client_deleted", post_delete, Client, on_client_changed),
     ]:
         signal.connect(_for(model, receiver), weak=False, dispatch_uid=f"gql_authtoken.{name}")

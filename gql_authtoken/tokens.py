@@ -354,13 +354,13 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     users: Mapping[Any, AbstractBaseUser] = {user.pk: user} if user is not None else (
         primary.users().in_bulk(list(by_user)) if by_user else {})
     total = 0
-    # Each user's row is locked before their token rows are deleted, in key order: the order of
-    # every write resting on a token (``require_live``), so a revocation waits for such a write
-    # instead of deadlocking with it.
+    # The users' rows are locked before their token rows are deleted: the order of every write
+    # resting on a token (``require_live``), so a revocation waits for such a write instead of
+    # deadlocking with it.
     with token_cache.batched_marks(), transaction.atomic(using=primary.alias(AuthToken)):
-        for user_id in sorted(by_user):
-            pks = by_user[user_id]
+        for user_id in sorted(by_user):  # key order, as ``models.lock_token_users``
             lock_user(user_id)
+        for user_id, pks in by_user.items():
             count = AuthToken.objects.filter(pk__in=pks).delete()[0]
             if count:
                 session_ids = [str(pk) for pk in pks]
@@ -417,8 +417,10 @@ def clear_expired_tokens(*, batch_size: int = 1000) -> int:
     for pks in _batches(AuthToken.objects.expired(clock.now()), batch_size):
         # The post_delete receiver marks each row; expired tokens are refused by every hit
         # anyway, so the marks need not wait out recent hits.
-        with token_cache.batched_marks(wait=False):
-            total += AuthToken.objects.filter(pk__in=pks).delete()[0]
+        with token_cache.batched_marks(wait=False), transaction.atomic(using=primary.alias(AuthToken)):
+            batch = AuthToken.objects.filter(pk__in=pks)
+            models.lock_token_users(batch)  # users first, as every revocation (``revoke_tokens``)
+            total += batch.delete()[0]
     return total
 
 

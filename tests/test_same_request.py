@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -23,7 +24,7 @@ from django.db import connection, connections
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
-from gql_authtoken import sessions, tokens
+from gql_authtoken import clock, sessions, tokens
 from gql_authtoken.accounts import email_change
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.exceptions import InvalidToken
@@ -252,6 +253,9 @@ REVOKERS = {
     "admin-revoke-selected": lambda user: tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk)),
     "revoke_all_tokens-command": lambda user: tokens.revoke_every_token(),
     "user-deleted": lambda user: User.objects.filter(pk=user.pk).delete(),
+    "client-deleted": lambda user: Client.objects.filter(name="web").delete(),  # its tokens cascade
+    # Run two hours on (the revoker thread's clock only): every token of the user has expired.
+    "clear_expired_tokens-command": lambda user: tokens.clear_expired_tokens(),
 }
 
 
@@ -260,18 +264,24 @@ REVOKERS = {
     *((revoker, change) for revoker in REVOKERS for change in ("changePassword", "apiaccess")
       # Django collects a user's rows before it deletes them: a key added meanwhile makes the
       # deletion fail (IntegrityError, nothing deleted), as a login at that moment always did.
-      if (revoker, change) != ("user-deleted", "apiaccess")),
+      # The other two delete only web tokens, or expired ones: not the new key.
+      if change == "changePassword" or revoker in ("admin-revoke-selected", "revoke_all_tokens-command")),
 ])
 def test_a_revocation_of_all_the_users_rows_waits_for_a_change_instead_of_deadlocking(
         transactional_db, settings, monkeypatch, change, revoker):
-    """Revocations that take no lock of their own (the admin, the command, deleting the user) lock
-    the user first, as the change did: they used to lock token rows first and deadlock with it."""
+    """Revocations that take no lock of their own (the admin, the commands, deleting the user or the
+    client) lock the user first, as the change did: they used to lock token rows first and deadlock
+    with it."""
     settings.GQL_AUTHTOKEN = {"API_ACCESS_CLIENT_NAME": "api"}
     Client.objects.create(name="api", token_ttl=None)
+    web = Client.objects.create(name="web", token_ttl=timedelta(hours=1))
     user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
-    *others, token = [tokens.issue_token(user).token for _ in range(4)]  # the request's token: the newest row
+    *others, token = [tokens.issue_token(user, client=web).token for _ in range(4)]  # the request's: the newest
     outcome: dict = {}
     check = tokens.require_live
+    now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: now() + timedelta(hours=2 if threading.current_thread().name ==
+                                                                          "revoker" else 0))
 
     def checked_then_revoked(live):
         check(live)
@@ -285,7 +295,7 @@ def test_a_revocation_of_all_the_users_rows_waits_for_a_change_instead_of_deadlo
                 finally:
                     connections.close_all()
 
-            outcome["thread"] = threading.Thread(target=revoke)
+            outcome["thread"] = threading.Thread(target=revoke, name="revoker")
             outcome["thread"].start()
             outcome["thread"].join(0.5)
             outcome["waited"] = outcome["thread"].is_alive()

@@ -69,12 +69,16 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     return row or {}
 
 
-def lock_token_users(tokens: Any) -> None:
-    """``lock_user`` for every user with a row in the ``AuthToken`` queryset ``tokens`` (read on
-    the primary), in key order, so two such calls cannot deadlock each other: before deleting
-    token rows of several users."""
-    for user_id in sorted(set(tokens.using(primary.alias(AuthToken)).values_list("user_id", flat=True))):
+def lock_users(user_ids: Any) -> None:
+    """``lock_user`` for each of these user keys, in key order, so two such calls cannot deadlock
+    each other: before deleting token rows of several users."""
+    for user_id in sorted(set(user_ids)):
         lock_user(user_id)
+
+
+def lock_token_users(tokens: Any) -> None:
+    """``lock_users`` for every user with a row in the ``AuthToken`` queryset ``tokens`` (read on the primary)."""
+    lock_users(tokens.using(primary.alias(AuthToken)).values_list("user_id", flat=True))
 
 
 class Client(models.Model):

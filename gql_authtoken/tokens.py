@@ -358,8 +358,7 @@ def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
     # resting on a token (``require_live``), so a revocation waits for such a write instead of
     # deadlocking with it.
     with token_cache.batched_marks(), transaction.atomic(using=primary.alias(AuthToken)):
-        for user_id in sorted(by_user):  # key order, as ``models.lock_token_users``
-            lock_user(user_id)
+        models.lock_users(by_user)
         for user_id, pks in by_user.items():
             count = AuthToken.objects.filter(pk__in=pks).delete()[0]
             if count:

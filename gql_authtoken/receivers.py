@@ -45,10 +45,14 @@ def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any 
     user_changes.user_saved(instance, before=before, update_fields=update_fields)
 
 
-def on_user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
+def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:
     # Inside the deletion's transaction, before Django deletes any of the user's token rows:
     # user first, then tokens, the lock order of every write resting on a token (models.lock_user).
     lock_user(instance)
+    # Django collected the rows to delete before this lock: a login or an API key that committed
+    # in between (both lock the user, so none can follow) would fail the deletion with an
+    # IntegrityError. Its rows go now; the collected ones are deleted again, finding nothing.
+    AuthToken.objects.using(using).filter(user_id=instance.pk).delete()
 
 
 def on_client_deleting(sender: Any, instance: Client, **kwargs: Any) -> None:

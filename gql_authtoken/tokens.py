@@ -7,7 +7,7 @@ The only code that writes ``AuthToken`` rows. Plain Python and the Django ORM
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -239,8 +239,10 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
         raise InvalidToken(_("User inactive or deleted."))
-    if touch(instance, current) and entry is not None and instance.digest == digest:
-        token_cache.update(digest, legacy_digest, entry, load_token)
+    if entry is not None and instance.digest == digest:  # the cached copy then carries the new last_used
+        touch(instance, current, then=lambda: token_cache.update(digest, legacy_digest, entry, load_token))
+    else:
+        touch(instance, current)
     return instance
 
 
@@ -274,20 +276,39 @@ def _user_active(instance: AuthToken) -> bool:
     return bool(getattr(instance.user, "is_active", True))
 
 
-def touch(instance: AuthToken, when: datetime) -> bool:
-    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``.
+def touch(instance: AuthToken, when: datetime, *, then: Callable[[], None] | None = None) -> None:
+    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``; ``then`` runs once written.
 
     Raises ``InvalidToken`` when the row is gone (deleted since it was read
-    or cached): recording use never brings a deleted token back.
+    or cached): recording use never brings a deleted token back. Inside a
+    transaction (``ATOMIC_REQUESTS``, a view's own ``atomic``) that check is
+    made at once and the write waits for the commit (none after a rollback):
+    an ``UPDATE`` now would hold the token's row to the end of the request,
+    ahead of the user's row lock that every revocation takes first
+    (``models.lock_user``), and two such requests of one user would deadlock.
     """
     interval = auth_settings.LAST_USED_UPDATE_INTERVAL
     if instance.last_used is not None and when - instance.last_used < interval:
-        return False
-    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(last_used=when):
-        token_cache.forget([instance.digest])
+        return
+    row = AuthToken.objects.on_primary().filter(pk=instance.pk, digest=instance.digest)
+    instance.last_used = when  # before ``then``, which caches this instance
+
+    def record() -> bool:
+        if not row.update(last_used=when):
+            token_cache.forget([instance.digest])
+            return False
+        if then is not None:
+            then()
+        return True
+
+    alias = row.db
+    if transaction.get_connection(alias).in_atomic_block:
+        if not row.exists():
+            token_cache.forget([instance.digest])
+            raise InvalidToken()
+        transaction.on_commit(record, using=alias, robust=True)
+    elif not record():
         raise InvalidToken()
-    instance.last_used = when
-    return True
 
 
 def refresh_token(instance: AuthToken) -> datetime | None:

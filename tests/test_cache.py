@@ -102,7 +102,9 @@ def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):
     assert gql("{ sessions { id } }", token=login_token)["errors"][0]["extensions"]["code"] == "invalid_token"
 
 
-def test_last_used_write_on_a_hit_is_the_only_query(gql, user, login_token, monkeypatch, django_assert_num_queries):
+def test_last_used_write_on_a_hit_is_the_only_query(transactional_db, gql, user, login_token, monkeypatch,
+                                                    django_assert_num_queries):
+    # Outside a transaction, as a request runs (inside one the write waits for the commit: test_atomic_requests).
     me(gql, login_token)
     later = clock.now() + timedelta(minutes=5)
     monkeypatch.setattr(clock, "now", lambda: later)

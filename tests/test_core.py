@@ -117,7 +117,8 @@ def test_expired_token_is_deleted_and_signalled(user, monkeypatch):
     assert type(excinfo.value) is InvalidToken
 
 
-def test_last_used_written_at_most_once_per_interval(user, monkeypatch, django_assert_num_queries):
+def test_last_used_written_at_most_once_per_interval(transactional_db, user, monkeypatch, django_assert_num_queries):
+    # Outside a transaction, as a request runs (inside one the write waits for the commit: test_atomic_requests).
     issued = tokens.issue_token(user)
     start = issued.instance.last_used
     monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=30))

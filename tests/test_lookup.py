@@ -97,7 +97,7 @@ def rest_authtoken_row(user):
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def test_imported_rest_authtoken_tokens_need_the_setting(user, django_assert_num_queries):
+def test_imported_rest_authtoken_tokens_need_the_setting(transactional_db, user, django_assert_num_queries):
     token = rest_authtoken_row(user)
     assert tokens.token_digests(token) == (crypto.hash_token(token), None)  # no second hash by default
     with pytest.raises(InvalidToken):

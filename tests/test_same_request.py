@@ -27,7 +27,7 @@ from django.test import Client as DjangoClient
 from gql_authtoken import clock, sessions, tokens
 from gql_authtoken.accounts import email_change
 from gql_authtoken.cache import invalidate_user_tokens
-from gql_authtoken.exceptions import InvalidToken
+from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
 from gql_authtoken.models import AuthToken, Client, EmailConfirmationToken
 
 from .conftest import PASSWORD, auth_header
@@ -262,10 +262,8 @@ REVOKERS = {
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
 @pytest.mark.parametrize(("revoker", "change"), [
     *((revoker, change) for revoker in REVOKERS for change in ("changePassword", "apiaccess")
-      # Django collects a user's rows before it deletes them: a key added meanwhile makes the
-      # deletion fail (IntegrityError, nothing deleted), as a login at that moment always did.
-      # The other two delete only web tokens, or expired ones: not the new key.
-      if change == "changePassword" or revoker in ("admin-revoke-selected", "revoke_all_tokens-command")),
+      # These two delete only web tokens, or expired ones: not the new key.
+      if change == "changePassword" or revoker not in ("client-deleted", "clear_expired_tokens-command")),
 ])
 def test_a_revocation_of_all_the_users_rows_waits_for_a_change_instead_of_deadlocking(
         transactional_db, settings, monkeypatch, change, revoker):
@@ -317,3 +315,50 @@ def test_a_revocation_of_all_the_users_rows_waits_for_a_change_instead_of_deadlo
     for each in (*others, token):
         with pytest.raises(InvalidToken):
             tokens.authenticate_token(each)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+@pytest.mark.parametrize("login_commits", ["before-the-lock", "after-the-lock"])
+def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transactional_db, monkeypatch, login_commits):
+    """Django collects the rows it deletes before the deletion's user lock: a login that commits
+    in between used to fail the deletion with an IntegrityError (and leave the user). One that
+    comes after the lock waits for it and is refused."""
+    from gql_authtoken import receivers
+
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    tokens.issue_token(user)
+    outcome: dict = {}
+
+    def log_in():
+        try:
+            outcome["token"] = tokens.issue_token(user, password_hash=user.password).token
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    lock = receivers.lock_user
+
+    def login_around_the_lock(instance, *fields):
+        outcome["thread"] = thread = threading.Thread(target=log_in)
+        if login_commits == "before-the-lock":
+            thread.start()
+            thread.join(10)
+            assert "token" in outcome
+            return lock(instance, *fields)
+        locked = lock(instance, *fields)
+        thread.start()
+        thread.join(0.5)
+        outcome["waited"] = thread.is_alive()
+        return locked
+
+    monkeypatch.setattr(receivers, "lock_user", login_around_the_lock)
+    User.objects.get(pk=user.pk).delete()
+    outcome["thread"].join(10)
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not AuthToken.objects.exists()
+    if login_commits == "before-the-lock":
+        with pytest.raises(InvalidToken):
+            tokens.authenticate_token(outcome["token"])
+    else:
+        assert outcome["waited"] and isinstance(outcome.get("error"), InvalidCredentials), outcome

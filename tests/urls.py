@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.http import JsonResponse
 from django.urls import include, path
 from rest_framework.response import Response
@@ -84,6 +85,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/sync/", GraphQLView.as_view(schema=schema)),
     path("graphql/async/", AsyncGraphQLView.as_view(schema=schema)),
+    # As docs/graphql.md says to serve it where ATOMIC_REQUESTS is on (Django refuses async views there).
+    path("graphql/async-non-atomic/", transaction.non_atomic_requests(AsyncGraphQLView.as_view(schema=schema))),
     path("graphql/batch/", GraphQLView.as_view(schema=batch_schema)),
     path("graphql/async-batch/", AsyncGraphQLView.as_view(schema=batch_schema)),
     path("graphql/limited-batch/", GraphQLView.as_view(schema=limited_batch_schema)),

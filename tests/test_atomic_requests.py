@@ -1,0 +1,172 @@
+"""Token views under ``ATOMIC_REQUESTS`` (or inside a project's own ``transaction.atomic``).
+
+Recording a token's use (``last_used``) is a write to its row. Inside a
+transaction that write used to hold the row until the view returned, ahead of
+the user's row lock that every revocation takes first (``models.lock_user``):
+two requests of one user that both changed the password, or logged out
+everywhere, deadlocked on PostgreSQL. The use is now recorded when the
+transaction commits, and a rolled back request records none.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import nullcontext
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
+from django.test import AsyncClient
+from django.test import Client as DjangoClient
+
+from gql_authtoken import clock, tokens
+from gql_authtoken.accounts import passwords
+from gql_authtoken.conf import auth_settings
+from gql_authtoken.exceptions import InvalidToken
+from gql_authtoken.models import AuthToken
+
+from .conftest import PASSWORD, auth_header
+
+User = get_user_model()
+
+CHANGE_PASSWORD = ('mutation { x: changePassword(oldPassword: "%s", newPassword: "an0ther-Passw0rd") '
+                   "{ __typename ... on OperationInfo { messages { code } } } }" % PASSWORD)
+LOGOUT_ALL = "mutation { x: logoutAll { __typename ... on OperationInfo { messages { code } } } }"
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    """``ATOMIC_REQUESTS = True`` on the default database (Django reads it at each request)."""
+    monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
+
+
+def stale_use(*rows: AuthToken) -> None:
+    """Make each row's last recorded use old enough that the next request records a new one."""
+    AuthToken.objects.filter(pk__in=[row.pk for row in rows]).update(last_used=clock.now() - timedelta(days=1))
+
+
+def graphql(query: str, token: str) -> tuple[int, dict | None]:
+    response = DjangoClient(raise_request_exception=False).post(
+        "/graphql/sync/", json.dumps({"query": query}), content_type="application/json", headers=auth_header(token))
+    return response.status_code, (response.json() if response.status_code == 200 else None)
+
+
+def rest_logout_all(token: str) -> tuple[int, dict | None]:
+    """The answer as the GraphQL one would read: 204 logged out, 401 the token was revoked meanwhile."""
+    response = DjangoClient(raise_request_exception=False).post("/auth/logoutall/", headers=auth_header(token))
+    outcome = {204: "LogoutResult", 401: "invalid_token"}.get(response.status_code)
+    if outcome is None:
+        return response.status_code, None
+    return 200, {"data": {"x": {"__typename": outcome} if response.status_code == 204 else
+                          {"__typename": "OperationInfo", "messages": [{"code": outcome}]}}}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+@pytest.mark.parametrize(("first", "second"), [
+    ("changePassword", "changePassword"),
+    ("changePassword", "logoutAll"),
+    ("changePassword", "rest-logoutall"),
+    ("logoutAll", "rest-logoutall"),
+])
+def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_db, atomic_requests, monkeypatch,
+                                                                  first, second):
+    """Both requests have authenticated (and recorded their use) before either takes the user's
+    lock: one waits for the other, and neither fails with a deadlock (a 500)."""
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = [tokens.issue_token(user) for _ in range(2)]
+    stale_use(*(each.instance for each in issued))
+    arrived = threading.Barrier(2, timeout=10)
+    waited: set[str] = set()
+
+    def at_the_lock(real):
+        def locking(*args, **kwargs):
+            name = threading.current_thread().name
+            if name not in waited:  # each request's first user lock: the other has authenticated by now
+                waited.add(name)
+                arrived.wait()
+            return real(*args, **kwargs)
+        return locking
+
+    monkeypatch.setattr(tokens, "lock_user", at_the_lock(tokens.lock_user))
+    monkeypatch.setattr(passwords, "lock_user", at_the_lock(passwords.lock_user))
+    calls = {"changePassword": lambda token: graphql(CHANGE_PASSWORD, token),
+             "logoutAll": lambda token: graphql(LOGOUT_ALL, token),
+             "rest-logoutall": rest_logout_all}
+    answers: dict[str, tuple[int, dict | None]] = {}
+
+    def run(name: str, token: str) -> None:
+        try:
+            answers[name] = calls[name.split(":")[1]](token)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(name, each.token), name=name)
+               for name, each in zip((f"1:{first}", f"2:{second}"), issued, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert {name: status for name, (status, _payload) in answers.items()} == {f"1:{first}": 200, f"2:{second}": 200}
+    outcomes = []
+    for _status, payload in answers.values():
+        assert "errors" not in payload, payload
+        result = payload["data"]["x"]
+        outcomes.append(result["messages"][0]["code"] if result["__typename"] == "OperationInfo"
+                        else result["__typename"])
+    # Whichever went first revoked the other's session: the second then finds its token revoked
+    # (or the password already changed), an answer of its own, never a half-done change.
+    assert set(outcomes) <= {"ChangePasswordResult", "LogoutResult", "invalid_token", "invalid_password"}
+    live = [each.token for each in issued if tokens.is_live(each.token)]
+    assert len(live) <= 1
+
+
+def test_a_request_under_atomic_requests_records_its_use_at_commit(transactional_db, atomic_requests, user,
+                                                                   login_token):
+    row = AuthToken.objects.get(user=user)
+    stale_use(row)
+    before = AuthToken.objects.get(pk=row.pk).last_used
+    status, payload = graphql("{ me { username } }", login_token)
+    assert status == 200 and payload["data"]["me"] == {"username": user.username}
+    assert AuthToken.objects.get(pk=row.pk).last_used > before
+
+
+def test_a_rolled_back_transaction_records_no_use(transactional_db, user, login_token):
+    row = AuthToken.objects.get(user=user)
+    stale_use(row)
+    before = AuthToken.objects.get(pk=row.pk).last_used
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert tokens.authenticate_token(login_token).pk == row.pk
+        raise RuntimeError("the view failed")
+    assert AuthToken.objects.get(pk=row.pk).last_used == before
+
+
+@pytest.mark.parametrize("in_transaction", [True, False])
+def test_a_cached_token_whose_row_is_gone_fails_when_its_use_is_recorded(transactional_db, monkeypatch, user,
+                                                                         login_token, in_transaction):
+    """Recording use is also a check that the row still exists (a cached entry may outlive a
+    deletion no revocation marked, such as raw SQL): inside a transaction too it is made at once,
+    only the write waits for the commit."""
+    row = AuthToken.objects.get(user=user)
+    assert tokens.authenticate_token(login_token, use_cache=True).pk == row.pk  # now cached
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuthToken._meta.db_table} WHERE {AuthToken._meta.pk.column} = %s", [row.pk])
+    later = clock.now() + auth_settings.LAST_USED_UPDATE_INTERVAL + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with pytest.raises(InvalidToken), (transaction.atomic() if in_transaction else nullcontext()):
+        tokens.authenticate_token(login_token, use_cache=True)
+    with pytest.raises(InvalidToken):  # and the cached copy is gone
+        tokens.authenticate_token(login_token, use_cache=True)
+
+
+def test_the_async_view_serves_tokens_where_atomic_requests_is_on_once_marked_non_atomic(
+        transactional_db, atomic_requests, user, login_token):
+    """Django refuses ATOMIC_REQUESTS on async views; docs/graphql.md says how to serve it there."""
+    kwargs = {"content_type": "application/json", "headers": auth_header(login_token)}
+    body = json.dumps({"query": "{ me { username } }"})
+    refused = async_to_sync(AsyncClient(raise_request_exception=False).post)("/graphql/async/", body, **kwargs)
+    assert refused.status_code == 500
+    served = async_to_sync(AsyncClient().post)("/graphql/async-non-atomic/", body, **kwargs)
+    assert served.status_code == 200 and served.json()["data"]["me"] == {"username": user.username}

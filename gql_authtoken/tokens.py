@@ -230,7 +230,9 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
     instance, entry = _find(digest, legacy_digest, use_cache=use_cache)
     current = clock.now()
     if instance.is_expired(current):
-        deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
+        with transaction.atomic(using=primary.alias(AuthToken)):
+            lock_user(instance.user_id)  # a revocation: the user first (models.lock_user), then the row
+            deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
         if not deleted:  # another request saw it first and said so
             raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)

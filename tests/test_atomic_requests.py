@@ -170,3 +170,52 @@ def test_the_async_view_serves_tokens_where_atomic_requests_is_on_once_marked_no
     assert refused.status_code == 500
     served = async_to_sync(AsyncClient().post)("/graphql/async-non-atomic/", body, **kwargs)
     assert served.status_code == 200 and served.json()["data"]["me"] == {"username": user.username}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(transactional_db, monkeypatch):
+    """Deleting an expired token on sight is a revocation too: it takes the user's lock first.
+    Otherwise a transaction that deleted one and then locked the user (a login in the same
+    request, say) deadlocked with a password change revoking that token."""
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    expired, current = tokens.issue_token(user), tokens.issue_token(user)
+    AuthToken.objects.filter(pk=expired.instance.pk).update(expiry=clock.now() - timedelta(seconds=1))
+    arrived = threading.Barrier(2, timeout=10)
+    change_locked = threading.Event()
+    lock = passwords.lock_user
+    monkeypatch.setattr(passwords, "lock_user", lambda *args: (lock(*args), change_locked.set())[0])
+    outcome: dict = {}
+
+    def expired_then_login() -> None:
+        try:
+            with transaction.atomic():
+                with pytest.raises(tokens.TokenExpired):
+                    tokens.authenticate_token(expired.token)
+                arrived.wait()
+                change_locked.wait(2)  # the change takes the user's lock now, if it can
+                outcome["login"] = tokens.issue_token(user, password_hash=user.password).token
+        except Exception as error:
+            outcome["login"] = error
+        finally:
+            connections.close_all()
+
+    def change_password() -> None:
+        try:
+            session = tokens.authenticate_token(current.token)
+            arrived.wait()
+            outcome["change"] = passwords.change_password(None, user, session, old_password=PASSWORD,
+                                                          new_password="an0ther-Passw0rd")
+        except Exception as error:
+            outcome["change"] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=expired_then_login), threading.Thread(target=change_password)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # The login took the user's lock with the expired token's deletion: the change waited, then
+    # revoked the new token with every other session but its own.
+    assert isinstance(outcome["login"], str) and isinstance(outcome["change"], int), outcome
+    assert not tokens.is_live(outcome["login"]) and tokens.is_live(current.token)

@@ -34,15 +34,18 @@ class Session:
 
     @classmethod
     def from_token(cls, token: AuthToken, *, current: AuthToken | None = None) -> Session:
+        """``current``: the request's own token, whose use this request recorded (inside a
+        transaction the row has it only once the request commits: ``tokens.touch``)."""
+        is_current = current is not None and current.pk == token.pk
         return cls(
             id=str(token.pk),
             client=token.client.name if token.client is not None else None,
             created=token.created,
             expiry=token.effective_expiry(),
-            last_used=token.last_used,
+            last_used=current.last_used if current is not None and is_current else token.last_used,
             user_agent=token.user_agent,
             ip_address=token.ip_address,
-            is_current=current is not None and current.pk == token.pk,
+            is_current=is_current,
         )
 
     # django-rest-durin's session fields.

@@ -24,6 +24,7 @@ from django.test import Client as DjangoClient
 
 from gql_authtoken import clock, tokens
 from gql_authtoken.accounts import passwords
+from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.conf import auth_settings
 from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
@@ -46,6 +47,8 @@ def atomic_requests(monkeypatch):
 def stale_use(*rows: AuthToken) -> None:
     """Make each row's last recorded use old enough that the next request records a new one."""
     AuthToken.objects.filter(pk__in=[row.pk for row in rows]).update(last_used=clock.now() - timedelta(days=1))
+    for user_id in {row.user_id for row in rows}:  # a bulk update: cached copies must hear of it
+        invalidate_user_tokens(user_id)
 
 
 def graphql(query: str, token: str) -> tuple[int, dict | None]:
@@ -131,6 +134,20 @@ def test_a_request_under_atomic_requests_records_its_use_at_commit(transactional
     status, payload = graphql("{ me { username } }", login_token)
     assert status == 200 and payload["data"]["me"] == {"username": user.username}
     assert AuthToken.objects.get(pk=row.pk).last_used > before
+
+
+def test_the_sessions_list_shows_the_use_this_request_recorded(transactional_db, atomic_requests, user,
+                                                               login_token):
+    """The row has it only at commit: the list takes the request's own session from the request."""
+    stale_use(AuthToken.objects.get(user=user))
+    query = "{ currentSession { lastUsed } sessions { lastUsed isCurrent } }"
+    _status, payload = graphql(query, login_token)
+    [listed] = payload["data"]["sessions"]
+    assert listed == {"lastUsed": payload["data"]["currentSession"]["lastUsed"], "isCurrent": True}
+    stale_use(AuthToken.objects.get(user=user))
+    response = DjangoClient().get("/auth/sessions/", headers=auth_header(login_token))
+    [rest] = response.json()
+    assert rest["last_used"] == AuthToken.objects.get(user=user).last_used.isoformat().replace("+00:00", "Z")
 
 
 def test_a_rolled_back_transaction_records_no_use(transactional_db, user, login_token):

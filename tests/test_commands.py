@@ -61,18 +61,18 @@ def test_revoke_all_tokens_exits_non_zero_without_force(db):
     assert result.returncode != 0 and "--force" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "ttl", "rate"), [
-    ([], timedelta(days=1), None),
-    (["--ttl", "3600"], timedelta(hours=1), None),
-    (["--ttl", "P30D"], timedelta(days=30), None),
-    (["--ttl", "2 00:00:00", "--throttle-rate", "100/hour"], timedelta(days=2), "100/hour"),
-    (["--ttl", "none"], None, None),
+@pytest.mark.parametrize(("args", "ttl", "rate", "said"), [
+    ([], timedelta(days=1), None, "tokens live 1\xa0day (P1DT00H00M00S), rate none"),
+    (["--ttl", "3600"], timedelta(hours=1), None, "tokens live 1\xa0hour (P0DT01H00M00S)"),
+    (["--ttl", "P30D"], timedelta(days=30), None, "tokens live 4\xa0weeks, 2\xa0days (P30DT00H00M00S)"),
+    (["--ttl", "2 00:00:00", "--throttle-rate", "100/hour"], timedelta(days=2), "100/hour", "rate 100/hour"),
+    (["--ttl", "none"], None, None, "tokens never expire"),
 ])
-def test_create_client(db, args, ttl, rate):
+def test_create_client(db, args, ttl, rate, said):
     output = run("create_client", "web", *args)
     client = Client.objects.get(name="web")
     assert (client.token_ttl, client.throttle_rate) == (ttl, rate)
-    assert "Created client 'web'" in output
+    assert "Created client 'web'" in output and said in output
 
 
 @pytest.mark.parametrize("args", [["--ttl", "soon"], ["--throttle-rate", "fast"], ["--ttl", "-5"]])

@@ -1,12 +1,16 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_duration
+from django.utils.duration import duration_iso_string
 
 from gql_authtoken import clients
 from gql_authtoken.conf import auth_settings
 from gql_authtoken.exceptions import ValidationFailed
+from gql_authtoken.tokens import lifetime_in_words
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # any instant: a lifetime in words needs two
 
 
 def parse_ttl(value: str) -> timedelta | None:
@@ -39,5 +43,6 @@ class Command(BaseCommand):
             client = clients.create_client(name, token_ttl=token_ttl, throttle_rate=throttle_rate)
         except ValidationFailed as error:
             raise CommandError(" ".join(str(e.message) for e in error.field_errors())) from None
-        ttl_text = "never expire" if client.token_ttl is None else f"live {client.token_ttl}"
+        ttl_text = "never expire" if client.token_ttl is None else (
+            f"live {lifetime_in_words(EPOCH, EPOCH + client.token_ttl)} ({duration_iso_string(client.token_ttl)})")
         self.stdout.write(f"Created client {client.name!r}: tokens {ttl_text}, rate {client.throttle_rate or 'none'}.")

@@ -16,7 +16,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from . import cache as token_cache
 from . import models
 from .accounts import user_changes
-from .models import AuthToken, Client, lock_user
+from .models import AuthToken, Client, EmailConfirmationToken, lock_user
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
 HARMLESS_UPDATES = frozenset({"last_login"})
@@ -49,10 +49,12 @@ def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwa
     # Inside the deletion's transaction, before Django deletes any of the user's token rows:
     # user first, then tokens, the lock order of every write resting on a token (models.lock_user).
     lock_user(instance)
-    # Django collected the rows to delete before this lock: a login or an API key that committed
-    # in between (both lock the user, so none can follow) would fail the deletion with an
-    # IntegrityError. Its rows go now; the collected ones are deleted again, finding nothing.
-    AuthToken.objects.using(using).filter(user_id=instance.pk).delete()
+    # Django collected the rows to delete before this lock: a login, an API key or a confirmation
+    # link that committed in between (each locks the user, so none can follow) would fail the
+    # deletion with an IntegrityError. Their rows go now; the collected ones are deleted again,
+    # finding nothing.
+    for model in (AuthToken, EmailConfirmationToken):
+        model._default_manager.using(using).filter(user_id=instance.pk).delete()
 
 
 def on_client_deleting(sender: Any, instance: Client, **kwargs: Any) -> None:

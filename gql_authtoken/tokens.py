@@ -279,38 +279,31 @@ def _user_active(instance: AuthToken) -> bool:
 
 
 def touch(instance: AuthToken, when: datetime, *, then: Callable[[], None] | None = None) -> None:
-    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``; ``then`` runs once written.
+    """Record use, writing at most once per ``LAST_USED_UPDATE_INTERVAL``; ``then`` runs once recorded.
 
     Raises ``InvalidToken`` when the row is gone (deleted since it was read
     or cached): recording use never brings a deleted token back. Inside a
-    transaction (``ATOMIC_REQUESTS``, a view's own ``atomic``) that check is
-    made at once and the write waits for the commit (none after a rollback):
-    an ``UPDATE`` now would hold the token's row to the end of the request,
-    ahead of the user's row lock that every revocation takes first
+    transaction (``ATOMIC_REQUESTS``, a view's own ``atomic``) that check and
+    ``then`` (the cached copy, stored before the view can change the request's
+    user) run at once, and the write waits for the commit (none after a
+    rollback): an ``UPDATE`` now would hold the token's row to the end of the
+    request, ahead of the user's row lock that every revocation takes first
     (``models.lock_user``), and two such requests of one user would deadlock.
     """
     interval = auth_settings.LAST_USED_UPDATE_INTERVAL
     if instance.last_used is not None and when - instance.last_used < interval:
         return
     row = AuthToken.objects.on_primary().filter(pk=instance.pk, digest=instance.digest)
-    instance.last_used = when  # before ``then``, which caches this instance
-
-    def record() -> bool:
-        if not row.update(last_used=when):
-            token_cache.forget([instance.digest])
-            return False
-        if then is not None:
-            then()
-        return True
-
-    alias = row.db
-    if transaction.get_connection(alias).in_atomic_block:
-        if not row.exists():
-            token_cache.forget([instance.digest])
-            raise InvalidToken()
-        transaction.on_commit(record, using=alias, robust=True)
-    elif not record():
+    in_transaction = transaction.get_connection(row.db).in_atomic_block
+    if not (row.exists() if in_transaction else row.update(last_used=when)):
+        token_cache.forget([instance.digest])
         raise InvalidToken()
+    if in_transaction:  # by key alone: a rotation later in the request keeps the session, not the digest
+        session = AuthToken.objects.on_primary().filter(pk=instance.pk)
+        transaction.on_commit(lambda: session.update(last_used=when), using=row.db, robust=True)
+    instance.last_used = when
+    if then is not None:
+        then()
 
 
 def refresh_token(instance: AuthToken) -> datetime | None:
@@ -327,8 +320,10 @@ def refresh_token(instance: AuthToken) -> datetime | None:
         # A refresh never shortens a token, nor takes it past MAX_TOKEN_LIFETIME (a token
         # issued before the cap was set may hold a later expiry: it ends at the cap all the same).
         expiry = instance.effective_expiry()
-    if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
-        raise InvalidToken()  # revoked while this request ran
+    with transaction.atomic(using=primary.alias(AuthToken)):
+        lock_user(instance.user_id)  # the user first, as every write on a user's token rows (models.lock_user)
+        if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
+            raise InvalidToken()  # revoked while this request ran
     token_cache.forget([instance.digest], wait=False)  # a copy with the earlier expiry refuses sooner, never later
     instance.expiry = expiry
     signals.token_renewed.send(sender=AuthToken, instance=instance, user=instance.user, expiry=expiry)
@@ -342,8 +337,10 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
     digest = crypto.hash_token(token)
     # Matching the old digest makes two concurrent rotations of one token
     # produce one winner; the loser's token is already dead.
-    if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
-        raise InvalidToken()
+    with transaction.atomic(using=primary.alias(AuthToken)):
+        lock_user(instance.user_id)  # the user first, as every write on a user's token rows (models.lock_user)
+        if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
+            raise InvalidToken()
     token_cache.forget([instance.digest])
     instance.digest = digest
     return IssuedToken(token=token, instance=instance)

@@ -22,7 +22,8 @@ from django.db import connection, connections, transaction
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
-from gql_authtoken import clock, tokens
+from gql_authtoken import cache as token_cache
+from gql_authtoken import clock, models, tokens
 from gql_authtoken.accounts import passwords
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.conf import auth_settings
@@ -33,6 +34,9 @@ from .conftest import PASSWORD, auth_header
 
 User = get_user_model()
 
+ROTATE = "mutation { x: refresh(rotate: true) { __typename ... on OperationInfo { messages { code } } } }"
+REFRESH_THEN_LOGOUT_ALL = ("mutation { r: refresh { __typename } x: logoutAll { __typename "
+                           "... on OperationInfo { messages { code } } } }")
 CHANGE_PASSWORD = ('mutation { x: changePassword(oldPassword: "%s", newPassword: "an0ther-Passw0rd") '
                    "{ __typename ... on OperationInfo { messages { code } } } }" % PASSWORD)
 LOGOUT_ALL = "mutation { x: logoutAll { __typename ... on OperationInfo { messages { code } } } }"
@@ -73,6 +77,14 @@ def rest_logout_all(token: str) -> tuple[int, dict | None]:
     ("changePassword", "logoutAll"),
     ("changePassword", "rest-logoutall"),
     ("logoutAll", "rest-logoutall"),
+    # A refresh with rotation writes its row twice: at commit PostgreSQL checks the row's foreign
+    # key again (FOR KEY SHARE on the user), which FOR UPDATE on the user used to hold up.
+    ("rotate", "logoutAll"),
+    ("rotate", "changePassword"),
+    ("rotate", "rest-logoutall"),
+    # A refresh then a revocation in one document: the refresh locks the user first.
+    ("refreshThenLogoutAll", "logoutAll"),
+    ("refreshThenLogoutAll", "changePassword"),
 ])
 def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_db, atomic_requests, monkeypatch,
                                                                   first, second):
@@ -97,6 +109,8 @@ def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_
     monkeypatch.setattr(passwords, "lock_user", at_the_lock(passwords.lock_user))
     calls = {"changePassword": lambda token: graphql(CHANGE_PASSWORD, token),
              "logoutAll": lambda token: graphql(LOGOUT_ALL, token),
+             "rotate": lambda token: graphql(ROTATE, token),
+             "refreshThenLogoutAll": lambda token: graphql(REFRESH_THEN_LOGOUT_ALL, token),
              "rest-logoutall": rest_logout_all}
     answers: dict[str, tuple[int, dict | None]] = {}
 
@@ -121,7 +135,8 @@ def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_
                         else result["__typename"])
     # Whichever went first revoked the other's session: the second then finds its token revoked
     # (or the password already changed), an answer of its own, never a half-done change.
-    assert set(outcomes) <= {"ChangePasswordResult", "LogoutResult", "invalid_token", "invalid_password"}
+    assert set(outcomes) <= {"ChangePasswordResult", "LogoutResult", "RefreshResult", "invalid_token",
+                             "invalid_password"}
     live = [each.token for each in issued if tokens.is_live(each.token)]
     assert len(live) <= 1
 
@@ -236,3 +251,73 @@ def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(tran
     # revoked the new token with every other session but its own.
     assert isinstance(outcome["login"], str) and isinstance(outcome["change"], int), outcome
     assert not tokens.is_live(outcome["login"]) and tokens.is_live(current.token)
+
+
+def test_the_cached_copy_is_the_user_as_authenticated_not_as_the_view_left_it(transactional_db, monkeypatch, user,
+                                                                             login_token, django_assert_num_queries):
+    """Inside a transaction the copy with the new last_used is stored at once, as outside one:
+    stored at commit it took whatever the view did to ``request.user`` (a permission cache, a
+    field set and not saved, a password hash read by ``check_password``) to every process."""
+    if not token_cache.enabled():
+        pytest.skip("the token cache is off in this run")
+    tokens.authenticate_token(login_token, use_cache=True)  # cached
+    later = clock.now() + auth_settings.LAST_USED_UPDATE_INTERVAL + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)  # the cached copy's use is old enough to record again
+    with transaction.atomic():
+        request_user = tokens.authenticate_token(login_token, use_cache=True).user
+        request_user.first_name = "not saved"
+        request_user._perm_cache = {"auth.view_user"}
+        assert request_user.check_password(PASSWORD)
+    token_cache.forget_recent_hits()  # read the shared copy, as another process does
+    with django_assert_num_queries(0):
+        cached = tokens.authenticate_token(login_token, use_cache=True)
+    assert cached.last_used == later  # the copy stored with the use
+    assert cached.user.first_name == "" and not hasattr(cached.user, "_perm_cache")
+    assert "password" in cached.user.get_deferred_fields()
+
+
+def test_a_rotation_under_atomic_requests_records_the_use(transactional_db, atomic_requests, user, login_token):
+    row = AuthToken.objects.get(user=user)
+    stale_use(row)
+    before = AuthToken.objects.get(pk=row.pk).last_used
+    response = DjangoClient().put("/auth/token/", headers=auth_header(login_token))
+    assert response.status_code == 200, response.content
+    after = AuthToken.objects.get(pk=row.pk)
+    assert after.digest != row.digest and after.last_used > before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_the_user_lock_does_not_hold_up_a_write_that_merely_points_at_the_user(transactional_db, user):
+    """``lock_user`` excludes the package's other writers; a row that only refers to the user (a
+    foreign-key check) commits meanwhile, as it would beside Django's own UPDATE of the user."""
+    done = threading.Event()
+
+    def refer_to_the_user() -> None:
+        try:
+            with transaction.atomic():
+                row = AuthToken.objects.create(user_id=user.pk, digest="f" * 128, created=clock.now())
+                AuthToken.objects.filter(pk=row.pk).update(last_used=clock.now())  # written twice: checked at commit
+            done.set()
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        models.lock_user(user)
+        thread = threading.Thread(target=refer_to_the_user)
+        thread.start()
+        thread.join(5)
+        assert done.is_set(), "a foreign-key check waited for the user lock"
+
+
+def test_under_atomic_requests_drf_rolls_back_an_expired_tokens_deletion(transactional_db, atomic_requests,
+                                                                         monkeypatch, user, login_token):
+    """DRF rolls back a request it answers with an error: the expired row comes back, and the
+    token is refused as expired each time (docs/security.md) until clear_expired_tokens."""
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    for _attempt in range(2):
+        response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
+        assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
+    assert tokens.clear_expired_tokens() == 1
+    response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
+    assert (response.status_code, response.json()) == (401, {"detail": "Invalid token."})

@@ -24,7 +24,7 @@ from django.db import connection, connections
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
-from gql_authtoken import clock, sessions, tokens
+from gql_authtoken import clock, email_confirmation, sessions, tokens
 from gql_authtoken.accounts import email_change
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
@@ -318,8 +318,10 @@ def test_a_revocation_of_all_the_users_rows_waits_for_a_change_instead_of_deadlo
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+@pytest.mark.parametrize("made", ["login", "email-change-link"])
 @pytest.mark.parametrize("login_commits", ["before-the-lock", "after-the-lock"])
-def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transactional_db, monkeypatch, login_commits):
+def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transactional_db, monkeypatch, login_commits,
+                                                                     made, settings):
     """Django collects the rows it deletes before the deletion's user lock: a login that commits
     in between used to fail the deletion with an IntegrityError (and leave the user). One that
     comes after the lock waits for it and is refused."""
@@ -329,9 +331,15 @@ def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transaction
     tokens.issue_token(user)
     outcome: dict = {}
 
+    settings.GQL_AUTHTOKEN = CONFIRM
+
     def log_in():
         try:
-            outcome["token"] = tokens.issue_token(user, password_hash=user.password).token
+            if made == "login":
+                outcome["token"] = tokens.issue_token(user, password_hash=user.password).token
+            else:
+                email_confirmation.start_email_change(user, NEW)
+                outcome["token"] = None
         except Exception as error:
             outcome["error"] = error
         finally:
@@ -356,9 +364,12 @@ def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transaction
     User.objects.get(pk=user.pk).delete()
     outcome["thread"].join(10)
     assert not User.objects.filter(pk=user.pk).exists()
-    assert not AuthToken.objects.exists()
+    assert not AuthToken.objects.exists() and not EmailConfirmationToken.objects.exists()
     if login_commits == "before-the-lock":
-        with pytest.raises(InvalidToken):
-            tokens.authenticate_token(outcome["token"])
+        if made == "login":
+            with pytest.raises(InvalidToken):
+                tokens.authenticate_token(outcome["token"])
     else:
-        assert outcome["waited"] and isinstance(outcome.get("error"), InvalidCredentials), outcome
+        # A login is refused; the link is not made (its user is gone), whatever the error says.
+        assert outcome["waited"] and "error" in outcome, outcome
+        assert made != "login" or isinstance(outcome["error"], InvalidCredentials), outcome

@@ -134,7 +134,9 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     user = row.user
     expired = row.created + auth_settings.REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY <= now
     if expired or is_stale(row, user):
-        row.delete()
+        with transaction.atomic():
+            lock_user(user)  # the user first, as a password change or deletion removing links takes it
+            row.delete()
         raise InvalidConfirmationToken()
     with transaction.atomic():
         if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import connections, models
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -65,13 +65,10 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     (empty when the user is gone), read under the lock.
     """
     pk = getattr(user, "pk", user)
-    users = primary.users()
-    # FOR NO KEY UPDATE where the database has it (PostgreSQL): it excludes the other lockers as
-    # FOR UPDATE would, but not the FOR KEY SHARE lock of a foreign-key check, which a transaction
-    # that wrote a row pointing at the user takes at its commit (a token it refreshed and rotated,
-    # say): with FOR UPDATE that commit waited here, and deadlocked if this lock then waited for it.
-    no_key = connections[users.db].features.has_select_for_no_key_update
-    row = users.select_for_update(no_key=no_key).filter(pk=pk).values("pk", *fields).first()
+    # FOR UPDATE, not FOR NO KEY UPDATE: a write pointing at the user (a link resent, a token
+    # imported, a row of the project's own) then waits for a deletion holding it, instead of
+    # committing in between and failing the deletion (an IntegrityError).
+    row = primary.users().select_for_update().filter(pk=pk).values("pk", *fields).first()
     return row or {}
 
 

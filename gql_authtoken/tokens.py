@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_out
 from django.db import transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -232,8 +234,9 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
     if instance.is_expired(current):
         with transaction.atomic(using=primary.alias(AuthToken)):
             lock_user(instance.user_id)  # a revocation: the user first (models.lock_user), then the row
-            deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).delete()
-        if not deleted:  # another request saw it first and said so
+            # Still expired under the lock: a refresh that committed meanwhile keeps its token.
+            deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).expired(current).delete()
+        if not deleted:  # another request saw it first and said so, or it was refreshed
             raise InvalidToken()
         signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
         raise TokenExpired()
@@ -294,13 +297,15 @@ def touch(instance: AuthToken, when: datetime, *, then: Callable[[], None] | Non
     if instance.last_used is not None and when - instance.last_used < interval:
         return
     row = AuthToken.objects.on_primary().filter(pk=instance.pk, digest=instance.digest)
+    # Never back: a longer request that read the token earlier may record its use after a later one.
+    latest = Greatest(Coalesce("last_used", Value(when)), Value(when), output_field=DateTimeField())
     in_transaction = transaction.get_connection(row.db).in_atomic_block
-    if not (row.exists() if in_transaction else row.update(last_used=when)):
+    if not (row.exists() if in_transaction else row.update(last_used=latest)):
         token_cache.forget([instance.digest])
         raise InvalidToken()
     if in_transaction:  # by key alone: a rotation later in the request keeps the session, not the digest
         session = AuthToken.objects.on_primary().filter(pk=instance.pk)
-        transaction.on_commit(lambda: session.update(last_used=when), using=row.db, robust=True)
+        transaction.on_commit(lambda: session.update(last_used=latest), using=row.db, robust=True)
     instance.last_used = when
     if then is not None:
         then()
@@ -433,13 +438,15 @@ def _batches(tokens: Any, batch_size: int) -> Iterator[list[Any]]:
 def clear_expired_tokens(*, batch_size: int = 1000) -> int:
     """Delete expired tokens in batches (bounded memory, short locks); how many."""
     total = 0
-    for pks in _batches(AuthToken.objects.expired(clock.now()), batch_size):
+    now = clock.now()
+    for pks in _batches(AuthToken.objects.expired(now), batch_size):
         # The post_delete receiver marks each row; expired tokens are refused by every hit
         # anyway, so the marks need not wait out recent hits.
         with token_cache.batched_marks(wait=False), transaction.atomic(using=primary.alias(AuthToken)):
             batch = AuthToken.objects.filter(pk__in=pks)
             models.lock_token_users(batch)  # users first, as every revocation (``revoke_tokens``)
-            total += batch.delete()[0]
+            # Still expired under the locks: a refresh that committed since the read keeps its token.
+            total += batch.expired(now).delete()[0]
     return total
 
 

@@ -78,7 +78,7 @@ def rest_logout_all(token: str) -> tuple[int, dict | None]:
     ("changePassword", "rest-logoutall"),
     ("logoutAll", "rest-logoutall"),
     # A refresh with rotation writes its row twice: at commit PostgreSQL checks the row's foreign
-    # key again (FOR KEY SHARE on the user), which FOR UPDATE on the user used to hold up.
+    # key again (FOR KEY SHARE on the user), which waited for the other's user lock.
     ("rotate", "logoutAll"),
     ("rotate", "changePassword"),
     ("rotate", "rest-logoutall"),
@@ -286,29 +286,6 @@ def test_a_rotation_under_atomic_requests_records_the_use(transactional_db, atom
     assert after.digest != row.digest and after.last_used > before
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-def test_the_user_lock_does_not_hold_up_a_write_that_merely_points_at_the_user(transactional_db, user):
-    """``lock_user`` excludes the package's other writers; a row that only refers to the user (a
-    foreign-key check) commits meanwhile, as it would beside Django's own UPDATE of the user."""
-    done = threading.Event()
-
-    def refer_to_the_user() -> None:
-        try:
-            with transaction.atomic():
-                row = AuthToken.objects.create(user_id=user.pk, digest="f" * 128, created=clock.now())
-                AuthToken.objects.filter(pk=row.pk).update(last_used=clock.now())  # written twice: checked at commit
-            done.set()
-        finally:
-            connections.close_all()
-
-    with transaction.atomic():
-        models.lock_user(user)
-        thread = threading.Thread(target=refer_to_the_user)
-        thread.start()
-        thread.join(5)
-        assert done.is_set(), "a foreign-key check waited for the user lock"
-
-
 def test_under_atomic_requests_drf_rolls_back_an_expired_tokens_deletion(transactional_db, atomic_requests,
                                                                          monkeypatch, user, login_token):
     """DRF rolls back a request it answers with an error: the expired row comes back, and the
@@ -321,3 +298,101 @@ def test_under_atomic_requests_drf_rolls_back_an_expired_tokens_deletion(transac
     assert tokens.clear_expired_tokens() == 1
     response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
     assert (response.status_code, response.json()) == (401, {"detail": "Invalid token."})
+
+
+def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypatch, user, login_token):
+    """The request read the row expired; a refresh committed before the request took the user's
+    lock to delete it: the row is deleted only if it is still expired under that lock."""
+    row = AuthToken.objects.get(user=user)
+    AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() - timedelta(seconds=1))
+    lock = tokens.lock_user
+
+    def refreshed_first(*args):
+        AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() + timedelta(hours=1))  # another request
+        return lock(*args)
+
+    monkeypatch.setattr(tokens, "lock_user", refreshed_first)
+    with pytest.raises(InvalidToken):  # this request came with an expired token, and learns no more
+        tokens.authenticate_token(login_token)
+    monkeypatch.setattr(tokens, "lock_user", lock)
+    assert tokens.authenticate_token(login_token).pk == row.pk  # the refresh stands
+
+
+def test_clear_expired_tokens_keeps_a_token_refreshed_after_it_was_read(transactional_db, monkeypatch, user,
+                                                                         login_token):
+    row = AuthToken.objects.get(user=user)
+    AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() - timedelta(seconds=1))
+    lock = models.lock_token_users
+
+    def refreshed_first(batch):
+        AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() + timedelta(hours=1))
+        return lock(batch)
+
+    monkeypatch.setattr(models, "lock_token_users", refreshed_first)
+    assert tokens.clear_expired_tokens() == 0
+    assert tokens.authenticate_token(login_token).pk == row.pk
+
+
+@pytest.mark.parametrize("in_transaction", [True, False])
+def test_last_used_never_moves_back(transactional_db, user, login_token, in_transaction):
+    """A longer request that read the token earlier records its use after a later one did."""
+    row = AuthToken.objects.get(user=user)
+    seen = AuthToken.objects.get(pk=row.pk)
+    seen.last_used = clock.now() - timedelta(days=1)  # as that request read it
+    later = clock.now() + timedelta(seconds=10)
+    AuthToken.objects.filter(pk=row.pk).update(last_used=later)  # the later request's use
+    with transaction.atomic() if in_transaction else nullcontext():
+        tokens.touch(seen, later - timedelta(seconds=5))
+    assert AuthToken.objects.get(pk=row.pk).last_used == later
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+def test_an_expired_confirmation_link_deleted_inside_a_transaction_keeps_the_lock_order(transactional_db,
+                                                                                       monkeypatch, settings):
+    """Deleting an unusable link takes the user's lock first, as a deletion of the user (or a
+    password change) removing the user's links does: a transaction that deleted one and then
+    locked the user deadlocked with them."""
+    from gql_authtoken import email_confirmation, receivers
+
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    link = email_confirmation.create_confirmation_token(user, "alice@new.example.com", purpose="email_change",
+                                                        now=clock.now() - timedelta(days=30))
+    deletion_locked = threading.Event()
+    lock = receivers.lock_user
+    monkeypatch.setattr(receivers, "lock_user", lambda *args: (lock(*args), deletion_locked.set())[0])
+    arrived = threading.Barrier(2, timeout=10)
+    outcome: dict = {}
+
+    def expired_link_then_user_lock() -> None:
+        try:
+            with transaction.atomic():
+                with pytest.raises(email_confirmation.InvalidConfirmationToken):
+                    email_confirmation.consume_confirmation_token(link, now=clock.now())
+                arrived.wait()
+                deletion_locked.wait(2)  # the deletion takes the user's lock now, if it can
+                tokens.issue_token(user)  # a login in the same request: it locks the user
+            outcome["first"] = "done"
+        except Exception as error:
+            outcome["first"] = error
+        finally:
+            connections.close_all()
+
+    def delete_user() -> None:
+        try:
+            arrived.wait()
+            User.objects.filter(pk=user.pk).delete()
+            outcome["deletion"] = "done"
+        except Exception as error:
+            outcome["deletion"] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=expired_link_then_user_lock), threading.Thread(target=delete_user)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"first": "done", "deletion": "done"}, outcome
+    assert not User.objects.filter(pk=user.pk).exists() and not AuthToken.objects.exists()

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -90,9 +91,14 @@ def is_email_confirmed(user: Any) -> bool:
 def create_confirmation_token(user: Any, email: str, *, purpose: str, now: datetime) -> str:
     """A new confirmation token for ``email``; only its digest is stored."""
     token = crypto.generate_token(length=auth_settings.TOKEN_CHARACTER_LENGTH)
-    EmailConfirmationToken.objects.create(
-        user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
-    )
+    with transaction.atomic():
+        # Under the user's lock, as every row resting on the user: a deletion running now is waited
+        # for, and then nothing is made (else the link's foreign key failed the commit, a 500).
+        if not lock_user(user):
+            raise get_user_model().DoesNotExist("The user was deleted.")
+        EmailConfirmationToken.objects.create(
+            user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
+        )
     return token
 
 
@@ -142,6 +148,13 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
         if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:
             identities.lock_identities([row.email])  # before the user's row, as ``change_email`` locks
         lock_user(user)  # one link of a user at a time: using one deletes the others
+        # Read again under the lock: an address changed (or the user deactivated or deleted) while
+        # this waited makes the link stale, as it would have been a moment later.
+        user = primary.users().filter(pk=user.pk).first()
+        if user is None or is_stale(row, user):
+            if user is not None:
+                row.delete()
+            raise InvalidConfirmationToken()
         # The conditional update lets exactly one of two simultaneous uses win.
         used = EmailConfirmationToken.objects.filter(pk=row.pk, confirmed__isnull=True).update(confirmed=now)
         if used and not _complete(row, user):

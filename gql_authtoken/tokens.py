@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_out
@@ -232,14 +232,7 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
     instance, entry = _find(digest, legacy_digest, use_cache=use_cache)
     current = clock.now()
     if instance.is_expired(current):
-        with transaction.atomic(using=primary.alias(AuthToken)):
-            lock_user(instance.user_id)  # a revocation: the user first (models.lock_user), then the row
-            # Still expired under the lock: a refresh that committed meanwhile keeps its token.
-            deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).expired(current).delete()
-        if not deleted:  # another request saw it first and said so, or it was refreshed
-            raise InvalidToken()
-        signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
-        raise TokenExpired()
+        _expire(instance, current)
     if not _user_active(instance):
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
@@ -275,6 +268,33 @@ def _find(digest: str, legacy_digest: str | None, *,
         if entry is None and token_cache.enabled():
             entry = token_cache.lookup(digest, legacy_digest, load_token)
     return (entry.instance if entry is not None else load_token(digest, legacy_digest)), entry
+
+
+def _expire(instance: AuthToken, now: datetime) -> NoReturn:
+    """Delete a token presented after its expiry and raise ``TokenExpired`` (``InvalidToken``
+    when another request deleted it first, or a refresh kept it).
+
+    The deletion is a revocation: under the user's row lock (``models.lock_user``), and only if
+    the token is still expired there. ``token_expired`` goes out once, with the deletion. Inside
+    a transaction (``ATOMIC_REQUESTS``) it runs after the commit (none after a rollback), and
+    the request answers ``TokenExpired``: held to the end of the request, that lock would come
+    before the locks a later mutation of the request takes (an address, another user).
+    """
+    alias = primary.alias(AuthToken)
+
+    def delete() -> bool:
+        with transaction.atomic(using=alias):
+            lock_user(instance.user_id)
+            deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).expired(now).delete()
+        if deleted:
+            signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
+        return bool(deleted)
+
+    if transaction.get_connection(alias).in_atomic_block:
+        transaction.on_commit(delete, using=alias, robust=True)
+    elif not delete():
+        raise InvalidToken()
+    raise TokenExpired()
 
 
 def _user_active(instance: AuthToken) -> bool:

@@ -23,12 +23,12 @@ from django.test import AsyncClient
 from django.test import Client as DjangoClient
 
 from gql_authtoken import cache as token_cache
-from gql_authtoken import clock, models, tokens
+from gql_authtoken import clock, models, signals, tokens
 from gql_authtoken.accounts import passwords
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.conf import auth_settings
-from gql_authtoken.exceptions import InvalidToken
-from gql_authtoken.models import AuthToken
+from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
+from gql_authtoken.models import AuthToken, EmailConfirmationToken
 
 from .conftest import PASSWORD, auth_header
 
@@ -206,9 +206,11 @@ def test_the_async_view_serves_tokens_where_atomic_requests_is_on_once_marked_no
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
 def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(transactional_db, monkeypatch):
-    """Deleting an expired token on sight is a revocation too: it takes the user's lock first.
-    Otherwise a transaction that deleted one and then locked the user (a login in the same
-    request, say) deadlocked with a password change revoking that token."""
+    """Deleting an expired token on sight is a revocation too: under the user's lock. Inside a
+    transaction it waits for the commit, so the request holds neither the row nor that lock: a
+    transaction that deleted one and then locked the user (a login in the same request, say)
+    deadlocked with a password change revoking that token, and one holding the user's lock
+    deadlocked with a mutation locking an address next (a batch of a query and confirmEmail)."""
     user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
     expired, current = tokens.issue_token(user), tokens.issue_token(user)
     AuthToken.objects.filter(pk=expired.instance.pk).update(expiry=clock.now() - timedelta(seconds=1))
@@ -247,10 +249,10 @@ def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(tran
         thread.start()
     for thread in threads:
         thread.join(30)
-    # The login took the user's lock with the expired token's deletion: the change waited, then
-    # revoked the new token with every other session but its own.
-    assert isinstance(outcome["login"], str) and isinstance(outcome["change"], int), outcome
-    assert not tokens.is_live(outcome["login"]) and tokens.is_live(current.token)
+    # Inside the transaction the expired token's deletion waits for the commit and takes no lock
+    # before it: the change went first, and the login then found the password changed.
+    assert isinstance(outcome["login"], InvalidCredentials) and isinstance(outcome["change"], int), outcome
+    assert tokens.is_live(current.token) and not AuthToken.objects.filter(pk=expired.instance.pk).exists()
 
 
 def test_the_cached_copy_is_the_user_as_authenticated_not_as_the_view_left_it(transactional_db, monkeypatch, user,
@@ -396,3 +398,84 @@ def test_an_expired_confirmation_link_deleted_inside_a_transaction_keeps_the_loc
         thread.join(30)
     assert outcome == {"first": "done", "deletion": "done"}, outcome
     assert not User.objects.filter(pk=user.pk).exists() and not AuthToken.objects.exists()
+
+
+def test_inside_a_transaction_an_expired_token_is_deleted_at_commit_and_said_once(transactional_db, user,
+                                                                                 login_token):
+    row = AuthToken.objects.get(user=user)
+    AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() - timedelta(seconds=1))
+    invalidate_user_tokens(user)
+    said = []
+    signals.token_expired.connect(lambda **kw: said.append(kw["instance"].pk), weak=False, dispatch_uid="t-exp")
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():  # rolled back: nothing deleted, nothing said
+            with pytest.raises(tokens.TokenExpired):
+                tokens.authenticate_token(login_token)
+            raise RuntimeError("the view failed")
+        assert AuthToken.objects.filter(pk=row.pk).exists() and said == []
+        with transaction.atomic():
+            with pytest.raises(tokens.TokenExpired):
+                tokens.authenticate_token(login_token)
+            assert AuthToken.objects.filter(pk=row.pk).exists()  # not before the commit
+        assert not AuthToken.objects.filter(pk=row.pk).exists() and said == [row.pk]
+    finally:
+        signals.token_expired.disconnect(dispatch_uid="t-exp")
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(login_token)
+
+
+def test_a_link_whose_address_changed_while_it_waited_for_the_lock_confirms_nothing(transactional_db,
+                                                                                    monkeypatch, settings):
+    """Staleness is checked again under the user's lock: a change of address that committed while
+    the link waited makes it stale, as it would be a moment later."""
+    from gql_authtoken import email_confirmation
+
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    email_confirmation.start_registration(user, now=clock.now())
+    link = email_confirmation.create_confirmation_token(user, "alice@example.com", purpose="registration",
+                                                        now=clock.now())
+    lock = email_confirmation.lock_user
+
+    def address_changed_first(*args):
+        other = User.objects.get(pk=user.pk)  # another request's save commits while this one waits
+        other.email = "mallory@example.com"
+        other.save()
+        return lock(*args)
+
+    monkeypatch.setattr(email_confirmation, "lock_user", address_changed_first)
+    with pytest.raises(email_confirmation.InvalidConfirmationToken):
+        email_confirmation.consume_confirmation_token(link, now=clock.now())
+    assert email_confirmation.is_pending_registration(user)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
+@pytest.mark.parametrize("in_transaction", [True, False])
+def test_a_link_resent_while_its_user_is_deleted_fails_quietly(transactional_db, settings, in_transaction):
+    """The link is made under the user's lock: it waits for the deletion and then makes nothing,
+    where its foreign key used to fail the commit (a 500 under ATOMIC_REQUESTS)."""
+    from gql_authtoken import email_confirmation
+
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    outcome: dict = {}
+
+    def resend() -> None:
+        try:
+            with transaction.atomic() if in_transaction else nullcontext():
+                outcome["sent"] = email_confirmation.send_quietly(user)
+        except Exception as error:
+            outcome["sent"] = error
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).delete()
+        thread = threading.Thread(target=resend)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting for the deletion
+    thread.join(10)
+    assert outcome == {"sent": False} and not EmailConfirmationToken.objects.exists()

@@ -232,26 +232,32 @@ def _complete_registration(user: Any) -> bool:
     return True
 
 
-def send_confirmation_email(user: Any, *, request: HttpRequest | None = None) -> None:
-    """Mail a new confirmation link to the user's current address.
+def send_confirmation_email(user: Any, *, request: HttpRequest | None = None, pending_only: bool = False) -> bool:
+    """Mail a new confirmation link to the user's current address; whether one was mailed.
 
     For a pending registration the link completes it. For any other account
     (created another way, already confirmed, deactivated) the link only
     records that the address is confirmed and never changes the user, so this
-    cannot re-activate anyone. Written in the language of ``request`` (or the
-    active language). Raises what the mail backend raises; the link that
-    could not be sent is removed.
+    cannot re-activate anyone; with ``pending_only`` such an account gets
+    nothing (False). Which it is, is read under the user's lock, with the
+    link made there: a confirmation that committed meanwhile counts. Written
+    in the language of ``request`` (or the active language). Raises
+    ``DoesNotExist`` of the user model when the user was deleted meanwhile,
+    and what the mail backend raises; the link that could not be sent is
+    removed.
     """
     email = email_of(user)
     if not email:
         raise ValueError("The user has no email address to confirm.")
-    purpose = ConfirmationPurpose.REGISTRATION if is_pending_registration(user) else ConfirmationPurpose.ADDRESS
-    _send_link(user, email, purpose=purpose, request=request)
-
-
-def _send_link(user: Any, email: str, *, purpose: str, request: HttpRequest | None) -> None:
-    """Create a link of ``purpose`` for ``email`` and mail it there (``REGISTRATION_EMAIL``)."""
-    _mail_link(user, email, create_confirmation_token(user, email, purpose=purpose, now=clock.now()), request=request)
+    with transaction.atomic():
+        lock_user(user)
+        pending = is_pending_registration(user)
+        if pending_only and not pending:
+            return False
+        purpose = ConfirmationPurpose.REGISTRATION if pending else ConfirmationPurpose.ADDRESS
+        token = create_confirmation_token(user, email, purpose=purpose, now=clock.now())
+    _mail_link(user, email, token, request=request)
+    return True
 
 
 def _mail_link(user: Any, email: str, token: str, *, request: HttpRequest | None) -> None:
@@ -313,11 +319,12 @@ def cancel_email_changes(user: Any) -> None:
     ).delete()
 
 
-def send_quietly(user: Any, *, request: HttpRequest | None = None) -> bool:
-    """``send_confirmation_email`` that logs a mail failure instead of raising."""
+def send_quietly(user: Any, *, request: HttpRequest | None = None, pending_only: bool = False) -> bool:
+    """``send_confirmation_email`` that logs a mail failure instead of raising; whether it mailed."""
     try:
-        send_confirmation_email(user, request=request)
+        return send_confirmation_email(user, request=request, pending_only=pending_only)
+    except get_user_model().DoesNotExist:
+        return False  # deleted meanwhile: nobody to mail, and nothing went wrong
     except Exception:
         logger.exception("Could not send the confirmation email to user %s", user.pk)
         return False
-    return True

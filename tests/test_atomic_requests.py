@@ -452,7 +452,7 @@ def test_a_link_whose_address_changed_while_it_waited_for_the_lock_confirms_noth
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL")
 @pytest.mark.parametrize("in_transaction", [True, False])
-def test_a_link_resent_while_its_user_is_deleted_fails_quietly(transactional_db, settings, in_transaction):
+def test_a_link_resent_while_its_user_is_deleted_fails_quietly(transactional_db, settings, caplog, in_transaction):
     """The link is made under the user's lock: it waits for the deletion and then makes nothing,
     where its foreign key used to fail the commit (a 500 under ATOMIC_REQUESTS)."""
     from gql_authtoken import email_confirmation
@@ -479,3 +479,29 @@ def test_a_link_resent_while_its_user_is_deleted_fails_quietly(transactional_db,
         assert thread.is_alive()  # waiting for the deletion
     thread.join(10)
     assert outcome == {"sent": False} and not EmailConfirmationToken.objects.exists()
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]  # nothing went wrong
+
+
+def test_a_resend_that_waited_for_the_confirmation_mails_nothing(transactional_db, monkeypatch, settings, mailoutbox):
+    """Whether the registration is still pending is read under the user's lock, where the link is
+    made: a confirmation that committed while the resend waited leaves nothing to resend."""
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.accounts import registration
+
+    settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
+    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    email_confirmation.start_registration(user, now=clock.now())
+    lock = email_confirmation.lock_user
+
+    def confirmed_first(*args):
+        email_confirmation.end_pending_registration(user)  # another request's confirmation commits
+        return lock(*args)
+
+    monkeypatch.setattr(email_confirmation, "lock_user", confirmed_first)
+    registration.resend_confirmation_email(None, "alice@example.com")
+    assert mailoutbox == [] and not EmailConfirmationToken.objects.exists()
+    monkeypatch.setattr(email_confirmation, "lock_user", lock)
+    email_confirmation.start_registration(user, now=clock.now())  # pending again: the resend mails
+    registration.resend_confirmation_email(None, "alice@example.com")
+    assert len(mailoutbox) == 1 and EmailConfirmationToken.objects.get().purpose == "registration"

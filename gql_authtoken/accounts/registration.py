@@ -108,7 +108,7 @@ def resend_confirmation_email(request: HttpRequest | None, email: str) -> None:
     if not email or not auth_settings.REGISTRATION_EMAIL_CONFIRM:
         return
     for user in identities.accounts_with_email(email).filter(pending_registration__isnull=False):
-        email_confirmation.send_quietly(user, request=request)
+        email_confirmation.send_quietly(user, request=request, pending_only=True)  # still pending, under its lock
 
 
 aregister = sync_to_async(register)

@@ -93,7 +93,8 @@ def test_failed_lookups_are_not_stored(gql, user):
     assert cache_contents() == {}
 
 
-def test_expiry_is_enforced_on_cache_hits(gql, user, login_token, monkeypatch):
+def test_expiry_is_enforced_on_cache_hits(transactional_db, gql, user, login_token, monkeypatch):
+    # Outside a transaction, as a request runs (inside one the deletion waits for the commit).
     me(gql, login_token)
     later = clock.now() + timedelta(days=2)
     monkeypatch.setattr(clock, "now", lambda: later)

@@ -393,7 +393,8 @@ def test_any_answer_to_an_invalid_cookie_deletes_it(browser, cookie_value):
         assert response.json()["errors"][0]["extensions"]["code"] == "invalid_token" and deleted(response)
 
 
-def test_an_expired_cookie_token_answers_token_expired_and_is_deleted(browser, monkeypatch):
+def test_an_expired_cookie_token_answers_token_expired_and_is_deleted(transactional_db, browser, monkeypatch):
+    # Outside a transaction, as a request runs (inside one the deletion waits for the commit).
     browser.login()
     token = AuthToken.objects.get()
     monkeypatch.setattr(clock, "now", lambda: token.expiry + timedelta(seconds=1))

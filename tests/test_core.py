@@ -100,7 +100,8 @@ def test_unknown_client(db):
     assert clients.get_client("") is None
 
 
-def test_expired_token_is_deleted_and_signalled(user, monkeypatch):
+def test_expired_token_is_deleted_and_signalled(transactional_db, user, monkeypatch):
+    # Outside a transaction, as a request runs (inside one the deletion waits for the commit).
     issued = tokens.issue_token(user)
     received = []
     signals.token_expired.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-exp")

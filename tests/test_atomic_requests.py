@@ -10,6 +10,7 @@ transaction commits, and a rolled back request records none.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from contextlib import nullcontext
@@ -31,6 +32,7 @@ from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
 from gql_authtoken.models import AuthToken, EmailConfirmationToken
 
 from .conftest import PASSWORD, auth_header
+from .test_registration_concurrency import run_concurrently
 
 User = get_user_model()
 
@@ -112,23 +114,11 @@ def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_
              "rotate": lambda token: graphql(ROTATE, token),
              "refreshThenLogoutAll": lambda token: graphql(REFRESH_THEN_LOGOUT_ALL, token),
              "rest-logoutall": rest_logout_all}
-    answers: dict[str, tuple[int, dict | None]] = {}
-
-    def run(name: str, token: str) -> None:
-        try:
-            answers[name] = calls[name.split(":")[1]](token)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(name, each.token), name=name)
-               for name, each in zip((f"1:{first}", f"2:{second}"), issued, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert {name: status for name, (status, _payload) in answers.items()} == {f"1:{first}": 200, f"2:{second}": 200}
+    answers = run_concurrently(*(functools.partial(calls[name], each.token)
+                                 for name, each in zip((first, second), issued, strict=True)))
+    assert [status for status, _payload in answers] == [200, 200], answers
     outcomes = []
-    for _status, payload in answers.values():
+    for _status, payload in answers:
         assert "errors" not in payload, payload
         result = payload["data"]["x"]
         outcomes.append(result["messages"][0]["code"] if result["__typename"] == "OperationInfo"
@@ -218,40 +208,24 @@ def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(tran
     change_locked = threading.Event()
     lock = passwords.lock_user
     monkeypatch.setattr(passwords, "lock_user", lambda *args: (lock(*args), change_locked.set())[0])
-    outcome: dict = {}
 
-    def expired_then_login() -> None:
-        try:
-            with transaction.atomic():
-                with pytest.raises(tokens.TokenExpired):
-                    tokens.authenticate_token(expired.token)
-                arrived.wait()
-                change_locked.wait(2)  # the change takes the user's lock now, if it can
-                outcome["login"] = tokens.issue_token(user, password_hash=user.password).token
-        except Exception as error:
-            outcome["login"] = error
-        finally:
-            connections.close_all()
-
-    def change_password() -> None:
-        try:
-            session = tokens.authenticate_token(current.token)
+    def expired_then_login() -> str:
+        with transaction.atomic():
+            with pytest.raises(tokens.TokenExpired):
+                tokens.authenticate_token(expired.token)
             arrived.wait()
-            outcome["change"] = passwords.change_password(None, user, session, old_password=PASSWORD,
-                                                          new_password="an0ther-Passw0rd")
-        except Exception as error:
-            outcome["change"] = error
-        finally:
-            connections.close_all()
+            change_locked.wait(2)  # the change takes the user's lock now, if it can
+            return tokens.issue_token(user, password_hash=user.password).token
 
-    threads = [threading.Thread(target=expired_then_login), threading.Thread(target=change_password)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    def change_password() -> int:
+        session = tokens.authenticate_token(current.token)
+        arrived.wait()
+        return passwords.change_password(None, user, session, old_password=PASSWORD, new_password="an0ther-Passw0rd")
+
+    login, change = run_concurrently(expired_then_login, change_password)
     # Inside the transaction the expired token's deletion waits for the commit and takes no lock
     # before it: the change went first, and the login then found the password changed.
-    assert isinstance(outcome["login"], InvalidCredentials) and isinstance(outcome["change"], int), outcome
+    assert isinstance(login, InvalidCredentials) and isinstance(change, int), (login, change)
     assert tokens.is_live(current.token) and not AuthToken.objects.filter(pk=expired.instance.pk).exists()
 
 
@@ -365,38 +339,22 @@ def test_an_expired_confirmation_link_deleted_inside_a_transaction_keeps_the_loc
     lock = receivers.lock_user
     monkeypatch.setattr(receivers, "lock_user", lambda *args: (lock(*args), deletion_locked.set())[0])
     arrived = threading.Barrier(2, timeout=10)
-    outcome: dict = {}
 
-    def expired_link_then_user_lock() -> None:
-        try:
-            with transaction.atomic():
-                with pytest.raises(email_confirmation.InvalidConfirmationToken):
-                    email_confirmation.consume_confirmation_token(link, now=clock.now())
-                arrived.wait()
-                deletion_locked.wait(2)  # the deletion takes the user's lock now, if it can
-                tokens.issue_token(user)  # a login in the same request: it locks the user
-            outcome["first"] = "done"
-        except Exception as error:
-            outcome["first"] = error
-        finally:
-            connections.close_all()
-
-    def delete_user() -> None:
-        try:
+    def expired_link_then_user_lock() -> str:
+        with transaction.atomic():
+            with pytest.raises(email_confirmation.InvalidConfirmationToken):
+                email_confirmation.consume_confirmation_token(link, now=clock.now())
             arrived.wait()
-            User.objects.filter(pk=user.pk).delete()
-            outcome["deletion"] = "done"
-        except Exception as error:
-            outcome["deletion"] = error
-        finally:
-            connections.close_all()
+            deletion_locked.wait(2)  # the deletion takes the user's lock now, if it can
+            tokens.issue_token(user)  # a login in the same request: it locks the user
+        return "done"
 
-    threads = [threading.Thread(target=expired_link_then_user_lock), threading.Thread(target=delete_user)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert outcome == {"first": "done", "deletion": "done"}, outcome
+    def delete_user() -> str:
+        arrived.wait()
+        User.objects.filter(pk=user.pk).delete()
+        return "done"
+
+    assert run_concurrently(expired_link_then_user_lock, delete_user) == ["done", "done"]
     assert not User.objects.filter(pk=user.pk).exists() and not AuthToken.objects.exists()
 
 

@@ -24,17 +24,23 @@ pytestmark = pytest.mark.skipif(
 
 def run_together(target, count=2):
     """Run ``target`` in ``count`` threads, each with its own connection; their outcomes."""
-    outcomes = [None] * count
+    return run_concurrently(*[target] * count)
+
+
+def run_concurrently(*targets):
+    """Run each of ``targets`` in a thread of its own, with its own connection, all at once; their
+    outcomes in order (what each returned, or the exception it raised)."""
+    outcomes = [None] * len(targets)
 
     def run(index):
         try:
-            outcomes[index] = target()
+            outcomes[index] = targets[index]()
         except Exception as error:  # the outcome under test
             outcomes[index] = error
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(targets))]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -91,11 +91,11 @@ def normalize_email(value: str | None) -> str:
 
 
 def mail_domain(domain: str) -> str:
-    """A domain as Django's mailer encodes it (``django.core.mail.message.sanitize_address``
-    through ``django.utils.encoding.punycode``: IDNA 2003, which maps default-ignorable
-    code points to nothing, case-folds, and makes ``ß`` ``ss``), each ``xn--`` label given
-    back in its Unicode form, so every spelling that reaches one mail domain is one
-    spelling. A domain the codec refuses (no mail can be sent to it, and Django's
+    """A domain as Django's mailer encodes it (``sanitize_address`` up to Django 5.2, the SMTP
+    backend's ``prep_address`` from 6.0, both through ``django.utils.encoding.punycode``: IDNA
+    2003, which maps default-ignorable code points to nothing, case-folds, and makes ``ß``
+    ``ss``), each ``xn--`` label given back in its Unicode form, so every spelling that
+    reaches one mail domain is one spelling. A domain the codec refuses (no mail can be sent to it, and Django's
     ``validate_email`` refuses it too) is given lower-cased, as it is."""
     try:
         encoded = punycode(domain)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.core.mail.message import sanitize_address
 
 from gql_authtoken import identities
 from gql_authtoken.accounts import registration
@@ -83,10 +82,16 @@ def test_fold_ignores_default_ignorable_code_points(invisible):
 def test_normalize_email_gives_the_domain_the_mailer_sends_to(typed, stored):
     assert identities.normalize_email(typed) == stored
     try:
-        wire = sanitize_address(typed, "utf-8")
+        wire = as_mailed(typed)
     except ValueError:
         return
-    assert wire.lower() == sanitize_address(stored, "utf-8").lower()  # one mailbox, one spelling
+    assert wire.lower() == as_mailed(stored).lower()  # one mailbox, one spelling
+
+
+def as_mailed(address: str) -> str:
+    """``address`` as Django's mailer writes it in a message's To header (its domain encoded as
+    the SMTP backend sends it)."""
+    return str(mail.EmailMessage(to=[address]).message()["To"])
 
 
 def test_few_rows_are_compared_in_python(db, monkeypatch):

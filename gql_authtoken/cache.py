@@ -62,9 +62,9 @@ from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
-from . import cache_access
+from . import cache_access, primary
 from .conf import auth_settings
 from .models import AuthToken
 
@@ -454,12 +454,12 @@ def _mark(keys: Iterable[str], *, wait: bool = True) -> None:
         for key in keys:
             batch[key] = batch.get(key, False) or wait
         return
-    alias = router.db_for_write(AuthToken)
-    connection = connections[alias]
-    if connection.in_atomic_block:
+    alias = primary.alias(AuthToken)
+    if primary.in_transaction(alias):
         _write_marks(keys, wait=False)
         _at_commit(alias, keys, wait)
         return
+    connection = connections[alias]
     if connection.connection is not None and not connection.get_autocommit():
         logger.warning("Tokens were revoked under manual transaction management (set_autocommit(False)), "
                        "where Django runs no commit hooks: call gql_authtoken.cache.invalidate_user_tokens(user) "

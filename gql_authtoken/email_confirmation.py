@@ -14,6 +14,8 @@ deactivated (API.md §8).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from . import clock, crypto, identities, primary, tokens
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
-from .models import AuthToken, ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user
+from .models import AuthToken, ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user, user_locked
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -89,16 +91,33 @@ def is_email_confirmed(user: Any) -> bool:
 
 
 def create_confirmation_token(user: Any, email: str, *, purpose: str, now: datetime) -> str:
-    """A new confirmation token for ``email``; only its digest is stored."""
-    token = crypto.generate_token(length=auth_settings.TOKEN_CHARACTER_LENGTH)
-    with transaction.atomic():
-        # Under the user's lock, as every row resting on the user: a deletion running now is waited
-        # for, and then nothing is made (else the link's foreign key failed the commit, a 500).
-        if not lock_user(user):
+    """A new confirmation token for ``email``; only its digest is stored.
+
+    Raises ``DoesNotExist`` of the user model when the user was deleted (``_holding``).
+    """
+    with _holding(user):
+        return _new_link(user, email, purpose=purpose, now=now)
+
+
+@contextmanager
+def _holding(user: Any) -> Iterator[None]:
+    """``models.user_locked`` around making a link, as around every row resting on the user.
+
+    A deletion running now is waited for, and then nothing is made: ``DoesNotExist``
+    of the user model (the link's foreign key would have failed the commit, a 500).
+    """
+    with user_locked(user) as stored:
+        if not stored:
             raise get_user_model().DoesNotExist("The user was deleted.")
-        EmailConfirmationToken.objects.create(
-            user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
-        )
+        yield
+
+
+def _new_link(user: Any, email: str, *, purpose: str, now: datetime) -> str:
+    """``create_confirmation_token`` for a caller inside ``_holding(user)``."""
+    token = crypto.generate_token(length=auth_settings.TOKEN_CHARACTER_LENGTH)
+    EmailConfirmationToken.objects.create(
+        user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
+    )
     return token
 
 
@@ -140,8 +159,7 @@ def consume_confirmation_token(token: str, *, now: datetime) -> tuple[Any, str]:
     user = row.user
     expired = row.created + auth_settings.REGISTRATION_EMAIL_CONFIRM_TOKEN_VALIDITY <= now
     if expired or is_stale(row, user):
-        with transaction.atomic():
-            lock_user(user)  # the user first, as a password change or deletion removing links takes it
+        with user_locked(user):  # the user first, as a password change or deletion removing links takes it
             row.delete()
         raise InvalidConfirmationToken()
     with transaction.atomic():
@@ -249,13 +267,12 @@ def send_confirmation_email(user: Any, *, request: HttpRequest | None = None, pe
     email = email_of(user)
     if not email:
         raise ValueError("The user has no email address to confirm.")
-    with transaction.atomic():
-        lock_user(user)
+    with _holding(user):
         pending = is_pending_registration(user)
         if pending_only and not pending:
             return False
         purpose = ConfirmationPurpose.REGISTRATION if pending else ConfirmationPurpose.ADDRESS
-        token = create_confirmation_token(user, email, purpose=purpose, now=clock.now())
+        token = _new_link(user, email, purpose=purpose, now=clock.now())
     _mail_link(user, email, token, request=request)
     return True
 
@@ -292,12 +309,11 @@ def start_email_change(
     the change rests on, checked under the lock (``tokens.require_live``:
     ``InvalidToken`` when it was revoked meanwhile, and no link is made).
     """
-    with transaction.atomic():
-        lock_user(user)
+    with _holding(user):
         if session is not None:
             tokens.require_live(session)
         cancel_email_changes(user)
-        token = create_confirmation_token(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now())
+        token = _new_link(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now())
     try:
         _mail_link(user, new_email, token, request=request)
     except Exception:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -72,11 +75,46 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     return row or {}
 
 
+@contextmanager
+def user_locked(user: Any, *fields: str) -> Iterator[dict[str, Any]]:
+    """A transaction on the user model's primary that first takes ``lock_user(user, *fields)``.
+
+    Yields what ``lock_user`` returns (empty when the user is gone). The token
+    and link rows live on the same database (their foreign keys point at the
+    user), so their writes inside are under the same lock and transaction.
+    """
+    with transaction.atomic(using=primary.alias(get_user_model())):
+        yield lock_user(user, *fields)
+
+
 def lock_users(user_ids: Any) -> None:
     """``lock_user`` for each of these user keys, in key order, so two such calls cannot deadlock
     each other: before deleting token rows of several users."""
     for user_id in sorted(set(user_ids)):
         lock_user(user_id)
+
+
+def hold_client(client: Client | None) -> bool:
+    """Keep ``client``'s row from being deleted until the transaction ends; False when it is gone.
+
+    Before a token naming ``client`` is written: Django checks foreign keys at the commit, so a
+    token naming a client deleted meanwhile would fail it (an ``IntegrityError``, a 500). On
+    PostgreSQL this takes ``FOR KEY SHARE``, the lock the foreign key check itself takes: other
+    logins of the client and edits of its row do not wait for it; a deletion does, and then
+    deletes the token too (``receivers.on_client_deleting``). Elsewhere (SQLite, which lets one
+    writer in at a time) it is a read inside the transaction. ``None`` (no client): True.
+    """
+    if client is None:
+        return True
+    connection = connections[primary.alias(Client)]
+    quote = connection.ops.quote_name
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {quote(Client._meta.db_table)} WHERE {quote(str(Client._meta.pk.column))} = %s{lock}",
+            [client.pk],
+        )
+        return cursor.fetchone() is not None
 
 
 def lock_token_users(tokens: Any) -> None:

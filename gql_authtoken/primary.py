@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import router
+from django.db import router, transaction
 
 ROUTER_PATH = "gql_authtoken.primary.PrimaryForCredentialChecks"
 
@@ -31,6 +31,12 @@ _reading_primary: ContextVar[bool] = ContextVar("gql_authtoken_reading_primary",
 def alias(model: Any, **hints: Any) -> str:
     """The alias ``model`` is written to."""
     return router.db_for_write(model, **hints)
+
+
+def in_transaction(using: str) -> bool:
+    """Whether the code runs inside ``transaction.atomic`` on the database ``using``
+    (``ATOMIC_REQUESTS``, a view's own ``atomic``): a write made now holds its locks to the commit."""
+    return transaction.get_connection(using).in_atomic_block
 
 
 def manager(model: Any) -> Any:

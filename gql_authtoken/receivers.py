@@ -57,9 +57,14 @@ def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwa
         model._default_manager.using(using).filter(user_id=instance.pk).delete()
 
 
-def on_client_deleting(sender: Any, instance: Client, **kwargs: Any) -> None:
+def on_client_deleting(sender: Any, instance: Client, using: str | None = None, **kwargs: Any) -> None:
     # Its tokens go with it (CASCADE): their users first, as for any revocation (models.lock_user).
     models.lock_token_users(AuthToken.objects.filter(client_id=instance.pk))
+    # Then the client's row: a login naming it holds that row until it commits
+    # (models.hold_client). Its token, and any committed since Django collected the rows
+    # to delete, would fail the deletion with an IntegrityError: they go now.
+    list(Client._base_manager.using(using).select_for_update().filter(pk=instance.pk).values_list("pk"))
+    AuthToken._default_manager.using(using).filter(client_id=instance.pk).delete()
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 
 from . import clock, cookies, inputs, primary, tokens
 from .conf import auth_settings
-from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound
-from .models import AuthToken, Client, has_passed, lock_user
+from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound, UnknownClient
+from .models import AuthToken, Client, has_passed, user_locked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -116,12 +115,14 @@ def issue_api_key(
         # (API.md §11: the page never holds a token). Header tokens and the admin only.
         raise PermissionDenied()
     client = api_access_client()
-    with transaction.atomic():
-        lock_user(user)
+    with user_locked(user):
         if session is not None:
             tokens.require_live(session)  # locked until the key is written
         tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=client), user=user)
-        return tokens.issue_token(user, client=client, request=request)
+        try:
+            return tokens.issue_token(user, client=client, request=request)
+        except UnknownClient:  # the client row was deleted meanwhile, and its keys with it
+            raise ApiAccessUnavailable() from None
 
 
 def revoke_api_key(user: AbstractBaseUser) -> int:

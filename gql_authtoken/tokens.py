@@ -31,8 +31,9 @@ from .exceptions import (
     InvalidTokenHeader,
     NotAuthenticated,
     TokenExpired,
+    UnknownClient,
 )
-from .models import AuthToken, Client, lock_user
+from .models import AuthToken, Client, user_locked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -132,15 +133,18 @@ def issue_token(
     deactivation or revocation that committed while the caller worked leaves
     no token behind (``InvalidCredentials`` / ``InactiveUser`` /
     ``InvalidToken``). The change's own revocation serialises on the same lock.
+    ``UnknownClient`` when ``client`` was deleted since the caller found it
+    (``models.hold_client``).
     """
     token = new_token()
-    with transaction.atomic():
-        stored = lock_user(user, *models.model_fields(user, ("password", "is_active")))
+    with user_locked(user, *models.model_fields(user, ("password", "is_active"))) as stored:
         if password_hash is not None:
             if stored.get("password") != password_hash:
                 raise InvalidCredentials()
             if not stored.get("is_active", True):
                 raise InactiveUser()
+        if not models.hold_client(client):
+            raise UnknownClient()  # deleted since the caller found it
         if session is not None:
             require_live(session)
         created = clock.now()
@@ -280,17 +284,15 @@ def _expire(instance: AuthToken, now: datetime) -> NoReturn:
     the request answers ``TokenExpired``: held to the end of the request, that lock would come
     before the locks a later mutation of the request takes (an address, another user).
     """
-    alias = primary.alias(AuthToken)
-
     def delete() -> bool:
-        with transaction.atomic(using=alias):
-            lock_user(instance.user_id)
+        with user_locked(instance.user_id):
             deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).expired(now).delete()
         if deleted:
             signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
         return bool(deleted)
 
-    if transaction.get_connection(alias).in_atomic_block:
+    alias = primary.alias(AuthToken)
+    if primary.in_transaction(alias):
         transaction.on_commit(delete, using=alias, robust=True)
     elif not delete():
         raise InvalidToken()
@@ -319,7 +321,7 @@ def touch(instance: AuthToken, when: datetime, *, then: Callable[[], None] | Non
     row = AuthToken.objects.on_primary().filter(pk=instance.pk, digest=instance.digest)
     # Never back: a longer request that read the token earlier may record its use after a later one.
     latest = Greatest(Coalesce("last_used", Value(when)), Value(when), output_field=DateTimeField())
-    in_transaction = transaction.get_connection(row.db).in_atomic_block
+    in_transaction = primary.in_transaction(row.db)
     if not (row.exists() if in_transaction else row.update(last_used=latest)):
         token_cache.forget([instance.digest])
         raise InvalidToken()
@@ -345,8 +347,7 @@ def refresh_token(instance: AuthToken) -> datetime | None:
         # A refresh never shortens a token, nor takes it past MAX_TOKEN_LIFETIME (a token
         # issued before the cap was set may hold a later expiry: it ends at the cap all the same).
         expiry = instance.effective_expiry()
-    with transaction.atomic(using=primary.alias(AuthToken)):
-        lock_user(instance.user_id)  # the user first, as every write on a user's token rows (models.lock_user)
+    with user_locked(instance.user_id):  # the user first, as every write on a user's token rows
         if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
             raise InvalidToken()  # revoked while this request ran
     token_cache.forget([instance.digest], wait=False)  # a copy with the earlier expiry refuses sooner, never later
@@ -362,8 +363,7 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
     digest = crypto.hash_token(token)
     # Matching the old digest makes two concurrent rotations of one token
     # produce one winner; the loser's token is already dead.
-    with transaction.atomic(using=primary.alias(AuthToken)):
-        lock_user(instance.user_id)  # the user first, as every write on a user's token rows (models.lock_user)
+    with user_locked(instance.user_id):  # the user first, as every write on a user's token rows
         if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
             raise InvalidToken()
     token_cache.forget([instance.digest])
@@ -430,8 +430,7 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
 
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
-    with transaction.atomic():
-        lock_user(user)
+    with user_locked(user):
         return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
 
 

@@ -23,7 +23,6 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -33,7 +32,7 @@ from django.views.decorators.debug import sensitive_variables
 from .. import attempts, crypto, email_confirmation, identities, primary, signals, throttling, tokens
 from ..conf import auth_settings
 from ..exceptions import FieldError, InvalidResetToken, InvalidToken, NotAuthenticated, ValidationFailed, field_errors
-from ..models import AuthToken, lock_user
+from ..models import AuthToken, user_locked
 from . import fields, user_changes
 
 if TYPE_CHECKING:
@@ -112,8 +111,7 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
     lock), and two changes of one password cannot both pass: the stored hash
     must still be ``checked_hash``, the one the caller verified against.
     """
-    with transaction.atomic():
-        stored = lock_user(user, "password")
+    with user_locked(user, "password") as stored:
         if stored.get("password") != checked_hash:
             # Changed since the caller checked it: the old password, or the link, is no longer right.
             if keep is None:

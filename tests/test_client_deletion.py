@@ -1,0 +1,111 @@
+"""A ``Client`` deleted (the admin, a shell) while a login or an API key names it.
+
+Django checks foreign keys at the commit: a token written for a client that
+was deleted meanwhile used to fail that commit with an ``IntegrityError`` (a
+500 for the login, or for the admin's deletion). The login now answers
+``unknown_client`` and writes nothing, or, when it got there first, the
+deletion waits for it and takes its token along.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+from rest_framework.test import APIClient
+
+from gql_authtoken import login, models, sessions, tokens
+from gql_authtoken.exceptions import InvalidToken, UnknownClient
+from gql_authtoken.models import AuthToken, Client
+
+from .conftest import PASSWORD
+from .test_registration_concurrency import run_concurrently
+
+needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
+                                    reason="concurrency tests need PostgreSQL (SQLite lets one writer in at a time)")
+
+
+def test_a_client_deleted_after_the_login_found_it(transactional_db, adapter, user, clients, monkeypatch):
+    real_authenticate = login.authenticate
+
+    def authenticate_then_client_deleted(request, **credentials):
+        found = real_authenticate(request, **credentials)
+        Client.objects.filter(name="web").delete()  # the admin, between the lookup and the token
+        return found
+
+    monkeypatch.setattr(login, "authenticate", authenticate_then_client_deleted)
+    assert adapter.login("alice", PASSWORD, client="web") == ("unknown_client", None)
+    assert not AuthToken.objects.exists()
+    monkeypatch.undo()
+    code, token = adapter.login("alice", PASSWORD, client="cli")  # nothing left half done
+    assert code == "ok" and tokens.authenticate_token(token).client == clients["cli"]
+
+
+def test_an_api_key_for_a_client_deleted_meanwhile_is_404(transactional_db, user, login_token, settings,
+                                                          monkeypatch):
+    settings.GQL_AUTHTOKEN = {"API_ACCESS_CLIENT_NAME": "api"}
+    api = Client.objects.create(name="api")
+    old_key = tokens.issue_token(user, client=api).instance
+    real_client = sessions.api_access_client
+
+    def found_then_deleted():
+        found = real_client()
+        Client.objects.filter(pk=found.pk).delete()
+        return found
+
+    monkeypatch.setattr(sessions, "api_access_client", found_then_deleted)
+    response = APIClient().post("/auth/apiaccess/", HTTP_AUTHORIZATION=f"Token {login_token}")
+    assert response.status_code == 404, response.content
+    assert not AuthToken.objects.filter(client_id=api.pk).exists()
+    assert not AuthToken.objects.filter(pk=old_key.pk).exists()
+    assert tokens.authenticate_token(login_token).user == user  # the session that asked is untouched
+
+
+@needs_postgres
+def test_a_deletion_waits_for_a_login_holding_the_client_and_takes_its_token(transactional_db, user, clients,
+                                                                              monkeypatch):
+    held = threading.Event()
+    real_hold = models.hold_client
+
+    def hold_then_linger(client):
+        result = real_hold(client)
+        held.set()
+        time.sleep(0.5)  # the deletion starts meanwhile, and must wait for this login's commit
+        return result
+
+    monkeypatch.setattr(models, "hold_client", hold_then_linger)
+
+    def delete_client():
+        assert held.wait(timeout=10)
+        return Client.objects.filter(name="web").delete()
+
+    issued, deletion = run_concurrently(
+        lambda: login.login(None, username="alice", password=PASSWORD, client=clients["web"]), delete_client
+    )
+    assert isinstance(issued, tokens.IssuedToken), issued
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion  # no IntegrityError
+    assert not Client.objects.filter(name="web").exists() and not AuthToken.objects.exists()
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(issued.token)
+
+
+@needs_postgres
+def test_a_login_waits_for_a_deletion_of_its_client_and_writes_nothing(transactional_db, user, clients):
+    deleting = threading.Event()
+
+    def delete_client_slowly():
+        with transaction.atomic():
+            Client.objects.filter(name="web").delete()
+            deleting.set()
+            time.sleep(0.5)  # the login reaches the client's row meanwhile
+        return "deleted"
+
+    def log_in():
+        assert deleting.wait(timeout=10)
+        return login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+
+    outcomes = run_concurrently(delete_client_slowly, log_in)
+    assert outcomes[0] == "deleted" and isinstance(outcomes[1], UnknownClient), outcomes
+    assert not AuthToken.objects.exists()

@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
 from . import clock, crypto, primary
-from .models import AuthToken, Client
+from .models import AuthToken, Client, lock_users
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
 
@@ -54,6 +54,7 @@ class ImportSummary:
     expired: int = 0
     clients_created: list[str] = field(default_factory=list)
     source_deleted: int = 0  # rows deleted from the other library's table (``delete_source``)
+    users_gone: int = 0  # tokens left out: their user was deleted while the import ran
 
 
 def _user_id_field() -> models.Field:
@@ -177,9 +178,14 @@ def import_tokens(
                         user_id=row.user_id, digest=row.digest, created=row.created, expiry=row.expiry,
                         last_used=None, client=_client(row.client, clients, summary, dry_run),
                     ))
-            summary.imported += len(new)
             if not dry_run:
+                # Under their users' locks, as every token written (models.lock_user): a user
+                # deleted since the source was read takes their token rows along, or has none.
+                alive = lock_users(token.user_id for token in new)
+                summary.users_gone += sum(token.user_id not in alive for token in new)
+                new = [token for token in new if token.user_id in alive]
                 AuthToken.objects.bulk_create(new)
+            summary.imported += len(new)
             if delete_source:
                 carried = known | {token.digest for token in new}
                 rows = [row.source_row for row in batch if row.digest in carried]

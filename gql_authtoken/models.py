@@ -87,11 +87,16 @@ def user_locked(user: Any, *fields: str) -> Iterator[dict[str, Any]]:
         yield lock_user(user, *fields)
 
 
-def lock_users(user_ids: Any) -> None:
+def lock_users(user_ids: Any, *, batch_size: int = 1000) -> set[Any]:
     """``lock_user`` for each of these user keys, in key order, so two such calls cannot deadlock
-    each other: before deleting token rows of several users."""
-    for user_id in sorted(set(user_ids)):
-        lock_user(user_id)
+    each other: before writing or deleting token rows of several users. A query per
+    ``batch_size`` keys. Returns the keys of the users that exist."""
+    keys = sorted(set(user_ids))
+    found: set[Any] = set()
+    for start in range(0, len(keys), batch_size):
+        rows = primary.users().select_for_update().filter(pk__in=keys[start:start + batch_size]).order_by("pk")
+        found.update(rows.values_list("pk", flat=True))
+    return found
 
 
 def hold_client(client: Client | None) -> bool:

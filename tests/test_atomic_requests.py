@@ -107,8 +107,7 @@ def test_two_sessions_of_one_user_writing_at_once_do_not_deadlock(transactional_
             return real(*args, **kwargs)
         return locking
 
-    monkeypatch.setattr(tokens, "lock_user", at_the_lock(tokens.lock_user))
-    monkeypatch.setattr(passwords, "lock_user", at_the_lock(passwords.lock_user))
+    monkeypatch.setattr(models, "lock_user", at_the_lock(models.lock_user))  # under models.user_locked
     calls = {"changePassword": lambda token: graphql(CHANGE_PASSWORD, token),
              "logoutAll": lambda token: graphql(LOGOUT_ALL, token),
              "rotate": lambda token: graphql(ROTATE, token),
@@ -206,8 +205,8 @@ def test_an_expired_token_deleted_inside_a_transaction_keeps_the_lock_order(tran
     AuthToken.objects.filter(pk=expired.instance.pk).update(expiry=clock.now() - timedelta(seconds=1))
     arrived = threading.Barrier(2, timeout=10)
     change_locked = threading.Event()
-    lock = passwords.lock_user
-    monkeypatch.setattr(passwords, "lock_user", lambda *args: (lock(*args), change_locked.set())[0])
+    lock = models.lock_user  # the first user lock taken is the change's: the login waits for change_locked
+    monkeypatch.setattr(models, "lock_user", lambda *args: (lock(*args), change_locked.set())[0])
 
     def expired_then_login() -> str:
         with transaction.atomic():
@@ -281,16 +280,16 @@ def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypa
     lock to delete it: the row is deleted only if it is still expired under that lock."""
     row = AuthToken.objects.get(user=user)
     AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() - timedelta(seconds=1))
-    lock = tokens.lock_user
+    lock = models.lock_user
 
     def refreshed_first(*args):
         AuthToken.objects.filter(pk=row.pk).update(expiry=clock.now() + timedelta(hours=1))  # another request
         return lock(*args)
 
-    monkeypatch.setattr(tokens, "lock_user", refreshed_first)
+    monkeypatch.setattr(models, "lock_user", refreshed_first)
     with pytest.raises(InvalidToken):  # this request came with an expired token, and learns no more
         tokens.authenticate_token(login_token)
-    monkeypatch.setattr(tokens, "lock_user", lock)
+    monkeypatch.setattr(models, "lock_user", lock)
     assert tokens.authenticate_token(login_token).pk == row.pk  # the refresh stands
 
 
@@ -450,16 +449,16 @@ def test_a_resend_that_waited_for_the_confirmation_mails_nothing(transactional_d
                               "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
     user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
     email_confirmation.start_registration(user, now=clock.now())
-    lock = email_confirmation.lock_user
+    lock = models.lock_user  # under email_confirmation._holding
 
     def confirmed_first(*args):
         email_confirmation.end_pending_registration(user)  # another request's confirmation commits
         return lock(*args)
 
-    monkeypatch.setattr(email_confirmation, "lock_user", confirmed_first)
+    monkeypatch.setattr(models, "lock_user", confirmed_first)
     registration.resend_confirmation_email(None, "alice@example.com")
     assert mailoutbox == [] and not EmailConfirmationToken.objects.exists()
-    monkeypatch.setattr(email_confirmation, "lock_user", lock)
+    monkeypatch.setattr(models, "lock_user", lock)
     email_confirmation.start_registration(user, now=clock.now())  # pending again: the resend mails
     registration.resend_confirmation_email(None, "alice@example.com")
     assert len(mailoutbox) == 1 and EmailConfirmationToken.objects.get().purpose == "registration"

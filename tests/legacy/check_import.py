@@ -150,3 +150,28 @@ def test_delete_source_leaves_rows_that_were_not_carried_over(user):
     assert "Deleted 1 carried-over row(s) from the durin table." in output
     assert list(DurinToken.objects.values_list("pk", flat=True)) == [expired.pk]
     assert check(live.token) == 200
+
+
+@pytest.mark.django_db(transaction=True)  # the import commits, as the command does
+def test_a_user_deleted_while_the_import_runs_is_left_out(user, other_user, monkeypatch):
+    """The rows were read, then the user was deleted (their rows in the old table with them):
+    their token is left out and said so, instead of failing the commit (an IntegrityError)."""
+    from rest_framework.authtoken.models import Token
+
+    from gql_authtoken import importers
+
+    key = Token.objects.create(user=user).key
+    gone = Token.objects.create(user=other_user).key
+    read = importers.READERS["drf"]
+
+    def read_then_user_deleted(batch_size):
+        rows = list(read(batch_size))
+        other_user.delete()
+        yield from rows
+
+    monkeypatch.setitem(importers.READERS, "drf", read_then_user_deleted)
+    output = run("--from", "drf", "--delete-source")
+    assert "Imported 1 of 2 drf token(s); 0 already imported, 0 expired (left out), 1 of users deleted" in output
+    assert "Deleted 1 carried-over row(s)" in output
+    assert check(key) == 200 and check(gone) == 401
+    assert list(AuthToken.objects.values_list("user_id", flat=True)) == [user.pk]

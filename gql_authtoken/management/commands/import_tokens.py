@@ -27,7 +27,8 @@ class Command(BaseCommand):
         verb = "Would import" if dry_run else "Imported"
         self.stdout.write(
             f"{verb} {summary.imported} of {summary.found} {source} token(s); "
-            f"{summary.already_imported} already imported, {summary.expired} expired (left out)."
+            f"{summary.already_imported} already imported, {summary.expired} expired (left out)"
+            + (f", {summary.users_gone} of users deleted meanwhile (left out)." if summary.users_gone else ".")
         )
         if summary.clients_created:
             verb = "Would create" if dry_run else "Created"

@@ -490,7 +490,9 @@ class TokenAuthenticationMiddleware:
         if iscoroutinefunction(self):
             return self.__acall__(request)
         self.process_request(request)
-        response = self.get_response(request)
+        with tokens.deletions_after_view() as deletions:  # outside ATOMIC_REQUESTS' transaction
+            response = self.get_response(request)
+        tokens.run_deletions(deletions)
         verdict = _cookie_verdict(request)
         dead = not tokens.is_live(verdict, use_cache=True) if isinstance(verdict, str) else verdict
         cookies.write_cookie(request, response, dead=dead)
@@ -498,7 +500,10 @@ class TokenAuthenticationMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> Any:
         self.process_request(request)
-        response = await self.get_response(request)
+        with tokens.deletions_after_view() as deletions:
+            response = await self.get_response(request)
+        if deletions:
+            await sync_to_async(tokens.run_deletions)(deletions)
         verdict = _cookie_verdict(request)
         if isinstance(verdict, str):
             verdict = not await sync_to_async(tokens.is_live)(verdict, use_cache=True)

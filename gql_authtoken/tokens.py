@@ -7,7 +7,10 @@ The only code that writes ``AuthToken`` rows. Plain Python and the Django ORM
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -38,6 +41,8 @@ from .models import AuthToken, Client, user_locked
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest
+
+logger = logging.getLogger("gql_authtoken")
 
 
 @dataclass(frozen=True)
@@ -280,9 +285,12 @@ def _expire(instance: AuthToken, now: datetime) -> NoReturn:
 
     The deletion is a revocation: under the user's row lock (``models.lock_user``), and only if
     the token is still expired there. ``token_expired`` goes out once, with the deletion. Inside
-    a transaction (``ATOMIC_REQUESTS``) it runs after the commit (none after a rollback), and
-    the request answers ``TokenExpired``: held to the end of the request, that lock would come
-    before the locks a later mutation of the request takes (an address, another user).
+    a transaction (``ATOMIC_REQUESTS``) the request answers ``TokenExpired`` and the deletion
+    waits: held to the end of the request, that lock would come before the locks a later
+    mutation of the request takes (an address, another user). It waits for the end of the view
+    (``deletions_after_view``, which the token middleware enters outside the transaction), so
+    it happens whether the request committed or rolled back (DRF rolls back every error it
+    answers); without the middleware, for the commit.
     """
     def delete() -> bool:
         with user_locked(instance.user_id):
@@ -293,10 +301,40 @@ def _expire(instance: AuthToken, now: datetime) -> NoReturn:
 
     alias = primary.alias(AuthToken)
     if primary.in_transaction(alias):
-        transaction.on_commit(delete, using=alias, robust=True)
+        after_view = _after_view.get()
+        if after_view is not None:
+            after_view.append(delete)
+        else:
+            transaction.on_commit(delete, using=alias, robust=True)
     elif not delete():
         raise InvalidToken()
     raise TokenExpired()
+
+
+_after_view: ContextVar[list[Callable[[], object]] | None] = ContextVar("gql_authtoken_after_view", default=None)
+
+
+@contextmanager
+def deletions_after_view() -> Iterator[list[Callable[[], object]]]:
+    """Inside, an expired token seen in a transaction is not deleted there but added to the
+    yielded list, for ``run_deletions`` once the transaction ended (``_expire``). The token
+    middleware wraps the view in it: outside the transaction ``ATOMIC_REQUESTS`` opens."""
+    pending: list[Callable[[], object]] = []
+    reset = _after_view.set(pending)
+    try:
+        yield pending
+    finally:
+        _after_view.reset(reset)
+
+
+def run_deletions(pending: list[Callable[[], object]]) -> None:
+    """Run what ``deletions_after_view`` gathered; a failure is logged, never raised (the
+    response is made: the token stays expired, and ``clear_expired_tokens`` deletes it)."""
+    for delete in pending:
+        try:
+            delete()
+        except Exception:
+            logger.exception("Could not delete an expired token after the request")
 
 
 def _user_active(instance: AuthToken) -> bool:

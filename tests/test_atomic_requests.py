@@ -261,18 +261,34 @@ def test_a_rotation_under_atomic_requests_records_the_use(transactional_db, atom
     assert after.digest != row.digest and after.last_used > before
 
 
-def test_under_atomic_requests_drf_rolls_back_an_expired_tokens_deletion(transactional_db, atomic_requests,
-                                                                         monkeypatch, user, login_token):
-    """DRF rolls back a request it answers with an error: the expired row comes back, and the
-    token is refused as expired each time (docs/security.md) until clear_expired_tokens."""
+@pytest.mark.parametrize("kind", ["rest", "rest-asgi", "graphql"])
+def test_under_atomic_requests_an_expired_token_is_deleted_after_the_view(transactional_db, atomic_requests,
+                                                                          monkeypatch, user, login_token, kind):
+    """The first request after expiry says it expired, later ones that it is invalid, and
+    token_expired goes out once (API.md §3), also where the request rolls back (DRF rolls back
+    every error it answers): the middleware deletes the token once the view's transaction ended."""
+    said = []
+    signals.token_expired.connect(lambda **kw: said.append(kw["instance"].pk), weak=False, dispatch_uid="t-exp")
     later = clock.now() + timedelta(days=1, seconds=1)
     monkeypatch.setattr(clock, "now", lambda: later)
-    for _attempt in range(2):
-        response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
-        assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
-    assert tokens.clear_expired_tokens() == 1
-    response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
-    assert (response.status_code, response.json()) == (401, {"detail": "Invalid token."})
+    row = AuthToken.objects.get(user=user)
+
+    def ask() -> str:
+        if kind == "graphql":
+            status, payload = graphql("{ sessions { id } }", login_token)
+            assert status == 200 and payload["data"] is None, payload
+            return payload["errors"][0]["extensions"]["code"]
+        get = DjangoClient().get if kind == "rest" else async_to_sync(AsyncClient().get)
+        response = get("/auth/token/", headers=auth_header(login_token))
+        assert response.status_code == 401, response.content
+        return {"Token has expired.": "token_expired", "Invalid token.": "invalid_token"}[response.json()["detail"]]
+
+    try:
+        assert ask() == "token_expired"
+        assert not AuthToken.objects.filter(pk=row.pk).exists() and said == [row.pk]
+        assert ask() == "invalid_token" and said == [row.pk]
+    finally:
+        signals.token_expired.disconnect(dispatch_uid="t-exp")
 
 
 def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypatch, user, login_token):

@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
 from . import clock, crypto, primary
-from .models import AuthToken, Client, lock_users
+from .models import AuthToken, Client, hold_client, lock_users
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
 
@@ -184,6 +184,10 @@ def import_tokens(
                 alive = lock_users(token.user_id for token in new)
                 summary.users_gone += sum(token.user_id not in alive for token in new)
                 new = [token for token in new if token.user_id in alive]
+                for client in {token.client for token in new if token.client is not None}:
+                    if not hold_client(client):  # deleted by someone else since this import found it
+                        raise ImportRefused(f"The client {client.name!r} was deleted while the import ran; "
+                                            "nothing was imported. Run the command again.")
                 AuthToken.objects.bulk_create(new)
             summary.imported += len(new)
             if delete_source:

@@ -491,8 +491,10 @@ class TokenAuthenticationMiddleware:
             return self.__acall__(request)
         self.process_request(request)
         with tokens.deletions_after_view() as deletions:  # outside ATOMIC_REQUESTS' transaction
-            response = self.get_response(request)
-        tokens.run_deletions(deletions)
+            try:
+                response = self.get_response(request)
+            finally:  # also when the view's exception propagates (DEBUG_PROPAGATE_EXCEPTIONS)
+                tokens.run_deletions(deletions)
         verdict = _cookie_verdict(request)
         dead = not tokens.is_live(verdict, use_cache=True) if isinstance(verdict, str) else verdict
         cookies.write_cookie(request, response, dead=dead)
@@ -501,9 +503,11 @@ class TokenAuthenticationMiddleware:
     async def __acall__(self, request: HttpRequest) -> Any:
         self.process_request(request)
         with tokens.deletions_after_view() as deletions:
-            response = await self.get_response(request)
-        if deletions:
-            await sync_to_async(tokens.run_deletions)(deletions)
+            try:
+                response = await self.get_response(request)
+            finally:
+                if deletions:
+                    await sync_to_async(tokens.run_deletions)(deletions)
         verdict = _cookie_verdict(request)
         if isinstance(verdict, str):
             verdict = not await sync_to_async(tokens.is_live)(verdict, use_cache=True)

@@ -291,6 +291,19 @@ def test_under_atomic_requests_an_expired_token_is_deleted_after_the_view(transa
         signals.token_expired.disconnect(dispatch_uid="t-exp")
 
 
+def test_under_atomic_requests_an_expired_token_is_deleted_when_the_view_raises(transactional_db, atomic_requests,
+                                                                                monkeypatch, settings, user,
+                                                                                login_token):
+    """With DEBUG_PROPAGATE_EXCEPTIONS the view's exception passes through the middleware: the
+    deletion that waited for the end of the view happens all the same."""
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with pytest.raises(RuntimeError, match="the view failed for $"):  # anonymous: the token expired
+        DjangoClient().get("/broken/", headers=auth_header(login_token))
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
 def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypatch, user, login_token):
     """The request read the row expired; a refresh committed before the request took the user's
     lock to delete it: the row is deleted only if it is still expired under that lock."""

@@ -35,6 +35,11 @@ def whoami(request):
                          "auth": request.auth.pk if request.auth is not None else None})
 
 
+def broken(request):
+    """A view that fails after reading the request's user (the token is looked up)."""
+    raise RuntimeError(f"the view failed for {request.user.get_username()}")
+
+
 async def awhoami(request):
     user = await request.auser()
     return JsonResponse({"user": user.get_username() or None,
@@ -93,6 +98,7 @@ urlpatterns = [
     path("graphql/uploads/", GraphQLView.as_view(schema=schema, multipart_uploads_enabled=True)),
     path("auth/", include("gql_authtoken.urls")),
     path("whoami/", whoami),
+    path("broken/", broken),
     path("awhoami/", awhoami),
     path("untouched/", untouched),
     path("web-only/", WebOnly.as_view()),

@@ -175,3 +175,26 @@ def test_a_user_deleted_while_the_import_runs_is_left_out(user, other_user, monk
     assert "Deleted 1 carried-over row(s)" in output
     assert check(key) == 200 and check(gone) == 401
     assert list(AuthToken.objects.values_list("user_id", flat=True)) == [user.pk]
+
+
+def test_a_client_deleted_while_the_import_runs_stops_it_with_nothing_imported(user, monkeypatch):
+    """Our client, found by the import, was deleted by someone else before its tokens were
+    written: a clear error and nothing imported, instead of an IntegrityError at the commit."""
+    from durin.models import AuthToken as DurinToken
+    from durin.models import Client as DurinClient
+
+    from gql_authtoken import importers
+
+    ours = Client.objects.create(name="web")
+    DurinToken.objects.create(user=user, client=DurinClient.objects.create(name="web"))
+    real_client = importers._client
+
+    def found_then_deleted(*args):
+        found = real_client(*args)
+        Client.objects.filter(pk=found.pk).delete()  # as the admin would, from its own connection
+        return found
+
+    monkeypatch.setattr(importers, "_client", found_then_deleted)
+    with pytest.raises(CommandError, match="The client 'web' was deleted while the import ran"):
+        run("--from", "durin")
+    assert not AuthToken.objects.exists() and Client.objects.filter(pk=ours.pk).exists()  # all rolled back

@@ -152,54 +152,69 @@ def import_tokens(
 ) -> ImportSummary:
     """Import the tokens of ``source`` (one of ``SOURCES``); see the module docstring.
 
-    ``delete_source``: in the same transaction, delete from the other library's
-    table every row whose token is now ours (imported now or before), so keys
-    that DRF and durin kept in plaintext do not outlive the move. Rows not
-    carried over (expired ones) stay.
+    Each batch of ``batch_size`` rows is one transaction (with ``dry_run`` all of
+    them, rolled back). ``delete_source``: in each batch's transaction, delete from
+    the other library's table every row whose token is now ours (imported now or
+    before), so keys that DRF and durin kept in plaintext do not outlive the move.
+    Rows not carried over (expired ones) stay. Raises ``ImportRefused`` (the
+    batches before were imported: a second run carries on).
     """
     if source not in READERS:
         raise ImportRefused(f"Unknown source {source!r}; choose one of {', '.join(SOURCES)}.")
     summary = ImportSummary()
     clients: dict[str, Client | None] = {}
     now = clock.now()
-    with transaction.atomic():
-        for batch in _batches(READERS[source](batch_size), batch_size):
-            summary.found += len(batch)
-            digests = [r.digest for r in batch]
-            known = set(AuthToken.objects.on_primary().filter(digest__in=digests).values_list("digest", flat=True))
-            new = []
-            for row in batch:
-                if row.digest in known:
-                    summary.already_imported += 1
-                elif row.expiry is not None and row.expiry <= now:
-                    summary.expired += 1
-                else:
-                    new.append(AuthToken(
-                        user_id=row.user_id, digest=row.digest, created=row.created, expiry=row.expiry,
-                        last_used=None, client=_client(row.client, clients, summary, dry_run),
-                    ))
-            if not dry_run:
-                # Under their users' locks, as every token written (models.lock_user): a user
-                # deleted since the source was read takes their token rows along, or has none.
-                alive = lock_users(token.user_id for token in new)
-                summary.users_gone += sum(token.user_id not in alive for token in new)
-                new = [token for token in new if token.user_id in alive]
-                for client in {token.client for token in new if token.client is not None}:
-                    if not hold_client(client):  # deleted by someone else since this import found it
-                        raise ImportRefused(f"The client {client.name!r} was deleted while the import ran; "
-                                            "nothing was imported. Run the command again.")
-                AuthToken.objects.bulk_create(new)
-            summary.imported += len(new)
-            if delete_source:
-                carried = known | {token.digest for token in new}
-                rows = [row.source_row for row in batch if row.digest in carried]
-                if rows:
-                    model = type(rows[0])
-                    deleted, _per_model = model.objects.filter(pk__in=[r.pk for r in rows]).delete()
-                    summary.source_deleted += deleted
-        if dry_run:
+    batches = _batches(READERS[source](batch_size), batch_size)
+    if dry_run:  # every batch in one transaction, rolled back
+        with transaction.atomic():
+            for batch in batches:
+                _import_batch(batch, summary, clients, now=now, dry_run=True, delete_source=delete_source)
             transaction.set_rollback(True)
+        return summary
+    for batch in batches:
+        # One transaction per batch: the locks of its users end with it, so a login of one of
+        # them waits for a batch, not for the whole import. A second run carries on.
+        with transaction.atomic():
+            _import_batch(batch, summary, clients, now=now, dry_run=False, delete_source=delete_source)
     return summary
+
+
+def _import_batch(batch: list[Imported], summary: ImportSummary, clients: dict[str, Client | None], *,
+                  now: datetime, dry_run: bool, delete_source: bool) -> None:
+    """Write one batch's new tokens (and with ``delete_source`` delete its carried-over rows),
+    counting into ``summary``; inside the caller's transaction."""
+    summary.found += len(batch)
+    known = set(AuthToken.objects.on_primary().filter(digest__in=[r.digest for r in batch])
+                .values_list("digest", flat=True))
+    new = []
+    for row in batch:
+        if row.digest in known:
+            summary.already_imported += 1
+        elif row.expiry is not None and row.expiry <= now:
+            summary.expired += 1
+        else:
+            new.append(AuthToken(
+                user_id=row.user_id, digest=row.digest, created=row.created, expiry=row.expiry,
+                last_used=None, client=_client(row.client, clients, summary, dry_run),
+            ))
+    if not dry_run:
+        # As every token written: its client held first (models.hold_client), then its user
+        # locked (models.lock_user). A user deleted since the source was read is left out.
+        for client in {token.client for token in new if token.client is not None}:
+            if not hold_client(client):  # deleted by someone else since this import found it
+                raise ImportRefused(f"The client {client.name!r} was deleted while the import ran; the batches "
+                                    "before this one were imported. Run the command again to carry on.")
+        alive = lock_users(token.user_id for token in new)
+        summary.users_gone += sum(token.user_id not in alive for token in new)
+        new = [token for token in new if token.user_id in alive]
+        AuthToken.objects.bulk_create(new)
+    summary.imported += len(new)
+    if delete_source:
+        carried = known | {token.digest for token in new}
+        rows = [row.source_row for row in batch if row.digest in carried]
+        if rows:
+            deleted, _per_model = type(rows[0]).objects.filter(pk__in=[r.pk for r in rows]).delete()
+            summary.source_deleted += deleted
 
 
 def _client(spec: Any, clients: dict[str, Client | None], summary: ImportSummary, dry_run: bool) -> Client | None:

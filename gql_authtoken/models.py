@@ -75,15 +75,17 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     return row or {}
 
 
+def user_transaction() -> transaction.Atomic:
+    """``transaction.atomic`` on the user model's primary. The token and link rows live on the
+    same database (their foreign keys point at the user), so their writes inside are part of it."""
+    return transaction.atomic(using=primary.alias(get_user_model()))
+
+
 @contextmanager
 def user_locked(user: Any, *fields: str) -> Iterator[dict[str, Any]]:
-    """A transaction on the user model's primary that first takes ``lock_user(user, *fields)``.
-
-    Yields what ``lock_user`` returns (empty when the user is gone). The token
-    and link rows live on the same database (their foreign keys point at the
-    user), so their writes inside are under the same lock and transaction.
-    """
-    with transaction.atomic(using=primary.alias(get_user_model())):
+    """A ``user_transaction`` that first takes ``lock_user(user, *fields)``; yields what that
+    returns (empty when the user is gone)."""
+    with user_transaction():
         yield lock_user(user, *fields)
 
 
@@ -108,6 +110,11 @@ def hold_client(client: Client | None) -> bool:
     logins of the client and edits of its row do not wait for it; a deletion does, and then
     deletes the token too (``receivers.on_client_deleting``). Elsewhere (SQLite, which lets one
     writer in at a time) it is a read inside the transaction. ``None`` (no client): True.
+
+    Taken before any user's lock: a client's deletion takes the client's row and no user's,
+    so no chain of waits can close into a cycle (a login holding its user while it waits for
+    the client, against a deletion of several clients, or one whose admin log entry points at
+    that user).
     """
     if client is None:
         return True

@@ -58,11 +58,10 @@ def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwa
 
 
 def on_client_deleting(sender: Any, instance: Client, using: str | None = None, **kwargs: Any) -> None:
-    # Its tokens go with it (CASCADE): their users first, as for any revocation (models.lock_user).
-    models.lock_token_users(AuthToken.objects.filter(client_id=instance.pk))
-    # Then the client's row: a login naming it holds that row until it commits
-    # (models.hold_client). Its token, and any committed since Django collected the rows
-    # to delete, would fail the deletion with an IntegrityError: they go now.
+    # The client's row first, and no user's: a login naming it holds that row, before its
+    # user's, until it commits (models.hold_client). Its token, and any committed since
+    # Django collected the rows to delete, would fail the deletion with an IntegrityError:
+    # they go now (CASCADE). No login can add one after this lock.
     list(Client._base_manager.using(using).select_for_update().filter(pk=instance.pk).values_list("pk"))
     AuthToken._default_manager.using(using).filter(client_id=instance.pk).delete()
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 
-from . import clock, cookies, inputs, primary, tokens
+from . import clock, cookies, inputs, models, primary, tokens
 from .conf import auth_settings
-from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound, UnknownClient
-from .models import AuthToken, Client, has_passed, user_locked
+from .exceptions import ApiAccessUnavailable, ApiKeyNotFound, PermissionDenied, SessionNotFound
+from .models import AuthToken, Client, has_passed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -115,14 +115,14 @@ def issue_api_key(
         # (API.md §11: the page never holds a token). Header tokens and the admin only.
         raise PermissionDenied()
     client = api_access_client()
-    with user_locked(user):
+    with models.user_transaction():
+        if not models.hold_client(client):  # before the user's lock (models.hold_client)
+            raise ApiAccessUnavailable()  # deleted meanwhile, and the keys with it
+        models.lock_user(user)
         if session is not None:
             tokens.require_live(session)  # locked until the key is written
         tokens.revoke_tokens(AuthToken.objects.filter(user_id=user.pk, client=client), user=user)
-        try:
-            return tokens.issue_token(user, client=client, request=request)
-        except UnknownClient:  # the client row was deleted meanwhile, and its keys with it
-            raise ApiAccessUnavailable() from None
+        return tokens.issue_token(user, client=client, request=request)
 
 
 def revoke_api_key(user: AbstractBaseUser) -> int:

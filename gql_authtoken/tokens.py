@@ -142,14 +142,15 @@ def issue_token(
     (``models.hold_client``).
     """
     token = new_token()
-    with user_locked(user, *models.model_fields(user, ("password", "is_active"))) as stored:
+    with models.user_transaction():
+        if not models.hold_client(client):
+            raise UnknownClient()  # deleted since the caller found it
+        stored = models.lock_user(user, *models.model_fields(user, ("password", "is_active")))
         if password_hash is not None:
             if stored.get("password") != password_hash:
                 raise InvalidCredentials()
             if not stored.get("is_active", True):
                 raise InactiveUser()
-        if not models.hold_client(client):
-            raise UnknownClient()  # deleted since the caller found it
         if session is not None:
             require_live(session)
         created = clock.now()
@@ -296,7 +297,9 @@ def _expire(instance: AuthToken, now: datetime) -> NoReturn:
         with user_locked(instance.user_id):
             deleted, _per_model = AuthToken.objects.filter(pk=instance.pk).expired(now).delete()
         if deleted:
-            signals.token_expired.send(sender=AuthToken, instance=instance, user=instance.user)
+            # Sent while a request authenticates: a receiver that fails must not turn the answer
+            # (token_expired) into a 500. Django logs its error (logger django.dispatch).
+            signals.token_expired.send_robust(sender=AuthToken, instance=instance, user=instance.user)
         return bool(deleted)
 
     alias = primary.alias(AuthToken)

@@ -304,6 +304,35 @@ def test_under_atomic_requests_an_expired_token_is_deleted_when_the_view_raises(
     assert not AuthToken.objects.filter(user=user).exists()
 
 
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic-requests"])
+@pytest.mark.parametrize("kind", ["rest", "graphql"])
+def test_a_failing_token_expired_receiver_changes_no_answer(transactional_db, monkeypatch, caplog, user,
+                                                            login_token, atomic, kind):
+    """The signal is sent while the request authenticates: a receiver that raises is logged
+    (without the token), and the request still answers that the token expired, never a 500."""
+    if atomic:
+        monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
+
+    def failing_receiver(**kwargs):
+        raise RuntimeError("the audit log is down")
+
+    signals.token_expired.connect(failing_receiver, weak=False, dispatch_uid="t-exp-fails")
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    try:
+        if kind == "rest":
+            response = DjangoClient(raise_request_exception=False).get("/auth/token/", headers=auth_header(login_token))
+            assert (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
+        else:
+            status, payload = graphql("{ sessions { id } }", login_token)
+            assert status == 200 and payload["errors"][0]["extensions"]["code"] == "token_expired", payload
+    finally:
+        signals.token_expired.disconnect(dispatch_uid="t-exp-fails")
+    assert not AuthToken.objects.filter(user=user).exists()
+    [record] = [r for r in caplog.records if r.exc_info and "the audit log is down" in str(r.exc_info[1])]
+    assert record.name == "django.dispatch" and login_token not in caplog.text
+
+
 def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypatch, user, login_token):
     """The request read the row expired; a refresh committed before the request took the user's
     lock to delete it: the row is deleted only if it is still expired under that lock."""

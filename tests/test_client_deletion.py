@@ -14,6 +14,7 @@ import time
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import pre_delete
 from rest_framework.test import APIClient
 
 from gql_authtoken import login, models, sessions, tokens
@@ -109,3 +110,35 @@ def test_a_login_waits_for_a_deletion_of_its_client_and_writes_nothing(transacti
     outcomes = run_concurrently(delete_client_slowly, log_in)
     assert outcomes[0] == "deleted" and isinstance(outcomes[1], UnknownClient), outcomes
     assert not AuthToken.objects.exists()
+
+
+@needs_postgres
+def test_a_bulk_deletion_of_clients_and_a_login_do_not_deadlock(transactional_db, user, clients):
+    """The admin's "delete selected" removes several clients in one transaction. A login of a
+    user with a token of the second one used to hold its user while it waited for the first
+    one, which the deletion held while it waited for that user: PostgreSQL killed one (a 500)."""
+    tokens.issue_token(user, client=clients["cli"])
+    first_held = threading.Event()
+    held = []
+
+    def slow_after_the_first(sender, instance, **kwargs):  # runs after the package's own receiver
+        held.append(instance.name)
+        if len(held) == 1:
+            first_held.set()
+            time.sleep(0.7)  # the login comes meanwhile
+
+    pre_delete.connect(slow_after_the_first, sender=Client, weak=False, dispatch_uid="t-slow-client-deletion")
+    try:
+        def log_in():
+            assert first_held.wait(timeout=10)
+            name = held[0]
+            return login.login(None, username="alice", password=PASSWORD, client=clients[name])
+
+        deletion, logged_in = run_concurrently(
+            lambda: Client.objects.filter(pk__in=[c.pk for c in clients.values()]).delete(), log_in
+        )
+    finally:
+        pre_delete.disconnect(dispatch_uid="t-slow-client-deletion", sender=Client)
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 2, deletion
+    assert isinstance(logged_in, UnknownClient), logged_in
+    assert not Client.objects.exists() and not AuthToken.objects.exists()

@@ -410,7 +410,10 @@ def test_a_page_on_another_origin_cannot_open_a_socket(server, user):
             pass
 
 
-def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monkeypatch):
+@pytest.mark.parametrize("when", ["operation", "connect"])
+def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monkeypatch, when):
+    """The database down when the token is checked: the socket closes with 1011 (at connect it
+    used to stay open, never answered), and the report holds no token."""
     from django.views.debug import ExceptionReporter
 
     token = tokens.issue_token(user).token
@@ -420,16 +423,21 @@ def test_a_failing_check_keeps_the_token_out_of_error_reports(server, user, monk
         def emit(self, record):
             records.append(record)
 
+    def down(*args, **kwargs):
+        raise ConnectionError("database unreachable")
+
     handler = Keep(level=logging.ERROR)
     logging.getLogger("gql_authtoken").addHandler(handler)
     try:
-        with connected(server, token) as ws:
-            def down(*args, **kwargs):
-                raise ConnectionError("database unreachable")
-
+        if when == "connect":
             monkeypatch.setattr(tokens, "authenticate_digest", down)
-            subscribe(ws, ME)
-            assert close_of(ws)[0] == 1011
+            with open_connection(server, {"Authorization": f"Token {token}"}) as ws:
+                assert close_of(ws)[0] == 1011
+        else:
+            with connected(server, token) as ws:
+                monkeypatch.setattr(tokens, "authenticate_digest", down)
+                subscribe(ws, ME)
+                assert close_of(ws)[0] == 1011
     finally:
         logging.getLogger("gql_authtoken").removeHandler(handler)
     [record] = [r for r in records if r.exc_info]

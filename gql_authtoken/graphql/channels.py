@@ -225,7 +225,7 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         except OSError:
             logger.debug("A WebSocket client left before its connection was closed")
 
-    @sensitive_variables("token")
+    @sensitive_variables("token", "context")  # context["connection_params"] holds the token
     async def on_ws_connect(self, context: Any) -> Any:
         if self._initialised:
             # The legacy graphql-ws accepts any number of connection_init messages:
@@ -243,6 +243,10 @@ class TokenAuthGraphQLWSConsumer(GraphQLWSConsumer):
         except AuthTokenError as error:
             self.token_refused = True  # Strawberry closes the socket; nothing else may run or go out
             raise ConnectionRejectionError({"code": error.code, "message": str(error.message)}) from None
+        except Exception:  # the database down, say: Strawberry would leave the socket open, unanswered
+            logger.exception("Could not check a WebSocket connection's token; closing the connection")
+            await self._refuse(INTERNAL_ERROR, "")
+            return UNSET
         if token is not None:
             self._digests = digests
             self._recheck_task = asyncio.create_task(self._recheck_periodically())

@@ -179,7 +179,7 @@ def test_a_user_deleted_while_the_import_runs_is_left_out(user, other_user, monk
 
 def test_a_client_deleted_while_the_import_runs_stops_it_with_nothing_imported(user, monkeypatch):
     """Our client, found by the import, was deleted by someone else before its tokens were
-    written: a clear error and nothing imported, instead of an IntegrityError at the commit."""
+    written: a clear error and nothing of that batch imported, instead of an IntegrityError."""
     from durin.models import AuthToken as DurinToken
     from durin.models import Client as DurinClient
 
@@ -195,6 +195,35 @@ def test_a_client_deleted_while_the_import_runs_stops_it_with_nothing_imported(u
         return found
 
     monkeypatch.setattr(importers, "_client", found_then_deleted)
-    with pytest.raises(CommandError, match="The client 'web' was deleted while the import ran"):
+    with pytest.raises(CommandError, match="The client 'web' was deleted while the import ran; the batches"):
         run("--from", "durin")
-    assert not AuthToken.objects.exists() and Client.objects.filter(pk=ours.pk).exists()  # all rolled back
+    assert not AuthToken.objects.exists() and Client.objects.filter(pk=ours.pk).exists()  # the batch rolled back
+
+
+def test_each_batch_commits_on_its_own_and_a_second_run_carries_on(user, other_user, monkeypatch):
+    """One transaction per batch: what an interrupted import wrote stays, and the next run
+    imports the rest (the users' locks of a batch are not held for the whole import)."""
+    from durin.models import AuthToken as DurinToken
+    from durin.models import Client as DurinClient
+
+    from gql_authtoken import importers
+
+    durin_web = DurinClient.objects.create(name="web")
+    first = DurinToken.objects.create(user=user, client=durin_web)
+    second = DurinToken.objects.create(user=other_user, client=durin_web)
+    real_client, calls = importers._client, []
+
+    def deleted_in_the_second_batch(*args):
+        found = real_client(*args)
+        calls.append(found)
+        if len(calls) == 2:
+            Client.objects.filter(pk=found.pk).delete()
+        return found
+
+    monkeypatch.setattr(importers, "_client", deleted_in_the_second_batch)
+    with pytest.raises(CommandError, match="the batches before this one were imported"):
+        run("--from", "durin", "--batch-size", "1")
+    assert check(first.token) == 200 and check(second.token) == 401
+    monkeypatch.undo()
+    assert "Imported 1 of 2 durin token(s); 1 already imported" in run("--from", "durin", "--batch-size", "1")
+    assert check(second.token) == 200

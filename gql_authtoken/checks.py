@@ -196,6 +196,35 @@ def check_database_routers(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 @register()
+def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The token tables on SQLite with Django's default transactions (DEFERRED)."""
+    from django.db import connections
+
+    from .models import AuthToken
+
+    alias = router.db_for_write(AuthToken)
+    return sqlite_transaction_mode_warnings(alias, connections.settings[alias])
+
+
+def sqlite_transaction_mode_warnings(alias: str, database: dict[str, Any]) -> list[Any]:
+    """W011 for ``database`` (a ``DATABASES`` entry): SQLite lets one writer in at a time, and a
+    DEFERRED transaction that read first cannot start writing while another writes: it fails at
+    once with "database is locked" (SQLite's own rule; Django's docs, SQLite notes)."""
+    if "sqlite3" not in str(database.get("ENGINE", "")):
+        return []
+    mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()
+    if mode in ("IMMEDIATE", "EXCLUSIVE"):
+        return []
+    return [Warning(
+        f"The token tables are on SQLite ({alias!r}) with {mode} transactions: two logins, logouts or "
+        "refreshes at the same moment can fail with 'database is locked' (a 500), because a transaction "
+        "that read first cannot start writing while another one writes.",
+        hint=f'Set DATABASES[{alias!r}]["OPTIONS"] = {{"transaction_mode": "IMMEDIATE"}} (docs/install.md): '
+             "writers then wait for each other (up to the \"timeout\" option) instead of failing.",
+        id="gql_authtoken.W011")]
+
+
+@register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH not in middleware:

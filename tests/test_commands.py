@@ -67,6 +67,7 @@ def test_revoke_all_tokens_exits_non_zero_without_force(db):
     (["--ttl", "P30D"], timedelta(days=30), None, "tokens live 4\xa0weeks, 2\xa0days (P30DT00H00M00S)"),
     (["--ttl", "2 00:00:00", "--throttle-rate", "100/hour"], timedelta(days=2), "100/hour", "rate 100/hour"),
     (["--ttl", "none"], None, None, "tokens never expire"),
+    (["--ttl", "1"], timedelta(seconds=1), None, "tokens live 1 second(s) (P0DT00H00M01S)"),
 ])
 def test_create_client(db, args, ttl, rate, said):
     output = run("create_client", "web", *args)
@@ -75,9 +76,15 @@ def test_create_client(db, args, ttl, rate, said):
     assert "Created client 'web'" in output and said in output
 
 
-@pytest.mark.parametrize("args", [["--ttl", "soon"], ["--throttle-rate", "fast"], ["--ttl", "-5"]])
-def test_create_client_rejects_bad_input_and_writes_nothing(db, args):
-    with pytest.raises(CommandError):
+@pytest.mark.parametrize(("args", "said"), [
+    (["--ttl", "soon"], "is not seconds, a duration"),
+    (["--throttle-rate", "fast"], "rate"),
+    (["--ttl", "-5"], "must be above 0 and at most 36500 days, or none for tokens that never expire"),
+    (["--ttl", "0"], "must be above 0 and at most 36500 days, or none for tokens that never expire"),
+    (["--ttl", "P40000D"], "must be above 0"),
+])
+def test_create_client_rejects_bad_input_and_writes_nothing(db, args, said):
+    with pytest.raises(CommandError, match=said):
         run("create_client", "web", *args)
     assert not Client.objects.exists()
 

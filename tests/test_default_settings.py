@@ -78,6 +78,27 @@ def test_a_command_reaches_running_workers(project, workers):
 def test_check_says_why_the_default_cache_is_not_used(project):
     output = project("check")
     assert "gql_authtoken.W003" in output and "gql_authtoken.W004" in output
+    assert "gql_authtoken.W011" in output  # startproject's SQLite: concurrent logins can fail
+
+
+@pytest.mark.parametrize(("database", "warned"), [
+    ({"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}, True),
+    ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "DEFERRED"}}, True),
+    ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "IMMEDIATE"}}, False),
+    ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "exclusive"}}, False),
+    ({"ENGINE": "django.db.backends.postgresql", "NAME": "app"}, False),
+])
+def test_sqlite_without_immediate_transactions_is_warned(database, warned):
+    from django.db import connection
+
+    from gql_authtoken.checks import sqlite_transaction_mode_warnings
+
+    messages = sqlite_transaction_mode_warnings("default", database)
+    assert [m.id for m in messages] == (["gql_authtoken.W011"] if warned else [])
+    if warned:
+        assert '"transaction_mode": "IMMEDIATE"' in messages[0].hint
+    # The test database itself: SQLite as Django's tests run it, without the option.
+    assert ("gql_authtoken.W011" in {m.id for m in run_checks()}) is (connection.vendor == "sqlite")
 
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -115,6 +117,15 @@ class AuthTokenAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         tokens.revoke_tokens(queryset)
+
+    def response_delete(self, request: Any, obj_display: str, obj_id: Any) -> Any:
+        """Back to the sessions list, where Django goes only with the change permission (no one
+        has it here: tokens are read-only) and otherwise to the admin's index."""
+        response = super().response_delete(request, obj_display, obj_id)
+        if isinstance(response, HttpResponseRedirect) and self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:gql_authtoken_authtoken_changelist",
+                                                current_app=self.admin_site.name))
+        return response
 
 
 @admin.register(PendingRegistration)

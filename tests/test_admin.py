@@ -59,6 +59,14 @@ def test_django_delete_action_also_revokes_through_the_core(admin_client, user):
     assert not AuthToken.objects.exists()
 
 
+def test_deleting_one_token_in_the_admin_revokes_it_and_goes_back_to_the_list(admin_client, user):
+    issued = tokens.issue_token(user)
+    response = admin_client.post(f"/admin/gql_authtoken/authtoken/{issued.instance.pk}/delete/", {"post": "yes"})
+    assert (response.status_code, response["Location"]) == (302, "/admin/gql_authtoken/authtoken/")
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(issued.token)
+
+
 def test_confirmation_mail_action_reports_a_mail_server_failing_part_way(admin_client, settings, monkeypatch):
     from django.core import mail
 

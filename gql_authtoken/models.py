@@ -111,10 +111,10 @@ def hold_client(client: Client | None) -> bool:
     deletes the token too (``receivers.on_client_deleting``). Elsewhere (SQLite, which lets one
     writer in at a time) it is a read inside the transaction. ``None`` (no client): True.
 
-    Taken before any user's lock: a client's deletion takes the client's row and no user's,
-    so no chain of waits can close into a cycle (a login holding its user while it waits for
-    the client, against a deletion of several clients, or one whose admin log entry points at
-    that user).
+    Taken before the user's lock, as a client's deletion takes the client's row before the
+    users of its tokens: a login never holds its user while it waits for a deletion (which,
+    deleting several clients, or writing an admin log entry that points at that user, would
+    wait for it in turn: a deadlock).
     """
     if client is None:
         return True

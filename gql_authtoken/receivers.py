@@ -58,12 +58,15 @@ def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwa
 
 
 def on_client_deleting(sender: Any, instance: Client, using: str | None = None, **kwargs: Any) -> None:
-    # The client's row first, and no user's: a login naming it holds that row, before its
-    # user's, until it commits (models.hold_client). Its token, and any committed since
-    # Django collected the rows to delete, would fail the deletion with an IntegrityError:
-    # they go now (CASCADE). No login can add one after this lock.
+    # The client's row first: a login naming it holds that row, before its user's, until it
+    # commits (models.hold_client), and none can come after this lock. Then, as every
+    # revocation, the users of its tokens (models.lock_user: a change resting on one of them
+    # is waited for), and the tokens (CASCADE), those committed since Django collected the
+    # rows to delete included: they would fail the deletion with an IntegrityError.
     list(Client._base_manager.using(using).select_for_update().filter(pk=instance.pk).values_list("pk"))
-    AuthToken._default_manager.using(using).filter(client_id=instance.pk).delete()
+    tokens = AuthToken._default_manager.using(using).filter(client_id=instance.pk)
+    models.lock_token_users(tokens)
+    tokens.delete()
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -65,8 +65,11 @@ def test_an_api_key_for_a_client_deleted_meanwhile_is_404(transactional_db, user
 
 
 @needs_postgres
+@pytest.mark.parametrize("earlier_token", [False, True], ids=["first-login", "with-a-token-of-the-client"])
 def test_a_deletion_waits_for_a_login_holding_the_client_and_takes_its_token(transactional_db, user, clients,
-                                                                              monkeypatch):
+                                                                              monkeypatch, earlier_token):
+    if earlier_token:  # the deletion then locks this user too, after the client (the login's own order)
+        tokens.issue_token(user, client=clients["web"])
     held = threading.Event()
     real_hold = models.hold_client
 

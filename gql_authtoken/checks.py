@@ -198,19 +198,23 @@ def check_database_routers(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 @register()
 def check_sqlite_transaction_mode(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The token tables on SQLite with Django's default transactions (DEFERRED)."""
+    from django.contrib.auth import get_user_model
     from django.db import connections
 
     from .models import AuthToken
 
-    alias = router.db_for_write(AuthToken)
-    return sqlite_transaction_mode_warnings(alias, connections.settings[alias])
+    aliases = sorted({router.db_for_write(AuthToken), router.db_for_write(get_user_model())})
+    return [warning for alias in aliases
+            for warning in sqlite_transaction_mode_warnings(alias, connections.settings[alias],
+                                                            vendor=connections[alias].vendor)]
 
 
-def sqlite_transaction_mode_warnings(alias: str, database: dict[str, Any]) -> list[Any]:
-    """W011 for ``database`` (a ``DATABASES`` entry): SQLite lets one writer in at a time, and a
-    DEFERRED transaction that read first cannot start writing while another writes: it fails at
-    once with "database is locked" (SQLite's own rule; Django's docs, SQLite notes)."""
-    if "sqlite3" not in str(database.get("ENGINE", "")):
+def sqlite_transaction_mode_warnings(alias: str, database: dict[str, Any], *, vendor: str) -> list[Any]:
+    """W011 for ``database`` (a ``DATABASES`` entry of ``vendor``, SpatiaLite's "sqlite" too):
+    SQLite lets one writer in at a time, and a DEFERRED transaction that read first cannot start
+    writing while another writes: it fails at once with "database is locked" (SQLite's own rule;
+    Django's docs, SQLite notes)."""
+    if vendor != "sqlite":
         return []
     mode = str((database.get("OPTIONS") or {}).get("transaction_mode") or "DEFERRED").upper()
     if mode in ("IMMEDIATE", "EXCLUSIVE"):

@@ -25,6 +25,7 @@ from django.apps.registry import Apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
+from django.db.models.functions import Length
 
 from . import clock, crypto, primary
 from .models import AuthToken, Client, hold_client, lock_users
@@ -102,10 +103,11 @@ def _knox(batch_size: int) -> Iterator[Imported]:
         "users out) or keep knox for them.")})
     Knox = _table("Knox", "knox_authtoken", digest=models.CharField(max_length=128, primary_key=True),
                   created=models.DateTimeField(), expiry=models.DateTimeField(null=True))
+    # Before the first batch: each batch commits, so a refusal later would leave half an import.
+    if Knox.objects.annotate(length=Length("digest")).exclude(length=128).exists():  # another SECURE_HASH_ALGORITHM
+        raise ImportRefused("Some knox digests are not SHA-512 (SECURE_HASH_ALGORITHM was changed); "
+                            "they cannot be carried over.")
     for row in Knox.objects.order_by("created").iterator(chunk_size=batch_size):
-        if len(row.digest) != 128:  # a SECURE_HASH_ALGORITHM other than SHA-512
-            raise ImportRefused("Some knox digests are not SHA-512 (SECURE_HASH_ALGORITHM was changed); "
-                                "they cannot be carried over.")
         yield Imported(row.digest, row.user_id, row.created, row.expiry, source_row=row)
 
 
@@ -165,8 +167,9 @@ def import_tokens(
     clients: dict[str, Client | None] = {}
     now = clock.now()
     batches = _batches(READERS[source](batch_size), batch_size)
+    alias = primary.alias(AuthToken)  # where the locks of hold_client and lock_users are taken
     if dry_run:  # every batch in one transaction, rolled back
-        with transaction.atomic():
+        with transaction.atomic(using=alias):
             for batch in batches:
                 _import_batch(batch, summary, clients, now=now, dry_run=True, delete_source=delete_source)
             transaction.set_rollback(True)
@@ -174,7 +177,7 @@ def import_tokens(
     for batch in batches:
         # One transaction per batch: the locks of its users end with it, so a login of one of
         # them waits for a batch, not for the whole import. A second run carries on.
-        with transaction.atomic():
+        with transaction.atomic(using=alias):
             _import_batch(batch, summary, clients, now=now, dry_run=False, delete_source=delete_source)
     return summary
 
@@ -198,9 +201,10 @@ def _import_batch(batch: list[Imported], summary: ImportSummary, clients: dict[s
                 last_used=None, client=_client(row.client, clients, summary, dry_run),
             ))
     if not dry_run:
-        # As every token written: its client held first (models.hold_client), then its user
-        # locked (models.lock_user). A user deleted since the source was read is left out.
-        for client in {token.client for token in new if token.client is not None}:
+        # As every token written: its client held first (models.hold_client; in key order, as a
+        # deletion of several clients locks them), then its user locked (models.lock_user). A
+        # user deleted since the source was read is left out.
+        for client in sorted({token.client for token in new if token.client is not None}, key=lambda c: c.pk):
             if not hold_client(client):  # deleted by someone else since this import found it
                 raise ImportRefused(f"The client {client.name!r} was deleted while the import ran; the batches "
                                     "before this one were imported. Run the command again to carry on.")

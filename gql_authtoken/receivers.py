@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from . import cache as token_cache
@@ -57,14 +58,29 @@ def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwa
         model._default_manager.using(using).filter(user_id=instance.pk).delete()
 
 
-def on_client_deleting(sender: Any, instance: Client, using: str | None = None, **kwargs: Any) -> None:
-    # The client's row first: a login naming it holds that row, before its user's, until it
+_CLIENTS_LOCKED = "_gql_authtoken_clients_locked"
+
+
+def on_client_deleting(sender: Any, instance: Client, using: str | None = None, origin: Any = None,
+                       **kwargs: Any) -> None:
+    # The clients' rows first: a login naming one holds that row, before its user's, until it
     # commits (models.hold_client), and none can come after this lock. Then, as every
-    # revocation, the users of its tokens (models.lock_user: a change resting on one of them
+    # revocation, the users of their tokens (models.lock_user: a change resting on one of them
     # is waited for), and the tokens (CASCADE), those committed since Django collected the
     # rows to delete included: they would fail the deletion with an IntegrityError.
-    list(Client._base_manager.using(using).select_for_update().filter(pk=instance.pk).values_list("pk"))
-    tokens = AuthToken._default_manager.using(using).filter(client_id=instance.pk)
+    # Django sends this once per client: a deletion of several (the admin's "delete selected",
+    # a QuerySet) locks all of them at the first, then all their users, so that no user is
+    # locked before a client (the order of a login).
+    if isinstance(origin, QuerySet) and issubclass(origin.model, Client):
+        if getattr(origin, _CLIENTS_LOCKED, False):
+            return  # the first client's call did it for every one
+        setattr(origin, _CLIENTS_LOCKED, True)
+        keys = {instance.pk, *origin.values_list("pk", flat=True)}
+    else:
+        keys = {instance.pk}
+    rows = Client._base_manager.using(using).select_for_update().filter(pk__in=keys).order_by("pk")
+    list(rows.values_list("pk", flat=True))
+    tokens = AuthToken._default_manager.using(using).filter(client_id__in=keys)
     models.lock_token_users(tokens)
     tokens.delete()
 

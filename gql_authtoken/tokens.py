@@ -332,8 +332,13 @@ def deletions_after_view() -> Iterator[list[Callable[[], object]]]:
 
 def run_deletions(pending: list[Callable[[], object]]) -> None:
     """Run what ``deletions_after_view`` gathered; a failure is logged, never raised (the
-    response is made: the token stays expired, and ``clear_expired_tokens`` deletes it)."""
+    response is made: the token stays expired, and ``clear_expired_tokens`` deletes it).
+    Still inside a transaction (one opened around the middleware): at its commit instead."""
+    alias = primary.alias(AuthToken)
     for delete in pending:
+        if primary.in_transaction(alias):
+            transaction.on_commit(delete, using=alias, robust=True)
+            continue
         try:
             delete()
         except Exception:

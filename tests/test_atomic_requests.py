@@ -333,6 +333,32 @@ def test_a_failing_token_expired_receiver_changes_no_answer(transactional_db, mo
     assert record.name == "django.dispatch" and login_token not in caplog.text
 
 
+def test_a_transaction_around_the_middleware_defers_the_deletion_to_its_commit(transactional_db, monkeypatch, user,
+                                                                              login_token):
+    """A project's own transaction around the whole request (a custom middleware, a test): the
+    deletion waits for its commit, and a rollback deletes and says nothing."""
+    row = AuthToken.objects.get(user=user)
+    said = []
+    signals.token_expired.connect(lambda **kw: said.append(kw["instance"].pk), weak=False, dispatch_uid="t-exp")
+    later = clock.now() + timedelta(days=1, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    def expired() -> bool:
+        response = DjangoClient().get("/auth/token/", headers=auth_header(login_token))
+        return (response.status_code, response.json()) == (401, {"detail": "Token has expired."})
+
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert expired()
+            raise RuntimeError("rolled back")
+        assert AuthToken.objects.filter(pk=row.pk).exists() and said == []
+        with transaction.atomic():
+            assert expired() and AuthToken.objects.filter(pk=row.pk).exists()  # not before the commit
+        assert not AuthToken.objects.filter(pk=row.pk).exists() and said == [row.pk]
+    finally:
+        signals.token_expired.disconnect(dispatch_uid="t-exp")
+
+
 def test_an_expired_token_refreshed_meanwhile_is_kept(transactional_db, monkeypatch, user, login_token):
     """The request read the row expired; a refresh committed before the request took the user's
     lock to delete it: the row is deleted only if it is still expired under that lock."""

@@ -83,6 +83,7 @@ def test_check_says_why_the_default_cache_is_not_used(project):
 
 @pytest.mark.parametrize(("database", "warned"), [
     ({"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}, True),
+    ({"ENGINE": "django.contrib.gis.db.backends.spatialite", "NAME": "geo.sqlite3"}, True),
     ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "DEFERRED"}}, True),
     ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "IMMEDIATE"}}, False),
     ({"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {"transaction_mode": "exclusive"}}, False),
@@ -93,7 +94,8 @@ def test_sqlite_without_immediate_transactions_is_warned(database, warned):
 
     from gql_authtoken.checks import sqlite_transaction_mode_warnings
 
-    messages = sqlite_transaction_mode_warnings("default", database)
+    vendor = "postgresql" if "postgresql" in database["ENGINE"] else "sqlite"
+    messages = sqlite_transaction_mode_warnings("default", database, vendor=vendor)
     assert [m.id for m in messages] == (["gql_authtoken.W011"] if warned else [])
     if warned:
         assert '"transaction_mode": "IMMEDIATE"' in messages[0].hint

@@ -227,3 +227,16 @@ def test_each_batch_commits_on_its_own_and_a_second_run_carries_on(user, other_u
     monkeypatch.undo()
     assert "Imported 1 of 2 durin token(s); 1 already imported" in run("--from", "durin", "--batch-size", "1")
     assert check(second.token) == 200
+
+
+def test_knox_digests_of_another_hash_refuse_the_import_before_any_batch(user):
+    """Batches commit one by one: a table with a digest that is not SHA-512 (knox's
+    SECURE_HASH_ALGORITHM changed) is refused before the first, not half imported."""
+    from knox.models import AuthToken as KnoxToken
+
+    KnoxToken.objects.create(user=user)  # SHA-512, the oldest: it would be the first batch
+    other, _token = KnoxToken.objects.create(user=user)
+    KnoxToken.objects.filter(pk=other.pk).update(digest="ab" * 32)  # a SHA-256 hex digest
+    with pytest.raises(CommandError, match="not SHA-512"):
+        run("--from", "knox", "--batch-size", "1")
+    assert not AuthToken.objects.exists()

@@ -7,15 +7,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import authenticate, user_logged_in
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import MultipleObjectsReturned
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from . import attempts, callers, identities, primary, throttling, tokens
+from . import attempts, callers, identities, models, primary, throttling, tokens
 from .conf import auth_settings
-from .exceptions import InactiveUser, InvalidCredentials, Throttled
+from .exceptions import InactiveUser, InvalidCredentials, Throttled, UnknownClient
 from .models import Client
 from .throttling import Counted, throttle
 
@@ -46,11 +46,20 @@ def login(
     the username is normalised as ``register`` stored it
     (``identities.normalize_username``), and the call is throttled before any
     password is checked (``_throttle_login``).
+
+    Raises ``InvalidCredentials``, ``InactiveUser``, ``Throttled``, and ``UnknownClient`` when
+    ``client`` was deleted meanwhile (inside a transaction: before anything is counted).
     """
     rate = auth_settings.LOGIN_THROTTLE_RATE
     if attempts.refused_input("login", request, rate, username=username, password=password):
         raise InvalidCredentials()
     username = identities.normalize_username(username)
+    # Inside a transaction (``ATOMIC_REQUESTS``) the user's row lock taken by a password hash
+    # that Django upgrades in ``authenticate`` lasts to the commit: the client is held first,
+    # as ``issue_token`` holds it (``models.hold_client`` says why).
+    atomic = client is not None and primary.in_transaction(primary.alias(get_user_model()))
+    if atomic and not models.hold_client(client):
+        raise UnknownClient()  # deleted since the caller found it: nothing counted
     account, failure = _throttle_login(request, username)
     # Sends ``user_login_failed`` itself when every backend refuses. The backends read the
     # user where the router says: ``reading_primary`` lets a router read the primary (``primary``).

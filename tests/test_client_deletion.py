@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models.signals import pre_delete
 from rest_framework.test import APIClient
@@ -147,3 +148,50 @@ def test_a_bulk_deletion_of_clients_and_a_login_do_not_deadlock(transactional_db
     assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 2, deletion
     assert isinstance(logged_in, UnknownClient), logged_in
     assert not Client.objects.exists() and not AuthToken.objects.exists()
+
+
+@needs_postgres
+def test_an_atomic_login_upgrading_the_password_hash_and_a_deletion_of_its_client_do_not_deadlock(
+        transactional_db, user, clients, monkeypatch):
+    """Under ``ATOMIC_REQUESTS`` the save of a password hash that Django upgrades in ``authenticate``
+    (here: a salt too short for today's hasher) locks the user to the commit. The login used to hold
+    the client only after that, while a deletion of the client (which locks the users of its tokens
+    after the client) waited for the user: PostgreSQL killed one of the two."""
+    tokens.issue_token(user, client=clients["web"])  # the deletion locks alice too
+    type(user).objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    old_hash = type(user).objects.get(pk=user.pk).password
+    authenticated = threading.Event()
+    real_authenticate = login.authenticate
+
+    def authenticate_then_linger(request, **credentials):
+        found = real_authenticate(request, **credentials)
+        authenticated.set()
+        time.sleep(0.5)  # the deletion starts meanwhile
+        return found
+
+    monkeypatch.setattr(login, "authenticate", authenticate_then_linger)
+
+    def atomic_login():
+        with transaction.atomic():
+            return login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+
+    def delete_client():
+        assert authenticated.wait(timeout=10)
+        return Client.objects.filter(name="web").delete()
+
+    issued, deletion = run_concurrently(atomic_login, delete_client)
+    assert isinstance(issued, tokens.IssuedToken), issued  # the deletion waited for the login's commit
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
+    assert type(user).objects.get(pk=user.pk).password != old_hash  # upgraded, so the user was locked
+    assert not AuthToken.objects.exists()
+
+
+def test_an_atomic_login_naming_a_deleted_client_counts_nothing(transactional_db, user, clients, settings):
+    settings.GQL_AUTHTOKEN = {"LOGIN_THROTTLE_RATE": "1/min"}
+    stale = Client.objects.get(name="web")
+    stale.delete()
+    stale.pk = clients["web"].pk
+    with pytest.raises(UnknownClient), transaction.atomic():
+        login.login(None, username="alice", password=PASSWORD, client=stale)
+    issued = login.login(None, username="alice", password=PASSWORD, client=clients["cli"])  # not throttled
+    assert tokens.authenticate_token(issued.token).client == clients["cli"]

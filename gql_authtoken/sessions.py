@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from .models import AuthToken, Client, has_passed
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest
+
+logger = logging.getLogger("gql_authtoken")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,12 @@ def api_access_client() -> Client:
     name = auth_settings.API_ACCESS_CLIENT_NAME
     client = primary.manager(Client).filter(name=name).first() if name else None  # it decides: no replica
     if client is None:
+        # The caller hears a bare 404 (no settings named to clients); the project's log says why.
+        if name:
+            logger.warning("API access is off: no Client is named %r (GQL_AUTHTOKEN['API_ACCESS_CLIENT_NAME']); "
+                           "create it with `manage.py create_client`", name)
+        else:
+            logger.warning("API access is off: GQL_AUTHTOKEN['API_ACCESS_CLIENT_NAME'] is not set")
         raise ApiAccessUnavailable()
     return client
 

@@ -47,15 +47,18 @@ def test_create_show_replace_and_delete(api, api_client_row, user):
     assert api.delete("/auth/apiaccess/").status_code == 204
 
 
-def test_missing_client_row_is_404(api):
+def test_missing_client_row_is_404_and_the_log_says_why(api, caplog):
     for method in ("get", "post", "delete"):
-        assert getattr(api, method)("/auth/apiaccess/").status_code == 404
+        response = getattr(api, method)("/auth/apiaccess/")
+        assert response.status_code == 404 and "API_ACCESS" not in response.content.decode()  # no settings named
     assert not AuthToken.objects.filter(client__name="api").exists()
+    assert "no Client is named 'api' (GQL_AUTHTOKEN['API_ACCESS_CLIENT_NAME'])" in caplog.text
 
 
-def test_unset_setting_is_404(api, api_client_row, settings):
+def test_unset_setting_is_404_and_the_log_says_why(api, api_client_row, settings, caplog):
     settings.GQL_AUTHTOKEN = {}
     assert api.post("/auth/apiaccess/").status_code == 404
+    assert "GQL_AUTHTOKEN['API_ACCESS_CLIENT_NAME'] is not set" in caplog.text
 
 
 def test_needs_authentication(api_client_row, settings):

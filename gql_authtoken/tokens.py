@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_out
@@ -242,7 +242,7 @@ def authenticate_digest(digest: str, legacy_digest: str | None = None, *, use_ca
     instance, entry = _find(digest, legacy_digest, use_cache=use_cache)
     current = clock.now()
     if instance.is_expired(current):
-        _expire(instance, current)
+        instance, entry = _expire(instance, current), None  # returns only the row a refresh kept
     if not _user_active(instance):
         # An ``invalid_token`` (clients log in again, and then learn
         # ``inactive_user`` once the password matched), worded as DRF words it.
@@ -280,9 +280,11 @@ def _find(digest: str, legacy_digest: str | None, *,
     return (entry.instance if entry is not None else load_token(digest, legacy_digest)), entry
 
 
-def _expire(instance: AuthToken, now: datetime) -> NoReturn:
+def _expire(instance: AuthToken, now: datetime) -> AuthToken:
     """Delete a token presented after its expiry and raise ``TokenExpired`` (``InvalidToken``
-    when another request deleted it first, or a refresh kept it).
+    when another request deleted it first). A refresh that committed after ``instance`` was read
+    (or cached, its mark not yet seen here) kept the token: its row, read again, is returned
+    and served, and nothing is deleted.
 
     The deletion is a revocation: under the user's row lock (``models.lock_user``), and only if
     the token is still expired there. ``token_expired`` goes out once, with the deletion. Inside
@@ -303,15 +305,29 @@ def _expire(instance: AuthToken, now: datetime) -> NoReturn:
         return bool(deleted)
 
     alias = primary.alias(AuthToken)
-    if primary.in_transaction(alias):
-        after_view = _after_view.get()
-        if after_view is not None:
-            after_view.append(delete)
-        else:
-            transaction.on_commit(delete, using=alias, robust=True)
-    elif not delete():
-        raise InvalidToken()
+    if not primary.in_transaction(alias):
+        if delete():
+            raise TokenExpired()
+        kept = _live_row(instance, now)  # not expired there: kept by a refresh, or gone
+        if kept is None:
+            raise InvalidToken()  # not the row the deletion found unexpired
+        return kept
+    kept = _live_row(instance, now)
+    if kept is not None:
+        return kept
+    after_view = _after_view.get()
+    if after_view is not None:
+        after_view.append(delete)
+    else:
+        transaction.on_commit(delete, using=alias, robust=True)
     raise TokenExpired()
+
+
+def _live_row(instance: AuthToken, now: datetime) -> AuthToken | None:
+    """``instance``'s row read again: returned if a refresh made it live at ``now``, None if it
+    is still expired; ``InvalidToken`` when it is gone."""
+    row = load_token(instance.digest)
+    return None if row.is_expired(now) else row
 
 
 _after_view: ContextVar[list[Callable[[], object]] | None] = ContextVar("gql_authtoken_after_view", default=None)

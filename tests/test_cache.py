@@ -164,6 +164,20 @@ def test_refresh_is_seen_at_once(gql, user, clients):
     assert tokens.authenticate_token(issued.token, use_cache=True).expiry == issued.instance.expiry
 
 
+def test_a_cached_copy_past_its_old_expiry_serves_the_refreshed_row(gql, user, clients, monkeypatch):
+    """A copy cached before a refresh (whose mark has not reached this process yet: here the row
+    is changed behind the cache's back) is past its old expiry: the token, still live in the
+    database, is read again and served, and nothing is deleted."""
+    issued = tokens.issue_token(user, client=clients["web"])
+    warm(gql, issued.token)
+    later = issued.instance.expiry + timedelta(hours=1)
+    AuthToken.objects.filter(pk=issued.instance.pk).update(expiry=later)
+    monkeypatch.setattr(clock, "now", lambda: issued.instance.expiry + timedelta(seconds=1))
+    assert tokens.authenticate_token(issued.token, use_cache=True).expiry == later
+    assert me(gql, issued.token) == {"username": "alice"}
+    assert AuthToken.objects.filter(pk=issued.instance.pk).exists()
+
+
 def test_admin_revoke_action(gql, user, login_token, admin_client):
     warm(gql, login_token)
     token = AuthToken.objects.get()

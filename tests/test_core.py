@@ -118,6 +118,39 @@ def test_expired_token_is_deleted_and_signalled(transactional_db, user, monkeypa
     assert type(excinfo.value) is InvalidToken
 
 
+@pytest.mark.parametrize("meanwhile", ["refreshed", "deleted"])
+def test_a_token_read_expired_then_refreshed_meanwhile_is_served(transactional_db, user, monkeypatch, meanwhile):
+    """A refresh that commits after this request read the row (or a cached copy with the old
+    expiry): the deletion finds the token live, and the request is served, not told the live
+    token is invalid (its client would log the user out). Deleted meanwhile: ``invalid_token``."""
+    issued = tokens.issue_token(user)
+    later = issued.instance.expiry + timedelta(hours=1)
+    real_find = tokens._find
+
+    def read_then_changed(*args, **kwargs):
+        found = real_find(*args, **kwargs)
+        rows = AuthToken.objects.filter(pk=issued.instance.pk)
+        rows.update(expiry=later) if meanwhile == "refreshed" else rows.delete()
+        return found
+
+    received = []
+    signals.token_expired.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-kept")
+    monkeypatch.setattr(tokens, "_find", read_then_changed)
+    monkeypatch.setattr(clock, "now", lambda: issued.instance.expiry)
+    try:
+        if meanwhile == "refreshed":
+            served = tokens.authenticate_token(issued.token)
+            assert served.pk == issued.instance.pk and served.expiry == later and served.user == user
+        else:
+            with pytest.raises(InvalidToken) as excinfo:
+                tokens.authenticate_token(issued.token)
+            assert type(excinfo.value) is InvalidToken
+    finally:
+        signals.token_expired.disconnect(dispatch_uid="t-kept")
+    assert not received  # not deleted by this request: no token_expired
+    assert AuthToken.objects.filter(pk=issued.instance.pk).exists() is (meanwhile == "refreshed")
+
+
 def test_last_used_written_at_most_once_per_interval(transactional_db, user, monkeypatch, django_assert_num_queries):
     # Outside a transaction, as a request runs (inside one the write waits for the commit: test_atomic_requests).
     issued = tokens.issue_token(user)

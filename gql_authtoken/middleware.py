@@ -101,6 +101,13 @@ def get_token_auth(request: HttpRequest, *, use_cache: bool = True) -> TokenAuth
     return None if result is _NO_TOKEN else result
 
 
+def found_token(request: HttpRequest) -> AuthToken | None:
+    """The live token this request's lookup found; None when it found none, or has not run
+    (nothing is looked up here)."""
+    result = request.__dict__.get(_RESULT_ATTR)
+    return result.token if isinstance(result, TokenAuthResult) else None
+
+
 async def aget_token_auth(request: HttpRequest) -> TokenAuthResult | None:
     if _RESULT_ATTR in request.__dict__:
         return get_token_auth(request)

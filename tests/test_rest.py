@@ -196,16 +196,35 @@ def test_header_prefixes_setting(api, user, login_token):
     assert api.get("/auth/token/", HTTP_AUTHORIZATION=f"Token {login_token}").status_code == 401
 
 
-def test_client_permissions(api, user, clients):
+@pytest.mark.parametrize("prefix", ["", "/session-first"])
+def test_client_permissions(api, user, clients, prefix):
+    """Also behind DRF's SessionAuthentication listed first, which takes the user the token
+    middleware set and leaves request.auth None: the rules read the request's token all the same."""
     web = tokens.issue_token(user, client=clients["web"]).token
     cli = tokens.issue_token(user, client=clients["cli"]).token
     plain = tokens.issue_token(user).token
     expected = {("/web-only/", web): 200, ("/web-only/", cli): 403, ("/web-only/", plain): 403,
                 ("/not-cli/", web): 200, ("/not-cli/", cli): 403, ("/not-cli/", plain): 200}
     for (path, token), status in expected.items():
-        assert with_token(api, token).get(path).status_code == status, (path, token)
+        assert with_token(api, token).get(prefix + path).status_code == status, (path, token)
     api.credentials()
-    assert api.get("/web-only/").status_code == 401
+    # DRF answers 401 only when the first class names a WWW-Authenticate scheme (SessionAuthentication none).
+    assert api.get(prefix + "/web-only/").status_code == (403 if prefix else 401)
+    refused = with_token(api, "not-a-token").get(prefix + "/web-only/")
+    assert refused.status_code == (403 if prefix else 401) and refused.json() == {"detail": "Invalid token."}
+
+
+def test_session_first_a_session_is_no_token_and_the_client_rate_holds(api, user, clients, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user_per_client": "2/min"}}
+    issued = tokens.issue_token(user, client=clients["cli"])
+    statuses = [with_token(api, issued.token).get("/session-first/throttled/") for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert statuses[0].json() == {"user": "alice", "token": issued.instance.pk}
+    api.credentials()
+    api.force_login(user)  # a session only
+    session = [api.get("/session-first/throttled/") for _ in range(3)]
+    assert [r.status_code for r in session] == [200] * 3 and session[0].json()["token"] is None
+    assert api.get("/session-first/web-only/").status_code == 403  # a session is no client's token
 
 
 def test_one_query_per_authenticated_request(api, user, login_token, django_assert_num_queries):

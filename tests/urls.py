@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.http import JsonResponse
 from django.urls import include, path
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from strawberry.django.views import AsyncGraphQLView, GraphQLView
@@ -14,6 +15,8 @@ from gql_authtoken.rest import (
     CachedTokenAuthentication,
     DisallowSpecificClients,
     TokenAuthentication,
+    UserClientRateThrottle,
+    request_token,
 )
 
 from .schema import batch_schema, limited_batch_schema, schema
@@ -86,6 +89,28 @@ class NotCli(APIView):
         return Response({"ok": True})
 
 
+# DRF's default order with the token class appended: SessionAuthentication takes the user the
+# token middleware set, and request.auth is None (rest.request_token finds the token).
+SESSION_FIRST = [SessionAuthentication, TokenAuthentication]
+
+
+class SessionFirstWebOnly(WebOnly):
+    authentication_classes = SESSION_FIRST
+
+
+class SessionFirstNotCli(NotCli):
+    authentication_classes = SESSION_FIRST
+
+
+class SessionFirstThrottled(APIView):
+    authentication_classes = SESSION_FIRST
+    throttle_classes = [UserClientRateThrottle]
+
+    def get(self, request):
+        token = request_token(request)
+        return Response({"user": request.user.get_username(), "token": token.pk if token else None})
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/sync/", GraphQLView.as_view(schema=schema)),
@@ -105,4 +130,7 @@ urlpatterns = [
     path("not-cli/", NotCli.as_view()),
     path("cached/", CachedWhoami.as_view()),
     path("optional/", OptionalWhoami.as_view()),
+    path("session-first/web-only/", SessionFirstWebOnly.as_view()),
+    path("session-first/not-cli/", SessionFirstNotCli.as_view()),
+    path("session-first/throttled/", SessionFirstThrottled.as_view()),
 ]

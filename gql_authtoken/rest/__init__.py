@@ -1,6 +1,6 @@
 """The Django REST framework adapter."""
 
-from .authentication import CachedTokenAuthentication, TokenAuthentication
+from .authentication import CachedTokenAuthentication, TokenAuthentication, request_token
 from .permissions import AllowSpecificClients, DisallowSpecificClients
 from .throttling import UserClientRateThrottle
 
@@ -10,4 +10,5 @@ __all__ = [
     "DisallowSpecificClients",
     "TokenAuthentication",
     "UserClientRateThrottle",
+    "request_token",
 ]

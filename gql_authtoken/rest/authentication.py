@@ -7,8 +7,26 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from ..middleware import get_token_auth
+from ..middleware import found_token, get_token_auth
+from ..models import AuthToken
 from .errors import api_exception
+
+
+def request_token(request: Request) -> AuthToken | None:
+    """The ``AuthToken`` that authenticated ``request``, or None (a session, Basic auth, no token).
+
+    ``request.auth`` when this package's authentication class authenticated the request. When a
+    class listed before it did, with the user that ``TokenAuthenticationMiddleware`` set from the
+    token (DRF's ``SessionAuthentication`` reads ``request.user``, and gives no ``request.auth``),
+    the middleware's token, if it is that user's: the client rules and rates hold all the same.
+    """
+    if isinstance(request.auth, AuthToken):
+        return request.auth
+    token = found_token(request._request)
+    user = request.user
+    if token is None or not getattr(user, "is_authenticated", False) or user.pk != token.user_id:
+        return None
+    return token
 
 
 class TokenAuthentication(BaseAuthentication):

@@ -9,7 +9,7 @@ from rest_framework.permissions import BasePermission
 
 from .. import clients
 from ..exceptions import AuthTokenError
-from ..models import AuthToken
+from .authentication import request_token
 
 
 class _ClientPermission(BasePermission):
@@ -35,9 +35,8 @@ class _ClientPermission(BasePermission):
         raise NotImplementedError
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        token = request.auth if isinstance(request.auth, AuthToken) else None
         try:
-            clients.check_client(token, **self.client_rule(view))
+            clients.check_client(request_token(request), **self.client_rule(view))
         except AuthTokenError:
             return False
         return True

@@ -9,7 +9,7 @@ from rest_framework.throttling import BaseThrottle
 from .. import clients
 from ..exceptions import Throttled
 from ..middleware import check_client_rate
-from ..models import AuthToken
+from .authentication import request_token
 
 
 class UserClientRateThrottle(BaseThrottle):
@@ -28,8 +28,8 @@ class UserClientRateThrottle(BaseThrottle):
         self._wait: float | None = None
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        token = request.auth
-        if not isinstance(token, AuthToken):
+        token = request_token(request)
+        if token is None:
             return True
         try:
             check_client_rate(request._request, token)

@@ -11,7 +11,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.fields.types import OperationInfo
 
-from gql_authtoken.graphql import AllowClients, AuthMutation, AuthQuery, DenyClients, IsTokenAuthenticated, Schema
+from gql_authtoken.graphql import (
+    AllowClients,
+    AuthMutation,
+    AuthQuery,
+    DenyClients,
+    IsTokenAuthenticated,
+    Schema,
+    current_user,
+)
 
 
 @strawberry.type
@@ -40,6 +48,12 @@ class AppQuery:
     async def async_secret(self, info: strawberry.Info) -> str:
         user = await info.context.request.auser()
         return f"async secret of {user.get_username()}"
+
+    @strawberry.field
+    def plain_whoami(self, info: strawberry.Info) -> str:
+        """A plain sync resolver with no permission: under AsyncGraphQLView it runs in the event
+        loop, where the token must already have been looked up (no query allowed there)."""
+        return current_user(info).get_username()
 
     @strawberry.field
     def refused_on_purpose(self) -> str:

@@ -297,3 +297,13 @@ def test_the_packages_schema_masks_with_the_projects_own_text(db, make):
     assert error.message == "Oops."
     [error] = Schema(query=Query, mutation=Mutation).execute_sync(BROKEN_INLINE).errors
     assert error.message == "Unexpected error."
+
+
+def test_a_plain_sync_resolver_reads_the_token_user_on_either_view(gql, user, login_token, caplog):
+    """Under AsyncGraphQLView a sync resolver runs in the event loop, where Django refuses a query:
+    the middleware looks the token up before the view, so current_user(info) needs none. It used to
+    work only when another field of the document had looked the token up first."""
+    assert gql("{ plainWhoami }", token=login_token) == {"data": {"plainWhoami": "alice"}}
+    refused = gql("{ plainWhoami }", token="not-a-token")
+    assert refused["data"] is None and refused["errors"][0]["message"] == "Invalid token."
+    assert "SynchronousOnlyOperation" not in caplog.text

@@ -6,15 +6,6 @@ address) normalise through here, so what a person typed when registering
 finds the same account when they log in, and throttle buckets are keyed on the
 account rather than on a spelling (API.md §8: "identities normalised once").
 
-<<<<<<< HEAD
-Uniqueness follows Django's ``UserCreationForm`` (since 4.2): a username or
-address that differs from a taken one only in case is taken too. It is
-compared by the database (``__iexact``), so it folds case as the database
-does: PostgreSQL's ``UPPER()`` folds all of Unicode (``ı`` to ``I``),
-SQLite's ``LIKE`` only ASCII. Accounts are read from the database they are
-written to (``primary.users()``): a read replica that lags would let a taken
-name pass, or put an account's attempts in a name's throttle bucket.
-=======
 Two spellings are one identity when their ``fold`` is equal: NFKC, without
 default-ignorable code points, Unicode case folding (``ß`` and ``ẞ`` are
 ``ss``, ``ς`` is ``σ``) and the dotless and dotted i as ``i``. The fold is
@@ -22,8 +13,11 @@ computed here, in Python, never by the database: SQLite's ``LIKE`` folds only
 ASCII and PostgreSQL's ``UPPER()`` leaves ``ß`` alone, so the database only
 narrows the rows to compare (``_accounts_whose``). Uniqueness follows Django's
 ``UserCreationForm`` (since 4.2) with this fold: a username or address whose
-fold is taken is taken.
->>>>>>> fix10
+fold is taken is taken. Letters of other scripts that merely look alike
+(Cyrillic ``і`` beside Latin ``i``) are different identities, as in Django.
+Accounts are read from the database they are written to (``primary.users()``):
+a read replica that lags would let a taken name pass, or put an account's
+attempts in a name's throttle bucket.
 """
 
 from __future__ import annotations

@@ -75,3 +75,12 @@ def test_clearing_the_cache_between_tests_spares_other_runs_keys():
     else:
         clear_cache()  # the file cache lives in this run's own directory
     assert cache.get("mine") is None
+
+
+def test_no_merge_conflict_markers_are_left_in_the_tree():
+    """A conflict once survived in a docstring: Python parsed it, and nothing else looked."""
+    root = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    marker = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
+    texts = (root / name for name in tracked if name.endswith((".py", ".md", ".toml", ".yml", ".cfg", ".txt", ".html")))
+    assert [str(path.relative_to(root)) for path in texts if path.is_file() and marker.search(path.read_text())] == []

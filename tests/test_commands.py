@@ -95,9 +95,9 @@ def test_create_client_twice(db):
         run("create_client", "web")
 
 
-@pytest.mark.parametrize("size", ["0", "-5"])
-def test_clear_expired_tokens_refuses_a_batch_size_below_one(db, size):
-    from django.core.management import CommandError, call_command
-
-    with pytest.raises(CommandError, match="--batch-size"):
-        call_command("clear_expired_tokens", "--batch-size", size)
+@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("import_tokens", "--from", "drf")])
+@pytest.mark.parametrize("size", ["0", "-5", "10001", "99999999999999999999999", "1e3", ""])
+def test_a_batch_size_out_of_range_is_refused_before_anything_runs(db, command, size):
+    """Each used to fail deep inside (a ValueError of the ORM, PostgreSQL's bigint out of range)."""
+    with pytest.raises(CommandError, match="argument --batch-size: "):
+        call_command(*command, "--batch-size", size)

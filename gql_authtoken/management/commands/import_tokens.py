@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gql_authtoken.conf import auth_settings
 from gql_authtoken.importers import SOURCES, ImportRefused, import_tokens
+from gql_authtoken.management import add_batch_size_argument
 
 
 class Command(BaseCommand):
@@ -12,7 +13,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="source", required=True, choices=SOURCES)
         parser.add_argument("--dry-run", action="store_true", help="Count what would be imported; write nothing.")
-        parser.add_argument("--batch-size", type=int, default=1000)
+        add_batch_size_argument(parser, "Rows read and written per transaction")
         parser.add_argument("--delete-source", action="store_true",
                             help="Also delete the carried-over rows from the other library's table "
                                  "(DRF and durin keep keys there in plaintext).")

@@ -395,6 +395,21 @@ def touch(instance: AuthToken, when: datetime, *, then: Callable[[], None] | Non
         then()
 
 
+@contextmanager
+def _token_row_locked(instance: AuthToken) -> Iterator[None]:
+    """The user's row lock for a write of ``instance``'s row (the user first, as every write on a
+    user's token rows). Inside a transaction (``ATOMIC_REQUESTS``) the token's client is held
+    before it (``models.hold_client``): PostgreSQL checks a deferred foreign key again at the
+    commit when the transaction writes a row twice (``refresh(rotate: true)``), and that check's
+    lock on the client would otherwise come after the user's, against a client deletion's order."""
+    held = primary.in_transaction(primary.alias(AuthToken))
+    with models.user_transaction():
+        if held:
+            models.hold_client(instance.client)  # gone: so is the token, and the update finds nothing
+        models.lock_user(instance.user_id)
+        yield
+
+
 def refresh_token(instance: AuthToken) -> datetime | None:
     """Extend the token by its client's TTL (capped by ``MAX_TOKEN_LIFETIME``).
 
@@ -409,7 +424,7 @@ def refresh_token(instance: AuthToken) -> datetime | None:
         # A refresh never shortens a token, nor takes it past MAX_TOKEN_LIFETIME (a token
         # issued before the cap was set may hold a later expiry: it ends at the cap all the same).
         expiry = instance.effective_expiry()
-    with user_locked(instance.user_id):  # the user first, as every write on a user's token rows
+    with _token_row_locked(instance):
         if not AuthToken.objects.filter(pk=instance.pk).update(expiry=expiry):
             raise InvalidToken()  # revoked while this request ran
     token_cache.forget([instance.digest], wait=False)  # a copy with the earlier expiry refuses sooner, never later
@@ -425,7 +440,7 @@ def rotate_token(instance: AuthToken) -> IssuedToken:
     digest = crypto.hash_token(token)
     # Matching the old digest makes two concurrent rotations of one token
     # produce one winner; the loser's token is already dead.
-    with user_locked(instance.user_id):  # the user first, as every write on a user's token rows
+    with _token_row_locked(instance):
         if not AuthToken.objects.filter(pk=instance.pk, digest=instance.digest).update(digest=digest):
             raise InvalidToken()
     token_cache.forget([instance.digest])

@@ -195,3 +195,33 @@ def test_an_atomic_login_naming_a_deleted_client_counts_nothing(transactional_db
         login.login(None, username="alice", password=PASSWORD, client=stale)
     issued = login.login(None, username="alice", password=PASSWORD, client=clients["cli"])  # not throttled
     assert tokens.authenticate_token(issued.token).client == clients["cli"]
+
+
+@needs_postgres
+@pytest.mark.parametrize("rotate", [True, False], ids=["refresh-and-rotate", "refresh"])
+def test_an_atomic_refresh_and_rotation_and_a_deletion_of_its_client_do_not_deadlock(
+        transactional_db, user, clients, rotate):
+    """``refresh(rotate: true)`` under ``ATOMIC_REQUESTS`` writes the token's row twice: PostgreSQL
+    then checks its foreign keys again at the commit, taking the client's key-share lock after
+    the user's. A deletion of the client (the client, then the users of its tokens) deadlocked
+    with it; the refresh now holds the client first, and the deletion waits for its commit."""
+    issued = tokens.issue_token(user, client=clients["web"])
+    written = threading.Event()
+
+    def atomic_refresh():
+        with transaction.atomic():
+            session = tokens.authenticate_token(issued.token)
+            tokens.refresh_token(session)
+            new = tokens.rotate_token(session) if rotate else None
+            written.set()
+            time.sleep(0.5)  # the deletion starts meanwhile
+        return new
+
+    def delete_client():
+        assert written.wait(timeout=10)
+        return Client.objects.filter(name="web").delete()
+
+    refreshed, deletion = run_concurrently(atomic_refresh, delete_client)
+    assert not isinstance(refreshed, Exception), refreshed
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
+    assert not AuthToken.objects.exists()

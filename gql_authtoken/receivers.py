@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from . import cache as token_cache
-from . import models
+from . import models, primary
 from .accounts import user_changes
 from .models import AuthToken, Client, EmailConfirmationToken, lock_user
 
@@ -70,17 +71,24 @@ def on_client_deleting(sender: Any, instance: Client, using: str | None = None, 
     # rows to delete included: they would fail the deletion with an IntegrityError.
     # Django sends this once per client: a deletion of several (the admin's "delete selected",
     # a QuerySet) locks all of them at the first, then all their users, so that no user is
-    # locked before a client (the order of a login).
-    if isinstance(origin, QuerySet) and issubclass(origin.model, Client):
-        if getattr(origin, _CLIENTS_LOCKED, False):
-            return  # the first client's call did it for every one
-        setattr(origin, _CLIENTS_LOCKED, True)
-        keys = {instance.pk, *origin.values_list("pk", flat=True)}
-    else:
-        keys = {instance.pk}
-    rows = Client._base_manager.using(using).select_for_update().filter(pk__in=keys).order_by("pk")
+    # locked before a client (the order of a login). What is locked is kept on the deletion's
+    # own transaction block (Django's Collector opens one per delete()), so a QuerySet deleted
+    # again (a retry, a module-level QuerySet) locks again; and a client that its QuerySet no
+    # longer matches when read again (a filter on its tokens) is locked at its own call.
+    alias = using or primary.alias(Client)
+    blocks = connections[alias].atomic_blocks
+    deletion = blocks[-1] if blocks else None
+    locked: set[Any] = getattr(deletion, _CLIENTS_LOCKED, set())
+    if instance.pk in locked:
+        return  # an earlier client's call of this deletion did it
+    keys = {instance.pk}
+    if not locked and isinstance(origin, QuerySet) and issubclass(origin.model, Client):
+        keys |= set(origin.values_list("pk", flat=True))
+    if deletion is not None:
+        setattr(deletion, _CLIENTS_LOCKED, locked | keys)
+    rows = Client._base_manager.using(alias).select_for_update().filter(pk__in=keys).order_by("pk")
     list(rows.values_list("pk", flat=True))
-    tokens = AuthToken._default_manager.using(using).filter(client_id__in=keys)
+    tokens = AuthToken._default_manager.using(alias).filter(client_id__in=keys)
     models.lock_token_users(tokens)
     tokens.delete()
 

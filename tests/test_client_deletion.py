@@ -14,7 +14,9 @@ import time
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.signals import user_logged_in
 from django.db import connection, transaction
+from django.db.models import deletion
 from django.db.models.signals import pre_delete
 from rest_framework.test import APIClient
 
@@ -225,3 +227,61 @@ def test_an_atomic_refresh_and_rotation_and_a_deletion_of_its_client_do_not_dead
     assert not isinstance(refreshed, Exception), refreshed
     assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
     assert not AuthToken.objects.exists()
+
+
+@needs_postgres
+def test_a_queryset_deleted_again_locks_again(transactional_db, user):
+    """What the first client's call locked is kept on that deletion's transaction block, not on the
+    QuerySet: a module-level QuerySet of a periodic job (or a retry after a failed deletion)
+    deleted a second time used to skip every lock, and failed on a login's new token."""
+    stale = Client.objects.filter(name__startswith="tmp-")
+    Client.objects.create(name="tmp-1")
+    stale.delete()
+    client = Client.objects.create(name="tmp-2")
+    in_login = threading.Event()
+
+    def slow_receiver(sender, **kwargs):  # a project's user_logged_in receiver: the login holds its client
+        in_login.set()
+        time.sleep(0.5)
+
+    user_logged_in.connect(slow_receiver, weak=False, dispatch_uid="t-slow-login")
+    try:
+        def delete_again():
+            assert in_login.wait(timeout=10)
+            return stale.delete()
+
+        issued, deletion = run_concurrently(
+            lambda: login.login(None, username="alice", password=PASSWORD, client=client), delete_again)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="t-slow-login")
+    assert isinstance(issued, tokens.IssuedToken), issued
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
+    assert not AuthToken.objects.exists()
+
+
+@needs_postgres
+def test_a_client_its_queryset_no_longer_matches_is_locked_at_its_own_call(transactional_db, user, monkeypatch):
+    """"Delete the clients nobody uses": a login that commits after Django collected the rows takes
+    its client out of the QuerySet read again at the first client's call. That client is locked
+    (and its new token deleted) at its own call, never left to fail the deletion's commit."""
+    Client.objects.create(name="old-a")
+    client = Client.objects.create(name="old-x")
+    collected = threading.Event()
+    real_delete = deletion.Collector.delete
+
+    def delete_a_moment_later(self):
+        if Client in self.data:
+            collected.set()
+            time.sleep(0.5)  # between Django's collection and its deletion
+        return real_delete(self)
+
+    monkeypatch.setattr(deletion.Collector, "delete", delete_a_moment_later)
+
+    def log_in():
+        assert collected.wait(timeout=10)
+        return login.login(None, username="alice", password=PASSWORD, client=client)
+
+    deleted, issued = run_concurrently(lambda: Client.objects.filter(auth_tokens__isnull=True).delete(), log_in)
+    assert isinstance(issued, tokens.IssuedToken), issued
+    assert isinstance(deleted, tuple) and deleted[1]["gql_authtoken.Client"] == 2, deleted
+    assert not Client.objects.exists() and not AuthToken.objects.exists()

@@ -79,7 +79,8 @@ def login(
     if choose_client is not None:
         client = choose_client(user)
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
-        issued = tokens.issue_token(user, client=client, request=request, password_hash=user.password)
+        issued = tokens.issue_token(user, client=client, request=request, password_hash=user.password,
+                                    password=password)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
     return issued
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_out
+from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import DateTimeField, Value
 from django.db.models.functions import Coalesce, Greatest
@@ -121,13 +122,14 @@ def new_token() -> str:
     )
 
 
-@sensitive_variables("token")
+@sensitive_variables("token", "password")
 def issue_token(
     user: AbstractBaseUser,
     *,
     client: Client | None = None,
     request: HttpRequest | None = None,
     password_hash: str | None = None,
+    password: str | None = None,
     session: AuthToken | None = None,
 ) -> IssuedToken:
     """Create a session for ``user`` and return its token (shown once, stored hashed).
@@ -138,6 +140,9 @@ def issue_token(
     deactivation or revocation that committed while the caller worked leaves
     no token behind (``InvalidCredentials`` / ``InactiveUser`` /
     ``InvalidToken``). The change's own revocation serialises on the same lock.
+    ``password`` (the one the login checked) lets a stored hash other than ``password_hash``
+    pass when it is of that same password: another login at once re-hashed an outdated hash
+    (one more hash, only then).
     ``UnknownClient`` when ``client`` was deleted since the caller found it
     (``models.hold_client``).
     """
@@ -147,8 +152,10 @@ def issue_token(
             raise UnknownClient()  # deleted since the caller found it
         stored = models.lock_user(user, *models.model_fields(user, ("password", "is_active")))
         if password_hash is not None:
-            if stored.get("password") != password_hash:
-                raise InvalidCredentials()
+            stored_hash = stored.get("password")
+            if stored_hash != password_hash and not (
+                    password is not None and stored_hash is not None and check_password(password, stored_hash)):
+                raise InvalidCredentials()  # a new password (or none) since the login checked it
             if not stored.get("is_active", True):
                 raise InactiveUser()
         if session is not None:

@@ -448,6 +448,82 @@ def test_the_hash_upgrade_at_login_is_not_a_password_change(login_through, db, s
     assert _rest("/cached/", token) and _rest("/not-cli/", token) and _graphql("sync", token)
 
 
+def test_two_logins_at_once_upgrading_one_hash_keep_every_session(transactional_db, clients, monkeypatch):
+    """Both logins verify the outdated hash; the first saves its upgrade, the second saves another
+    over it (stored: a current hash, of the same password), then both issue their tokens (the first
+    finds the second's hash). That is no password change: nothing is revoked, and neither login is
+    refused. Before, the second save revoked every session, or the first login was refused."""
+    import django.contrib.auth.base_user as base_user
+
+    from gql_authtoken import login
+
+    from .test_registration_concurrency import run_concurrently
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    elsewhere = tokens.issue_token(user, client=clients["cli"])
+    both_checked, first_saved, second_saved = threading.Barrier(2), threading.Event(), threading.Event()
+    real_check, real_issue = base_user.check_password, tokens.issue_token
+
+    def check_password(raw_password, encoded, setter=None, *args):
+        def save_in_turn(raw):
+            if both_checked.wait(timeout=10) == 0:
+                setter(raw)
+                first_saved.set()
+            else:
+                assert first_saved.wait(timeout=10)
+                setter(raw)
+                second_saved.set()
+
+        return real_check(raw_password, encoded, save_in_turn if setter else None, *args)
+
+    def issue_once_both_saved(*args, **kwargs):
+        assert second_saved.wait(timeout=10)
+        return real_issue(*args, **kwargs)
+
+    monkeypatch.setattr(base_user, "check_password", check_password)
+    monkeypatch.setattr(tokens, "issue_token", issue_once_both_saved)
+
+    def log_in():
+        return login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+
+    logins = run_concurrently(log_in, log_in)
+    monkeypatch.undo()
+    assert all(isinstance(issued, tokens.IssuedToken) for issued in logins), logins
+    for issued in (*logins, elsewhere):
+        assert tokens.authenticate_token(issued.token).user == user
+    user.refresh_from_db()
+    assert user.password.startswith("md5$") and user.check_password(PASSWORD)
+
+
+def test_a_login_upgrading_an_old_hash_over_a_new_password_revokes_every_session(transactional_db, clients,
+                                                                              monkeypatch):
+    """The other side of that rule: the password changed while a login with the old one ran, and
+    Django's upgrade save writes the old password back over the new hash (Django's own race). That
+    is a change (the stored hash is not of the password the login checked): every session that
+    existed is revoked."""
+    import django.contrib.auth.base_user as base_user
+
+    from gql_authtoken import login
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    elsewhere = tokens.issue_token(user, client=clients["cli"])
+    real_check = base_user.check_password
+
+    def check_password(raw_password, encoded, setter=None, *args):
+        def changed_first(raw):
+            get_user_model().objects.filter(pk=user.pk).update(password=make_password("a new password 42"))
+            setter(raw)
+
+        return real_check(raw_password, encoded, changed_first if setter else None, *args)
+
+    monkeypatch.setattr(base_user, "check_password", check_password)
+    issued = login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+    monkeypatch.undo()
+    assert list(AuthToken.objects.values_list("pk", flat=True)) == [issued.instance.pk]  # elsewhere: revoked
+
+
 # --- the paths of the issue one by one ----------------------------------------------------
 
 

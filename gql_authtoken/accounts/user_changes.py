@@ -9,7 +9,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import get_hasher, identify_hasher
+from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher
+from django.views.decorators.debug import sensitive_variables
 
 from .. import cache as token_cache
 from .. import email_confirmation, tokens
@@ -18,8 +19,10 @@ from ..conf import auth_settings
 # The pk of the user whose password change is being saved by ``accounts.passwords``,
 # which revokes the sessions itself (see ``sessions_revoked_by_caller``).
 _revoking_caller: ContextVar[Any] = ContextVar("gql_authtoken_revoking_caller", default=None)
-# The user instance whose ``check_password()`` is running: only then can a save be Django's re-hash.
-_checking_password: ContextVar[Any] = ContextVar("gql_authtoken_checking_password", default=None)
+# The user instance whose ``check_password()`` is running, and the password it checks: only then
+# can a save be Django's re-hash.
+_checking_password: ContextVar[tuple[Any, str | None] | None] = ContextVar("gql_authtoken_checking_password",
+                                                                           default=None)
 
 
 def watch_password_checks() -> None:
@@ -39,8 +42,9 @@ def watch_password_checks() -> None:
         return
 
     @functools.wraps(original)
+    @sensitive_variables("raw_password")
     def check_password(self: Any, raw_password: str | None) -> bool:
-        reset = _checking_password.set(self)
+        reset = _checking_password.set((self, raw_password))
         try:
             return original(self, raw_password)
         finally:
@@ -120,15 +124,23 @@ def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
     (``watch_password_checks``). Anything else that writes a hash
     (``set_password()``, ``set_unusable_password()``, assigning
     ``make_password()``, with or without ``update_fields``) is a change.
+
+    Two logins at once with one outdated hash both re-hash it: the second finds the first's
+    current hash stored. That is an upgrade too when the stored hash is of the password this
+    check verified (one more hash, only then); a stored hash of another password (changed
+    meanwhile, which this save now overwrites with the old one) is a change, and revokes.
     """
+    checking = _checking_password.get()
     if (update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None
-            or _checking_password.get() is not user):
+            or checking is None or checking[0] is not user):
         return False
     try:
         old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)
     except ValueError:  # unusable or unknown: never what an upgrade writes
         return False
     preferred = get_hasher("default")
+    if new_hasher.algorithm != preferred.algorithm or preferred.must_update(user.password):
+        return False
     outdated = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
-    return outdated and new_hasher.algorithm == preferred.algorithm and not preferred.must_update(user.password)
+    return outdated or check_password(checking[1], old_hash)
 

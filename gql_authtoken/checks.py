@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from typing import Any
 
@@ -37,8 +38,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if not isinstance(user, dict):
         return [_error("GQL_AUTHTOKEN must be a dict.", 1)]
     for name in sorted(set(user) - set(DEFAULTS)):
+        close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1)
         errors.append(_error(f"GQL_AUTHTOKEN has an unknown setting {name!r}.", 2,
-                             hint="See the settings reference in the docs for the valid names."))
+                             hint=f"Did you mean {close[0]!r}?" if close else
+                             "See the settings reference in the docs for the valid names."))
     for name in DURATION_SETTINGS:
         value = getattr(auth_settings, name)
         if value is None and name in OPTIONAL_DURATIONS:
@@ -109,8 +112,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error("GQL_AUTHTOKEN['THROTTLE_ON_CACHE_FAILURE'] must be \"closed\" or \"open\".", 21,
                              hint='What throttled operations do while the cache is down: "closed" refuses them '
                                   '(the default), "open" lets them through uncounted.'))
-    if not isinstance(auth_settings.ACCEPT_REST_AUTHTOKEN_TOKENS, bool):
-        errors.append(_error("GQL_AUTHTOKEN['ACCEPT_REST_AUTHTOKEN_TOKENS'] must be True or False.", 27))
+    for name in sorted(name for name, default in DEFAULTS.items() if isinstance(default, bool)):
+        value = getattr(auth_settings, name)
+        if not isinstance(value, bool):  # "False" read from the environment is true
+            errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must be True or False, not {value!r}.", 27,
+                                 hint='A string such as "False" (read from an environment variable) is true: '
+                                      'convert it, e.g. os.environ.get("X") == "1".'))
     for name in sorted(IMPORT_STRINGS):
         value = getattr(auth_settings, name)
         if isinstance(value, str):

@@ -103,10 +103,22 @@ def test_check_missing_or_misplaced_middleware():
         ({"IPV6_THROTTLE_PREFIX": 129}, "gql_authtoken.E018"),
         ({"IPV6_THROTTLE_PREFIX": "64"}, "gql_authtoken.E018"),
         ({"IPV6_THROTTLE_PREFIX": True}, "gql_authtoken.E018"),
+        ({"REGISTRATION_ENABLED": "False"}, "gql_authtoken.E027"),  # a string from the environment: true
+        ({"REGISTRATION_CONFIRM_ON_GET": 0}, "gql_authtoken.E027"),
+        ({"API_ACCESS_EXCLUDE_FROM_SESSIONS": "no"}, "gql_authtoken.E027"),
+        ({"ACCEPT_REST_AUTHTOKEN_TOKENS": None}, "gql_authtoken.E027"),
     ],
 )
 def test_setting_checks(settings, error):
     assert error in check_ids(GQL_AUTHTOKEN=settings)
+
+
+def test_an_unknown_setting_hears_the_closest_name():
+    with override_settings(GQL_AUTHTOKEN={"REGISTRATION_ENABLE": True, "ZZZ": 1}):
+        hints = {message.msg: message.hint for message in checks.run_checks() if message.id == "gql_authtoken.E002"}
+    typo = "GQL_AUTHTOKEN has an unknown setting 'REGISTRATION_ENABLE'."
+    assert hints[typo] == "Did you mean 'REGISTRATION_ENABLED'?"
+    assert "settings reference" in hints["GQL_AUTHTOKEN has an unknown setting 'ZZZ'."]
 
 
 @override_settings(ROOT_URLCONF="tests.urls_without_rest")

@@ -508,7 +508,7 @@ def test_a_login_upgrading_an_old_hash_over_a_new_password_revokes_every_session
 
     user = get_user_model().objects.create_user("alice", "alice@example.com")
     get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
-    elsewhere = tokens.issue_token(user, client=clients["cli"])
+    tokens.issue_token(user, client=clients["cli"])  # a session elsewhere
     real_check = base_user.check_password
 
     def check_password(raw_password, encoded, setter=None, *args):

@@ -183,3 +183,17 @@ def test_a_program_may_post_json_without_a_csrf_token(link):
     """No session cookie and a body no HTML form can send: nothing a browser could be tricked into."""
     response = Client(enforce_csrf_checks=True).post(link, "{}", content_type="application/json")
     assert response.status_code == 302 and carol_is_active()
+
+
+def test_the_link_and_the_rest_endpoints_work_under_login_required_middleware(link, settings):
+    """Django's LoginRequiredMiddleware (5.1) sends anonymous requests to LOGIN_URL unless the
+    view is marked login_not_required: the person following the link is never logged in."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.contrib.auth.middleware.LoginRequiredMiddleware"]
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(link)
+    assert page.status_code == 200, page.get("Location")
+    assert client.post(link, {"csrfmiddlewaretoken": csrf_from(page)}).status_code == 302
+    assert carol_is_active()
+    login = Client().post("/auth/login/", {"username": "carol", "password": GOOD})
+    assert login.status_code == 200, login.content
+    assert Client().get("/whoami/").status_code == 302  # the middleware is on: a plain view redirects

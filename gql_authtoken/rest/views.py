@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
@@ -309,7 +310,9 @@ class RegisterView(CoreErrorsMixin, APIView):
         return Response({"success": True}, status=status.HTTP_201_CREATED)
 
 
-@method_decorator([never_cache, xframe_options_deny, csrf_protect], name="dispatch")
+# login_not_required: the person following the link is not logged in (Django's
+# LoginRequiredMiddleware would send them to LOGIN_URL); DRF marks its views the same way.
+@method_decorator([never_cache, xframe_options_deny, csrf_protect, login_not_required], name="dispatch")
 class ConfirmEmailView(View):
     """The mailed link, ``register/confirm/<token>/``: a page for people, not a JSON endpoint.
 

@@ -54,6 +54,7 @@ def login(
     if attempts.refused_input("login", request, rate, username=username, password=password):
         raise InvalidCredentials()
     username = identities.normalize_username(username)
+    _refuse_api_access_client(client)
     # Inside a transaction (``ATOMIC_REQUESTS``) the user's row lock taken by a password hash
     # that Django upgrades in ``authenticate`` lasts to the commit: the client is held first,
     # as ``issue_token`` holds it (``models.hold_client`` says why).
@@ -78,11 +79,21 @@ def login(
         raise InactiveUser()
     if choose_client is not None:
         client = choose_client(user)
+        _refuse_api_access_client(client)
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
         issued = tokens.issue_token(user, client=client, request=request, password_hash=user.password,
                                     password=password)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
     return issued
+
+
+def _refuse_api_access_client(client: Client | None) -> None:
+    """``UnknownClient`` for the client of API keys (``API_ACCESS_CLIENT_NAME``): its tokens come
+    from ``apiaccess/`` only, one per user and replacing the last, and may be left out of the
+    sessions list; a login naming it would mint more of them, unseen there."""
+    name = auth_settings.API_ACCESS_CLIENT_NAME
+    if client is not None and name and client.name == name:
+        raise UnknownClient()
 
 
 def _throttle_login(request: HttpRequest | None, username: str) -> tuple[Any, Counted]:

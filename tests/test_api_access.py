@@ -93,3 +93,21 @@ def test_a_request_with_the_api_key_replaces_it(settings, user, api_client_row):
     assert tokens.authenticate_token(new_key).client.name == "api"
     with pytest.raises(InvalidToken):
         tokens.authenticate_token(key)
+
+
+@pytest.mark.parametrize("through", ["graphql", "rest"])
+def test_a_login_naming_the_api_client_mints_no_key(api_client_row, user, settings, through):
+    """Keys come from apiaccess/ only: one per user, replacing the last. A login naming the API
+    client would mint more, hidden from the sessions list with API_ACCESS_EXCLUDE_FROM_SESSIONS."""
+    from django.test import Client as DjangoClient
+
+    from .conftest import LOGIN, PASSWORD, GraphQLClient, operation_code
+
+    settings.GQL_AUTHTOKEN = SETTINGS
+    if through == "graphql":
+        payload = GraphQLClient("sync")(LOGIN, {"username": "alice", "password": PASSWORD, "client": "api"})
+        assert operation_code(payload["data"]["login"]) == "unknown_client"
+    else:
+        response = DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD, "client": "api"})
+        assert (response.status_code, response.json()) == (400, {"client": ["Unknown client."]})
+    assert not AuthToken.objects.filter(client=api_client_row).exists()

@@ -306,4 +306,7 @@ def test_a_plain_sync_resolver_reads_the_token_user_on_either_view(gql, user, lo
     assert gql("{ plainWhoami }", token=login_token) == {"data": {"plainWhoami": "alice"}}
     refused = gql("{ plainWhoami }", token="not-a-token")
     assert refused["data"] is None and refused["errors"][0]["message"] == "Invalid token."
+    assert refused["errors"][0]["extensions"] == {"code": "invalid_token"}  # raised bare by the app's resolver
+    anonymous = gql("{ plainWhoami }")
+    assert anonymous["errors"][0]["extensions"] == {"code": "not_authenticated"}
     assert "SynchronousOnlyOperation" not in caplog.text

@@ -114,6 +114,15 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self, error_message: str = "Unexpected error.") -> None:
         super().__init__(should_mask_error=is_unexpected_error, error_message=error_message)
 
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        # A core error raised by an app's own resolver (``current_user(info)`` in a field with no
+        # permission extension) reaches graphql-core bare: it gets its code as the package's do.
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, AuthTokenError) and "code" not in (error.extensions or {}):
+                error.extensions = {**(error.extensions or {}), "code": original.code}
+        return super()._process_errors(errors)
+
 
 class QuietAuthErrorsMixin:
     """Schema mixin: log unexpected errors only, and never the operation's text.

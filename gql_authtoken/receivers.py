@@ -36,8 +36,10 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using:
         return
     names = _watched_fields(sender, update_fields)
     if names:
-        before = sender._base_manager.using(using).filter(pk=instance.pk).values(*names).first()
-        instance.__dict__[_BEFORE_ATTR] = before or {}
+        before = sender._base_manager.using(using).filter(pk=instance.pk).values(*names).first() or {}
+        if update_fields is not None and set(update_fields) == {"password"}:
+            user_changes.keep_newer_password(instance, before.get("password"))
+        instance.__dict__[_BEFORE_ATTR] = before
 
 
 def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any) -> None:

@@ -498,32 +498,40 @@ def test_two_logins_at_once_upgrading_one_hash_keep_every_session(transactional_
     assert user.password.startswith("md5$") and user.check_password(PASSWORD)
 
 
-def test_a_login_upgrading_an_old_hash_over_a_new_password_revokes_every_session(transactional_db, clients,
-                                                                              monkeypatch):
-    """The other side of that rule: the password changed while a login with the old one ran, and
-    Django's upgrade save writes the old password back over the new hash (Django's own race). That
-    is a change (the stored hash is not of the password the login checked): every session that
-    existed is revoked."""
+def test_a_login_with_the_old_password_racing_a_change_gets_nothing_and_keeps_the_new_one(
+        transactional_db, clients, monkeypatch):
+    """The password changes (set_password() and save(): every session revoked) while a login with
+    the old one runs, after its check matched the old, outdated hash. Django's re-hash save would
+    write the old password back over the new one, and the login would get a token: the new hash
+    is kept instead, the check fails, and the login is refused."""
     import django.contrib.auth.base_user as base_user
 
     from gql_authtoken import login
+    from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
 
     user = get_user_model().objects.create_user("alice", "alice@example.com")
     get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
-    tokens.issue_token(user, client=clients["cli"])  # a session elsewhere
+    elsewhere = tokens.issue_token(user, client=clients["cli"])
     real_check = base_user.check_password
 
     def check_password(raw_password, encoded, setter=None, *args):
         def changed_first(raw):
-            get_user_model().objects.filter(pk=user.pk).update(password=make_password("a new password 42"))
+            owner = get_user_model().objects.get(pk=user.pk)  # the owner, in another request
+            owner.set_password("a new password 42")
+            owner.save()
             setter(raw)
 
         return real_check(raw_password, encoded, changed_first if setter else None, *args)
 
     monkeypatch.setattr(base_user, "check_password", check_password)
-    issued = login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+    with pytest.raises(InvalidCredentials):
+        login.login(None, username="alice", password=PASSWORD, client=clients["web"])
     monkeypatch.undo()
-    assert list(AuthToken.objects.values_list("pk", flat=True)) == [issued.instance.pk]  # elsewhere: revoked
+    stored = get_user_model().objects.get(pk=user.pk)
+    assert stored.check_password("a new password 42") and not stored.check_password(PASSWORD)
+    assert not AuthToken.objects.exists()  # elsewhere: revoked by the change; none for the login
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(elsewhere.token)
 
 
 # --- the paths of the issue one by one ----------------------------------------------------

@@ -19,10 +19,12 @@ from ..conf import auth_settings
 # The pk of the user whose password change is being saved by ``accounts.passwords``,
 # which revokes the sessions itself (see ``sessions_revoked_by_caller``).
 _revoking_caller: ContextVar[Any] = ContextVar("gql_authtoken_revoking_caller", default=None)
-# The user instance whose ``check_password()`` is running, and the password it checks: only then
-# can a save be Django's re-hash.
-_checking_password: ContextVar[tuple[Any, str | None] | None] = ContextVar("gql_authtoken_checking_password",
-                                                                           default=None)
+# The user instance whose ``check_password()`` is running, the password it checks and the hash it
+# checks it against: only then can a save be Django's re-hash.
+_checking_password: ContextVar[tuple[Any, str | None, str] | None] = ContextVar(
+    "gql_authtoken_checking_password", default=None)
+# Set on a user whose check matched a hash that was replaced meanwhile (``keep_newer_password``).
+_STALE_CHECK = "_gql_authtoken_stale_password_check"
 
 
 def watch_password_checks() -> None:
@@ -44,14 +46,32 @@ def watch_password_checks() -> None:
     @functools.wraps(original)
     @sensitive_variables("raw_password")
     def check_password(self: Any, raw_password: str | None) -> bool:
-        reset = _checking_password.set((self, raw_password))
+        reset = _checking_password.set((self, raw_password, self.password))
         try:
-            return original(self, raw_password)
+            matched = original(self, raw_password)
         finally:
             _checking_password.reset(reset)
+        # The password changed while it was checked: it matched the old one (keep_newer_password).
+        return matched and not self.__dict__.pop(_STALE_CHECK, False)
 
     check_password._gql_authtoken_watched = True  # type: ignore[attr-defined]
     AbstractBaseUser.check_password = check_password  # type: ignore[method-assign]
+
+
+def keep_newer_password(user: Any, stored_hash: str | None) -> None:
+    """Before a save of ``user``'s ``password`` alone: when it is Django's re-hash inside
+    ``check_password()`` and the stored hash is no longer the one checked, nor of the same
+    password (another login's re-hash), the password was changed meanwhile. Django would write
+    the old password back over the new one; the stored hash is kept instead, and the check fails
+    (``watch_password_checks``): a login with the old password gets nothing."""
+    checking = _checking_password.get()
+    if checking is None or checking[0] is not user or stored_hash is None:
+        return
+    _user, raw_password, checked_hash = checking
+    if stored_hash == checked_hash or check_password(raw_password, stored_hash):
+        return
+    user.password = stored_hash
+    user.__dict__[_STALE_CHECK] = True
 
 
 @contextmanager
@@ -127,8 +147,8 @@ def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
 
     Two logins at once with one outdated hash both re-hash it: the second finds the first's
     current hash stored. That is an upgrade too when the stored hash is of the password this
-    check verified (one more hash, only then); a stored hash of another password (changed
-    meanwhile, which this save now overwrites with the old one) is a change, and revokes.
+    check verified (one more hash, only then). A stored hash of another password (changed
+    meanwhile) is never overwritten: ``keep_newer_password`` keeps it, so this save changes nothing.
     """
     checking = _checking_password.get()
     if (update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None

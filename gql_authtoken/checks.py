@@ -37,8 +37,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     user = auth_settings.user_settings()
     if not isinstance(user, dict):
         return [_error("GQL_AUTHTOKEN must be a dict.", 1)]
-    for name in sorted(set(user) - set(DEFAULTS)):
-        close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1)
+    for name in sorted(set(user) - set(DEFAULTS), key=repr):  # keys of any type
+        close = difflib.get_close_matches(str(name).upper(), list(DEFAULTS), n=1)
         errors.append(_error(f"GQL_AUTHTOKEN has an unknown setting {name!r}.", 2,
                              hint=f"Did you mean {close[0]!r}?" if close else
                              "See the settings reference in the docs for the valid names."))

@@ -525,17 +525,19 @@ class TokenAuthenticationMiddleware:
         """A 400 for a request to a Strawberry view that Strawberry's own views fail on with a 500
         (``graphql_request_problem``: a JSON body not in UTF-8, nested too deeply, ``null``, ``[1]``...).
 
-        Before an async Strawberry view (``AsyncGraphQLView``), the request's token is looked up
-        here, where Django runs this hook off the event loop: its sync resolvers run in the loop,
-        where Django refuses a query, and ``current_user(info)`` or ``request.user`` then needs
-        none. Other views keep the lazy lookup (none at all for a view that never asks)."""
+        Before an async Strawberry view (``AsyncGraphQLView``), the request's user (its token's,
+        or else the session's) is looked up here, where Django runs this hook off the event loop:
+        its sync resolvers run in the loop, where Django refuses a query, and
+        ``current_user(info)`` or ``request.user`` then needs none. Other views keep the lazy
+        lookup (none at all for a view that never asks)."""
         if _is_graphql_view(view_func):
             problem = graphql_request_problem(request, uploads=_takes_uploads(view_func),
                                               batching=_batching(view_func))
             if problem is not None:
                 return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
-            if iscoroutinefunction(view_func):
-                get_token_auth(request)
+            user = getattr(request, "user", None)  # Django's lazy session user, or the token's
+            if iscoroutinefunction(view_func) and isinstance(user, SimpleLazyObject):
+                getattr(user, "pk", None)  # evaluated here
         return None
 
     def process_request(self, request: HttpRequest) -> None:

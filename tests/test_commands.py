@@ -99,5 +99,13 @@ def test_create_client_twice(db):
 @pytest.mark.parametrize("size", ["0", "-5", "10001", "99999999999999999999999", "1e3", ""])
 def test_a_batch_size_out_of_range_is_refused_before_anything_runs(db, command, size):
     """Each used to fail deep inside (a ValueError of the ORM, PostgreSQL's bigint out of range)."""
-    with pytest.raises(CommandError, match="argument --batch-size: "):
+    with pytest.raises(CommandError, match="--batch-size must be a whole number from 1 to 10,000"):
         call_command(*command, "--batch-size", size)
+
+
+@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("import_tokens", "--from", "drf")])
+@pytest.mark.parametrize("size", [0, -1, 10_001, True, 2.5])
+def test_a_batch_size_passed_to_call_command_is_checked_too(db, command, size):
+    """call_command(..., batch_size=0) skips argparse's type: handle() checks it again."""
+    with pytest.raises(CommandError, match="--batch-size must be a whole number"):
+        call_command(*command, batch_size=size)

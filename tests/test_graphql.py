@@ -310,3 +310,25 @@ def test_a_plain_sync_resolver_reads_the_token_user_on_either_view(gql, user, lo
     anonymous = gql("{ plainWhoami }")
     assert anonymous["errors"][0]["extensions"] == {"code": "not_authenticated"}
     assert "SynchronousOnlyOperation" not in caplog.text
+
+
+@pytest.mark.parametrize("session", ["logged-in", "garbage-cookie"])
+def test_a_plain_sync_resolver_under_the_async_view_reads_a_session_user(transactional_db, user, session, caplog):
+    """No token, a session cookie: Django's lazy session user is loaded before the async view too
+    (it used to load inside the event loop: SynchronousOnlyOperation, "Unexpected error.")."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    if session == "logged-in":
+        async_to_sync(client.aforce_login)(user)
+    else:
+        client.cookies["sessionid"] = "garbage"
+    body = json.dumps({"query": "{ plainWhoami }"})
+    response = async_to_sync(client.post)("/graphql/async/", body, content_type="application/json")
+    payload = response.json()
+    if session == "logged-in":
+        assert payload == {"data": {"plainWhoami": "alice"}}
+    else:
+        assert payload["errors"][0]["extensions"] == {"code": "not_authenticated"}
+    assert "SynchronousOnlyOperation" not in caplog.text

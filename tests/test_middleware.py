@@ -114,11 +114,13 @@ def test_setting_checks(settings, error):
 
 
 def test_an_unknown_setting_hears_the_closest_name():
-    with override_settings(GQL_AUTHTOKEN={"REGISTRATION_ENABLE": True, "ZZZ": 1}):
+    with override_settings(GQL_AUTHTOKEN={"REGISTRATION_ENABLE": True, "ZZZ": 1, "token_prefix": "x", 1: True}):
         hints = {message.msg: message.hint for message in checks.run_checks() if message.id == "gql_authtoken.E002"}
     typo = "GQL_AUTHTOKEN has an unknown setting 'REGISTRATION_ENABLE'."
     assert hints[typo] == "Did you mean 'REGISTRATION_ENABLED'?"
     assert "settings reference" in hints["GQL_AUTHTOKEN has an unknown setting 'ZZZ'."]
+    assert hints["GQL_AUTHTOKEN has an unknown setting 'token_prefix'."] == "Did you mean 'TOKEN_PREFIX'?"
+    assert "GQL_AUTHTOKEN has an unknown setting 1." in hints  # not a crash of sorted() on mixed keys
 
 
 @override_settings(ROOT_URLCONF="tests.urls_without_rest")

@@ -28,19 +28,28 @@ def require_marks_written() -> None:
 BATCH_SIZE_RANGE = (1, 10_000)
 
 
-def add_batch_size_argument(parser: CommandParser, help: str) -> None:
-    """``--batch-size N`` (default 1000), refused by argparse outside ``BATCH_SIZE_RANGE`` (exit
-    status 2 with the usage line): 0 or a negative size has no meaning, and a huge one is more
-    parameters than one query may carry (PostgreSQL's bigint, SQLite's variable limit)."""
+def checked_batch_size(value: object) -> int:
+    """``value`` as a batch size; ``CommandError`` unless it is a whole number in ``BATCH_SIZE_RANGE``
+    (0 or a negative size has no meaning; a huge one is more parameters than one query may carry).
+    For the command line (argparse's ``type``) and for ``call_command(..., batch_size=...)`` alike."""
     low, high = BATCH_SIZE_RANGE
+    try:
+        size = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    except ValueError:
+        size = None
+    if size is None or not low <= size <= high:
+        raise CommandError(f"--batch-size must be a whole number from {low} to {high:,}, not {value!r}.")
+    return size
+
+
+def add_batch_size_argument(parser: CommandParser, help: str) -> None:
+    """``--batch-size N`` (default 1000), checked by ``checked_batch_size``: on the command line
+    argparse refuses a bad one with the usage line (exit status 2)."""
 
     def batch_size(value: str) -> int:
         try:
-            size = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-        if not low <= size <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, not {value}")
-        return size
+            return checked_batch_size(value)
+        except CommandError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     parser.add_argument("--batch-size", type=batch_size, default=1000, help=f"{help} (default 1000).")

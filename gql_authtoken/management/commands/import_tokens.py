@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gql_authtoken.conf import auth_settings
 from gql_authtoken.importers import SOURCES, ImportRefused, import_tokens
-from gql_authtoken.management import add_batch_size_argument
+from gql_authtoken.management import add_batch_size_argument, checked_batch_size
 
 
 class Command(BaseCommand):
@@ -21,6 +21,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, source: str, dry_run: bool, batch_size: int, delete_source: bool, **options: Any
     ) -> None:
+        batch_size = checked_batch_size(batch_size)  # call_command(batch_size=...) skips argparse's type
         try:
             summary = import_tokens(source, dry_run=dry_run, batch_size=batch_size, delete_source=delete_source)
         except ImportRefused as error:

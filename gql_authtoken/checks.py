@@ -250,6 +250,25 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 
 @register()
+def check_rest_framework_app(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """The REST endpoints are routed, but DRF's app is not installed: its browsable pages (a browser's
+    GET of ``auth/login/``) fail with a 500 (``TemplateDoesNotExist: rest_framework/api.html``)."""
+    from django.apps import apps
+    from django.urls import NoReverseMatch, reverse
+
+    if apps.is_installed("rest_framework"):
+        return []
+    try:
+        reverse("gql_authtoken:login")
+    except NoReverseMatch:
+        return []  # GraphQL only: DRF's pages are never served
+    return [Warning(
+        '"rest_framework" is not in INSTALLED_APPS, but the REST endpoints (gql_authtoken.urls) are routed: '
+        "a browser opening one gets a 500 (DRF's page templates are missing); JSON clients are not affected.",
+        hint='Add "rest_framework" to INSTALLED_APPS.', id="gql_authtoken.W012")]
+
+
+@register()
 def check_api_access(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     if auth_settings.API_ACCESS_RESPONSE_INCLUDE_TOKEN:
         return [Warning(

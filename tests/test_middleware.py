@@ -129,3 +129,12 @@ def test_check_confirm_url_needs_the_rest_urls():
     assert "gql_authtoken.W002" in ids
     ids = check_ids(GQL_AUTHTOKEN={"REGISTRATION_EMAIL_CONFIRM": True, "REGISTRATION_CONFIRM_URL": "http://x/{token}"})
     assert "gql_authtoken.W002" not in ids
+
+
+def test_the_rest_urls_without_the_rest_framework_app_are_warned_of(settings):
+    without = [app for app in settings.INSTALLED_APPS if app != "rest_framework"]
+    with override_settings(INSTALLED_APPS=without):
+        assert "gql_authtoken.W012" in check_ids()
+        with override_settings(ROOT_URLCONF="tests.urls_without_rest"):
+            assert "gql_authtoken.W012" not in check_ids()  # GraphQL only
+    assert "gql_authtoken.W012" not in check_ids()

@@ -249,6 +249,39 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
+@register(Tags.urls)
+def check_atomic_async_graphql_views(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """An ``AsyncGraphQLView`` routed while a database has ``ATOMIC_REQUESTS``: Django refuses every
+    request to it (``RuntimeError: You cannot use ATOMIC_REQUESTS with async views``, a 500)."""
+    from asgiref.sync import iscoroutinefunction
+    from django.db import connections
+    from django.urls import URLResolver, get_resolver
+
+    from .middleware import _is_graphql_view
+
+    atomic = [alias for alias in connections.settings if connections.settings[alias].get("ATOMIC_REQUESTS")]
+    if not atomic:
+        return []
+
+    def views(resolver: Any, prefix: str) -> Any:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                yield from views(pattern, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    errors = []
+    for route, view in views(get_resolver(), ""):
+        refused = set(atomic) - set(getattr(view, "_non_atomic_requests", ()))
+        if refused and _is_graphql_view(view) and iscoroutinefunction(view):
+            errors.append(_error(
+                f"The async GraphQL view at {route!r} runs under ATOMIC_REQUESTS ({', '.join(sorted(refused))}): "
+                "Django refuses every request to it (RuntimeError, a 500).", 31,
+                hint="Wrap it: transaction.non_atomic_requests(AsyncGraphQLView.as_view(schema=schema)), or use "
+                     "GraphQLView (docs/graphql.md)."))
+    return errors
+
+
 @register()
 def check_rest_framework_app(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """The REST endpoints are routed, but DRF's app is not installed: its browsable pages (a browser's

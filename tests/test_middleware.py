@@ -138,3 +138,20 @@ def test_the_rest_urls_without_the_rest_framework_app_are_warned_of(settings):
         with override_settings(ROOT_URLCONF="tests.urls_without_rest"):
             assert "gql_authtoken.W012" not in check_ids()  # GraphQL only
     assert "gql_authtoken.W012" not in check_ids()
+
+
+def test_an_async_graphql_view_under_atomic_requests_is_an_error():
+    """tests/urls.py routes AsyncGraphQLView at graphql/async/ (and others), and one wrapped in
+    transaction.non_atomic_requests at graphql/async-non-atomic/."""
+    from django.db import connections
+
+    original = connections.settings
+    connections.settings = {alias: {**config, "ATOMIC_REQUESTS": True} for alias, config in original.items()}
+    try:
+        messages = [m for m in checks.run_checks() if m.id == "gql_authtoken.E031"]
+    finally:
+        connections.settings = original
+    routes = {m.msg.split("'")[1] for m in messages}
+    assert "graphql/async/" in routes and "graphql/async-non-atomic/" not in routes
+    assert "graphql/sync/" not in routes
+    assert "gql_authtoken.E031" not in check_ids()

@@ -412,7 +412,8 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     messages += _check_sentinel_client(alias)
     if any(getattr(auth_settings, name) for name in THROTTLE_RATE_SETTINGS):
         hint = ("Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at Redis or Memcached (shared by every process, "
-                "and counting atomically), or set the throttle rates to None to turn throttling off.")
+                "and counting atomically), or set the throttle rates to None to turn throttling off: "
+                + ", ".join(f"GQL_AUTHTOKEN[{name!r}]" for name in sorted(THROTTLE_RATE_SETTINGS)) + ".")
         if isinstance(caches[alias], DummyCache):
             messages.append(_error(
                 f"Throttling counts nothing: CACHES[{alias!r}] is a DummyCache, which stores nothing.", 14, hint))

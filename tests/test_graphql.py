@@ -332,3 +332,18 @@ def test_a_plain_sync_resolver_under_the_async_view_reads_a_session_user(transac
     else:
         assert payload["errors"][0]["extensions"] == {"code": "not_authenticated"}
     assert "SynchronousOnlyOperation" not in caplog.text
+
+
+def test_a_session_user_on_a_token_field_hears_that_a_token_is_needed(user):
+    """Same code as without credentials (not_authenticated), but the message tells a logged-in
+    session user what is missing (it used to say no credentials were provided)."""
+    from django.test import Client as DjangoClient
+
+    client = DjangoClient()
+    client.force_login(user)
+    body = json.dumps({"query": "{ me { username } secret }"})
+    payload = client.post("/graphql/sync/", body, content_type="application/json").json()
+    assert payload["data"] is None or payload["data"].get("me") in (None, {"username": "alice"})
+    [error] = payload["errors"]
+    assert error["extensions"] == {"code": "not_authenticated"}
+    assert error["message"] == "A token is needed here: a session login is not enough."

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from strawberry.types import Info
 from strawberry_django.utils.requests import get_request
 
@@ -71,9 +72,12 @@ def request_user(info: Info) -> tuple[Any, AuthToken | None]:
 
 
 def request_token(info: Info) -> AuthToken:
-    """The request's live token; session logins have none."""
-    _, token = request_user(info)
+    """The request's live token; session logins have none (``NotAuthenticated``, which tells a
+    session user that a token is needed: the credentials they sent are not the kind asked for)."""
+    user, token = request_user(info)
     if token is None:
+        if getattr(user, "is_authenticated", False):
+            raise NotAuthenticated(_("A token is needed here: a session login is not enough."))
         raise NotAuthenticated()
     return token
 

@@ -48,7 +48,8 @@ def login(
     password is checked (``_throttle_login``).
 
     Raises ``InvalidCredentials``, ``InactiveUser``, ``Throttled``, and ``UnknownClient`` when
-    ``client`` was deleted meanwhile (inside a transaction: before anything is counted).
+    ``client`` was deleted meanwhile (inside a transaction: before anything is counted) or is
+    the client of API keys (``_refuse_api_access_client``).
     """
     rate = auth_settings.LOGIN_THROTTLE_RATE
     if attempts.refused_input("login", request, rate, username=username, password=password):

@@ -30,14 +30,27 @@ def throttle_ip(scope: str, request: HttpRequest | None, rate: str | None) -> No
     throttle(scope, [throttling.ip_bucket(callers.client_ip(request))], rate)
 
 
-def throttle_call(scope: str, request: HttpRequest | None, identity: Callable[[], str]) -> None:
+def throttle_call(scope: str, request: HttpRequest | None, identity: Callable[[], str], *,
+                  owned: bool = False) -> None:
     """Count one call of an account operation against ``ACCOUNT_THROTTLE_RATE`` (API.md §8):
     per client IP first, then per ``identity()``, the bucket of the address, username or
-    link (asked only when the IP bucket let the call through; ``""``: none)."""
+    link (asked only when the IP bucket let the call through; ``""``: none).
+
+    ``owned``: the identity is someone's address (a reset mail, a resend), and one address
+    may use at most half of its bucket (``throttling.throttle_identity``, as for login
+    failures): nobody at one address can use up the mails to someone's address and so
+    lock its owner out of them at another.
+    """
     rate = auth_settings.ACCOUNT_THROTTLE_RATE
-    throttle_ip(scope, request, rate)
-    if rate is not None:
-        throttle(scope, [identity()], rate)
+    ip = throttling.ip_bucket(callers.client_ip(request))
+    throttle(scope, [ip], rate)
+    bucket = identity() if rate is not None else ""
+    if not bucket:
+        return
+    if owned:
+        throttling.throttle_identity(scope, bucket, ip, rate)
+    else:
+        throttle(scope, [bucket], rate)
 
 
 def bucket_of(value: str, find_account: Callable[[str], Any]) -> str:
@@ -70,5 +83,5 @@ def counted_email(scope: str, request: HttpRequest | None, email: str) -> str:
     if refused_input(scope, request, auth_settings.ACCOUNT_THROTTLE_RATE, email=email):
         return ""
     email = identities.normalize_email(email)
-    throttle_call(scope, request, lambda: bucket_of(email, identities.find_account_by_email))
+    throttle_call(scope, request, lambda: bucket_of(email, identities.find_account_by_email), owned=True)
     return email

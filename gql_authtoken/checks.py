@@ -249,29 +249,35 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return []
 
 
+def _routed_views() -> list[tuple[str, Any]]:
+    """Every view the root URLconf routes, as (route, callback). Entries that are neither a
+    pattern nor an include are skipped: Django's own check reports them (``urls.E004``)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(resolver: Any, prefix: str) -> Any:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    return list(walk(get_resolver(), ""))
+
+
 @register(Tags.urls)
 def check_atomic_async_graphql_views(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """An ``AsyncGraphQLView`` routed while a database has ``ATOMIC_REQUESTS``: Django refuses every
     request to it (``RuntimeError: You cannot use ATOMIC_REQUESTS with async views``, a 500)."""
     from asgiref.sync import iscoroutinefunction
     from django.db import connections
-    from django.urls import URLResolver, get_resolver
 
     from .middleware import _is_graphql_view
 
     atomic = [alias for alias in connections.settings if connections.settings[alias].get("ATOMIC_REQUESTS")]
     if not atomic:
         return []
-
-    def views(resolver: Any, prefix: str) -> Any:
-        for pattern in resolver.url_patterns:
-            if isinstance(pattern, URLResolver):
-                yield from views(pattern, prefix + str(pattern.pattern))
-            else:
-                yield prefix + str(pattern.pattern), pattern.callback
-
     errors = []
-    for route, view in views(get_resolver(), ""):
+    for route, view in _routed_views():
         refused = set(atomic) - set(getattr(view, "_non_atomic_requests", ()))
         if refused and _is_graphql_view(view) and iscoroutinefunction(view):
             errors.append(_error(
@@ -282,21 +288,21 @@ def check_atomic_async_graphql_views(app_configs: Any = None, **kwargs: Any) -> 
     return errors
 
 
-@register()
+@register(Tags.urls)
 def check_rest_framework_app(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """The REST endpoints are routed, but DRF's app is not installed: its browsable pages (a browser's
-    GET of ``auth/login/``) fail with a 500 (``TemplateDoesNotExist: rest_framework/api.html``)."""
+    """The REST endpoints are routed (``gql_authtoken.urls`` or its views, under any prefix), but
+    DRF's app is not installed: its browsable pages (a browser's GET of ``auth/login/``) fail with a
+    500 (``TemplateDoesNotExist: rest_framework/api.html``)."""
     from django.apps import apps
-    from django.urls import NoReverseMatch, reverse
 
     if apps.is_installed("rest_framework"):
         return []
-    try:
-        reverse("gql_authtoken:login")
-    except NoReverseMatch:
+    routed = [route for route, view in _routed_views()
+              if getattr(getattr(view, "view_class", None), "__module__", "").startswith("gql_authtoken.rest.")]
+    if not routed:
         return []  # GraphQL only: DRF's pages are never served
     return [Warning(
-        '"rest_framework" is not in INSTALLED_APPS, but the REST endpoints (gql_authtoken.urls) are routed: '
+        f'"rest_framework" is not in INSTALLED_APPS, but the REST endpoints are routed ({routed[0]!r}): '
         "a browser opening one gets a 500 (DRF's page templates are missing); JSON clients are not affected.",
         hint='Add "rest_framework" to INSTALLED_APPS.', id="gql_authtoken.W012")]
 

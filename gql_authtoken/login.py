@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import attempts, callers, identities, models, primary, throttling, tokens
 from .conf import auth_settings
-from .exceptions import InactiveUser, InvalidCredentials, Throttled, UnknownClient
+from .exceptions import InactiveUser, InvalidCredentials, UnknownClient
 from .models import Client
 from .throttling import Counted, throttle
 
@@ -108,7 +108,7 @@ def _throttle_login(request: HttpRequest | None, username: str) -> tuple[Any, Co
 
     ``LOGIN_ACCOUNT_THROTTLE_RATE`` limits failures on one account from all
     addresses together, so a guess spread over many addresses is still capped;
-    and one address may use at most half of it (``throttling.share_of``), so no
+    and one address may use at most half of it (``throttling.throttle_identity``), so no
     single address can use it up and lock the rightful user out at another.
     Each attempt is counted as a failure up front and refunded once the
     password matches, so concurrent guesses cannot overshoot either cap.
@@ -119,13 +119,8 @@ def _throttle_login(request: HttpRequest | None, username: str) -> tuple[Any, Co
     throttle("login", [ip], auth_settings.LOGIN_THROTTLE_RATE)
     account = identities.find_account(username)
     identity = throttling.identity_bucket(account, username)
-    rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
-    share = throttle("login_failures", [f"{identity} from {ip}"], throttling.share_of(rate))
-    try:
-        return account, share + throttle("login_failures", [identity], rate)
-    except Throttled:
-        share.refund()  # refused before any password was checked: no failure
-        raise
+    return account, throttling.throttle_identity("login_failures", identity, ip,
+                                                 auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE)
 
 
 @sensitive_variables("password")

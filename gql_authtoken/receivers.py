@@ -36,8 +36,15 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using:
         return
     names = _watched_fields(sender, update_fields)
     if names:
-        before = sender._base_manager.using(using).filter(pk=instance.pk).values(*names).first() or {}
-        if update_fields is not None and set(update_fields) == {"password"}:
+        stored = sender._base_manager.using(using).filter(pk=instance.pk)
+        rehash = update_fields is not None and set(update_fields) == {"password"} and (
+            user_changes.checking_own_password(instance))
+        if rehash and connections[using].in_atomic_block:
+            # Django's re-hash at a login, in the check's transaction (user_changes.watch_password_checks):
+            # a password change can neither commit between this read and the save, nor be in flight unseen.
+            stored = stored.select_for_update()
+        before = stored.values(*names).first() or {}
+        if rehash:
             user_changes.keep_newer_password(instance, before.get("password"))
         instance.__dict__[_BEFORE_ATTR] = before
 

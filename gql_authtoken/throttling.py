@@ -153,6 +153,19 @@ def throttle(scope: str, buckets: list[str], rate: str | None) -> Counted:
     return counted
 
 
+def throttle_identity(scope: str, identity: str, ip: str, rate: str | None) -> Counted:
+    """Count one attempt on ``identity``'s bucket against ``rate``, and on its share from the IP
+    bucket ``ip`` against half of it (``share_of``), that share first: no single address can fill
+    an identity's bucket and so lock its owner out at another (API.md §8). Raises ``Throttled``;
+    returns both counts (``Counted``), for a caller that may refund them."""
+    share = throttle(scope, [f"{identity} from {ip}"], share_of(rate))
+    try:
+        return share + throttle(scope, [identity], rate)
+    except Throttled:
+        share.refund()  # refused: nothing counted
+        raise
+
+
 def _count(keys: list[str], timeout: int) -> list[int]:
     """Add one to each counter (created at 0 for ``timeout`` seconds); their new values."""
     cache = cache_access.primary()

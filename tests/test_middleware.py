@@ -138,6 +138,23 @@ def test_the_rest_urls_without_the_rest_framework_app_are_warned_of(settings):
         with override_settings(ROOT_URLCONF="tests.urls_without_rest"):
             assert "gql_authtoken.W012" not in check_ids()  # GraphQL only
     assert "gql_authtoken.W012" not in check_ids()
+    for urlconf in ("tests.urls_tenant", "tests.urls_odd"):  # under a converter; a view on its own
+        with override_settings(INSTALLED_APPS=without, ROOT_URLCONF=urlconf):
+            assert "gql_authtoken.W012" in check_ids(), urlconf
+
+
+def test_the_url_checks_leave_a_broken_urlconf_to_django():
+    """An entry that is not a pattern: Django's urls.E004, not a traceback of the package's checks."""
+    from django.db import connections
+
+    original = connections.settings
+    connections.settings = {alias: {**config, "ATOMIC_REQUESTS": True} for alias, config in original.items()}
+    try:
+        with override_settings(ROOT_URLCONF="tests.urls_odd"):
+            ids = {message.id for message in checks.run_checks()}
+    finally:
+        connections.settings = original
+    assert {"urls.E004", "gql_authtoken.E031"} <= ids
 
 
 def test_an_async_graphql_view_under_atomic_requests_is_an_error():

@@ -21,9 +21,12 @@ import uvicorn
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.db import transaction as django_transaction
+from django.db.models.signals import post_save
 from django.test import AsyncClient
 from django.test import Client as DjangoClient
 from websockets.exceptions import ConnectionClosed
@@ -532,6 +535,125 @@ def test_a_login_with_the_old_password_racing_a_change_gets_nothing_and_keeps_th
     assert not AuthToken.objects.exists()  # elsewhere: revoked by the change; none for the login
     with pytest.raises(InvalidToken):
         tokens.authenticate_token(elsewhere.token)
+
+
+def _md5_user(password=PASSWORD):
+    """alice, whose stored hash Django re-hashes at her next login (an older hasher)."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(password, salt="ab", hasher="md5"))
+    return user
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="a change in flight in another connection needs PostgreSQL (SQLite locks the table)")
+def test_a_login_with_the_old_password_during_an_uncommitted_change_gets_nothing(transactional_db, clients):
+    """The change is saved but its transaction is still open (the rest of its request runs) when
+    a login with the old, outdated password re-hashes it. The re-hash reads the row under a lock,
+    so it waits for the change to commit and finds the new hash: the login is refused and the new
+    password stands. Before, Django's re-hash wrote the old password back and the login got the
+    only live token."""
+    from gql_authtoken import login
+    from gql_authtoken.exceptions import InvalidCredentials
+
+    user = _md5_user()
+    saved = threading.Event()
+
+    def change_password():
+        with django_transaction.atomic():
+            owner = get_user_model().objects.get(pk=user.pk)
+            owner.set_password(NEW_PASSWORD)
+            owner.save()
+            saved.set()
+            time.sleep(1)  # the rest of the request, the row locked
+        return "changed"
+
+    def log_in():
+        assert saved.wait(timeout=10)
+        return login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+
+    from .test_registration_concurrency import run_concurrently
+
+    changed, logged_in = run_concurrently(change_password, log_in)
+    assert changed == "changed" and isinstance(logged_in, InvalidCredentials), logged_in
+    stored = get_user_model().objects.get(pk=user.pk)
+    assert stored.check_password(NEW_PASSWORD) and not stored.check_password(PASSWORD)
+    assert not AuthToken.objects.exists()
+
+
+def test_the_async_check_is_watched_as_the_sync_one(transactional_db, clients, monkeypatch, settings):
+    """``aauthenticate`` (``acheck_password``): the re-hash at login keeps every session, and a
+    change racing it is kept, as for ``authenticate``."""
+    import django.contrib.auth.base_user as base_user
+    from django.contrib.auth import aauthenticate
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher", *settings.PASSWORD_HASHERS]
+    user = _md5_user()
+    elsewhere = tokens.issue_token(user, client=clients["cli"])
+    assert async_to_sync(aauthenticate)(None, username="alice", password=PASSWORD) == user
+    user.refresh_from_db()
+    assert user.password.startswith("fast_sha256$")  # re-hashed
+    assert tokens.authenticate_token(elsewhere.token).user == user
+
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    real_check = base_user.check_password
+
+    def check_password(raw_password, encoded, setter=None, *args):
+        def changed_first(raw):
+            owner = get_user_model().objects.get(pk=user.pk)  # the owner, in another request
+            owner.set_password(NEW_PASSWORD)
+            owner.save()
+            setter(raw)
+
+        return real_check(raw_password, encoded, changed_first if setter else None, *args)
+
+    monkeypatch.setattr(base_user, "check_password", check_password)
+    assert async_to_sync(aauthenticate)(None, username="alice", password=PASSWORD) is None
+    monkeypatch.undo()
+    stored = get_user_model().objects.get(pk=user.pk)
+    assert stored.check_password(NEW_PASSWORD) and not stored.check_password(PASSWORD)
+
+
+class LegacyHashBackend(ModelBackend):
+    """Users moved from another system keep an unusable password here; their old hash is put on
+    the instance at their first login, and Django re-hashes and saves it."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            return None
+        if not user.has_usable_password():
+            user.password = make_password(PASSWORD, salt="legacy", hasher="md5")  # from the old system
+        return user if user.check_password(password) and self.user_can_authenticate(user) else None
+
+
+def test_a_backend_migrating_legacy_hashes_logs_the_user_in(db, settings):
+    settings.AUTHENTICATION_BACKENDS = [f"{__name__}.LegacyHashBackend"]
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher", *settings.PASSWORD_HASHERS]
+    user = get_user_model().objects.create_user("alice", "alice@example.com")  # unusable password
+    response = DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200, response.content
+    user.refresh_from_db()
+    assert user.password.startswith("fast_sha256$")  # the legacy hash, re-hashed and saved
+    assert tokens.authenticate_token(response.json()["token"]).user == user
+
+
+def test_a_failed_re_hash_save_leaves_no_mark_on_the_user(db, monkeypatch):
+    """A check whose re-hash save fails (the database is gone) raises; the instance's next check
+    of the right password still passes."""
+    user = _md5_user()
+    stale = get_user_model().objects.get(pk=user.pk)
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD, salt="cd", hasher="md5"))
+
+    def fail(**kwargs):
+        raise DatabaseError("connection lost")
+
+    post_save.connect(fail, sender=get_user_model(), dispatch_uid="fail-re-hash")
+    try:
+        with pytest.raises(DatabaseError):
+            stale.check_password(PASSWORD)  # matched the old hash; the change is kept
+    finally:
+        post_save.disconnect(sender=get_user_model(), dispatch_uid="fail-re-hash")
+    assert stale.check_password(NEW_PASSWORD)
 
 
 # --- the paths of the issue one by one ----------------------------------------------------

@@ -136,3 +136,33 @@ def test_rest_and_graphql_share_the_client_budget(gql, limited):
     assert "errors" not in gql("{ sessions { id } }", token=limited)
     assert api.get("/auth/token/").status_code == 200
     assert api.get("/auth/token/").status_code == 429
+
+
+RESET_MAIL = "/auth/password/reset/"
+RESEND = "/graphql/sync/"
+
+
+def _ask_for_mail(route, ip):
+    """A reset mail (REST) or a resend of the confirmation (GraphQL) for alice from ``ip``: the code."""
+    client = DjangoClient(REMOTE_ADDR=ip)
+    if route == RESET_MAIL:
+        response = client.post(RESET_MAIL, {"email": "ALICE@example.com"}, content_type="application/json")
+        return "throttled" if response.status_code == 429 else response.status_code
+    query = ('mutation { resendConfirmationEmail(email: "alice@example.com") '
+             "{ __typename ... on OperationInfo { messages { code } } } }")
+    payload = client.post(RESEND, {"query": query}, content_type="application/json").json()
+    return operation_code(payload["data"]["resendConfirmationEmail"]) or 200
+
+
+@pytest.mark.parametrize("route", [RESET_MAIL, RESEND])
+def test_one_address_cannot_use_up_the_mails_to_someone_elses_address(route, user, settings):
+    """The address bucket of a reset mail or a resend takes at most half of its rate from one
+    IP: an attacker mailing alice from one address does not lock her out of her own reset."""
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "ACCOUNT_THROTTLE_RATE": "4/hour",
+                              "PASSWORD_RESET_URL": "https://app.example.com/reset/{token}"}
+    attacker = "203.0.113.7"
+    assert [_ask_for_mail(route, attacker) for _ in range(3)] == [200, 200, "throttled"]
+    assert _ask_for_mail(route, "198.51.100.20") == 200  # alice, elsewhere
+    # Addresses together still stop at the address's rate.
+    assert _ask_for_mail(route, "198.51.100.21") == 200
+    assert _ask_for_mail(route, "198.51.100.22") == "throttled"

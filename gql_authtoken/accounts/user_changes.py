@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher
+from django.db import router, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from .. import cache as token_cache
@@ -36,7 +37,14 @@ def watch_password_checks() -> None:
     of that very instance tells them apart (``_is_hash_upgrade``). A user model
     that replaces ``check_password`` without calling it is never marked: its
     saves count as password changes, the safe side.
+
+    When the hash is outdated, the check runs in a transaction on the database
+    the save writes to, so the row that ``keep_newer_password`` reads (and
+    locks, where the database can) stays as read until the re-hash is written.
+    ``acheck_password()`` (Django's ``aauthenticate``) runs this same check in a
+    thread, so both are watched alike.
     """
+    from asgiref.sync import sync_to_async
     from django.contrib.auth.base_user import AbstractBaseUser
 
     original = AbstractBaseUser.check_password
@@ -48,14 +56,53 @@ def watch_password_checks() -> None:
     def check_password(self: Any, raw_password: str | None) -> bool:
         reset = _checking_password.set((self, raw_password, self.password))
         try:
-            matched = original(self, raw_password)
+            with _rehash_transaction(self):
+                matched = original(self, raw_password)
         finally:
             _checking_password.reset(reset)
-        # The password changed while it was checked: it matched the old one (keep_newer_password).
-        return matched and not self.__dict__.pop(_STALE_CHECK, False)
+            # The password changed while it was checked: it matched the old one (keep_newer_password).
+            stale = self.__dict__.pop(_STALE_CHECK, False)
+        return matched and not stale
+
+    @functools.wraps(AbstractBaseUser.acheck_password)
+    @sensitive_variables("raw_password")
+    async def acheck_password(self: Any, raw_password: str | None) -> bool:
+        return await sync_to_async(self.check_password)(raw_password)
 
     check_password._gql_authtoken_watched = True  # type: ignore[attr-defined]
     AbstractBaseUser.check_password = check_password  # type: ignore[method-assign]
+    AbstractBaseUser.acheck_password = acheck_password  # type: ignore[method-assign]
+
+
+def _rehash_transaction(user: Any) -> Any:
+    """A transaction around a check that will re-hash ``user``'s stored hash; nothing otherwise."""
+    if user.pk is None or user._state.adding or not _outdated(user.password):
+        return nullcontext()
+    return transaction.atomic(using=router.db_for_write(type(user), instance=user))
+
+
+def _hasher_known(encoded: str) -> bool:
+    """Whether ``encoded`` is a hash of one of ``PASSWORD_HASHERS`` (not unusable, not unknown)."""
+    try:
+        identify_hasher(encoded)
+    except ValueError:
+        return False
+    return True
+
+
+def _outdated(encoded: str) -> bool:
+    """Whether Django re-hashes ``encoded`` when it is checked (its rule in ``hashers.verify_password``)."""
+    if not _hasher_known(encoded):
+        return False  # unusable or unknown: never re-hashed
+    hasher, preferred = identify_hasher(encoded), get_hasher("default")
+    return hasher.algorithm != preferred.algorithm or preferred.must_update(encoded)
+
+
+def checking_own_password(user: Any) -> bool:
+    """Whether ``user``'s own ``check_password()`` is running: a save of its password alone is
+    then Django's re-hash, and the stored row is read under a lock (``receivers.on_user_saving``)."""
+    checking = _checking_password.get()
+    return checking is not None and checking[0] is user
 
 
 def keep_newer_password(user: Any, stored_hash: str | None) -> None:
@@ -63,12 +110,17 @@ def keep_newer_password(user: Any, stored_hash: str | None) -> None:
     ``check_password()`` and the stored hash is no longer the one checked, nor of the same
     password (another login's re-hash), the password was changed meanwhile. Django would write
     the old password back over the new one; the stored hash is kept instead, and the check fails
-    (``watch_password_checks``): a login with the old password gets nothing."""
+    (``watch_password_checks``): a login with the old password gets nothing.
+
+    An unusable stored password (or one no hasher knows) is left to Django's save: that is a
+    backend migrating users from another system, which assigns the legacy hash in memory and
+    lets Django re-hash it.
+    """
     checking = _checking_password.get()
     if checking is None or checking[0] is not user or stored_hash is None:
         return
     _user, raw_password, checked_hash = checking
-    if stored_hash == checked_hash or check_password(raw_password, stored_hash):
+    if stored_hash == checked_hash or not _hasher_known(stored_hash) or check_password(raw_password, stored_hash):
         return
     user.password = stored_hash
     user.__dict__[_STALE_CHECK] = True
@@ -154,13 +206,7 @@ def _is_hash_upgrade(user: Any, old_hash: str, update_fields: Any) -> bool:
     if (update_fields is None or set(update_fields) != {"password"} or getattr(user, "_password", None) is not None
             or checking is None or checking[0] is not user):
         return False
-    try:
-        old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)
-    except ValueError:  # unusable or unknown: never what an upgrade writes
-        return False
-    preferred = get_hasher("default")
-    if new_hasher.algorithm != preferred.algorithm or preferred.must_update(user.password):
-        return False
-    outdated = old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
-    return outdated or check_password(checking[1], old_hash)
+    if not _hasher_known(old_hash) or not _hasher_known(user.password) or _outdated(user.password):
+        return False  # unusable or unknown hashes are never what an upgrade writes
+    return _outdated(old_hash) or check_password(checking[1], old_hash)
 

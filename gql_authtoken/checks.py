@@ -290,7 +290,8 @@ def check_atomic_async_graphql_views(app_configs: Any = None, **kwargs: Any) -> 
 
 @register(Tags.urls)
 def check_rest_framework_app(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    """The REST endpoints are routed (``gql_authtoken.urls`` or its views, under any prefix), but
+    """The REST endpoints are routed (``gql_authtoken.urls`` or its views or subclasses of them,
+    under any prefix), but
     DRF's app is not installed: its browsable pages (a browser's GET of ``auth/login/``) fail with a
     500 (``TemplateDoesNotExist: rest_framework/api.html``)."""
     from django.apps import apps
@@ -298,7 +299,8 @@ def check_rest_framework_app(app_configs: Any = None, **kwargs: Any) -> list[Any
     if apps.is_installed("rest_framework"):
         return []
     routed = [route for route, view in _routed_views()
-              if getattr(getattr(view, "view_class", None), "__module__", "").startswith("gql_authtoken.rest.")]
+              if any(cls.__module__.startswith("gql_authtoken.rest.")
+                     for cls in getattr(getattr(view, "view_class", None), "__mro__", ()))]
     if not routed:
         return []  # GraphQL only: DRF's pages are never served
     return [Warning(

@@ -138,7 +138,7 @@ def test_the_rest_urls_without_the_rest_framework_app_are_warned_of(settings):
         with override_settings(ROOT_URLCONF="tests.urls_without_rest"):
             assert "gql_authtoken.W012" not in check_ids()  # GraphQL only
     assert "gql_authtoken.W012" not in check_ids()
-    for urlconf in ("tests.urls_tenant", "tests.urls_odd"):  # under a converter; a view on its own
+    for urlconf in ("tests.urls_tenant", "tests.urls_odd"):  # under a converter; a subclassed view on its own
         with override_settings(INSTALLED_APPS=without, ROOT_URLCONF=urlconf):
             assert "gql_authtoken.W012" in check_ids(), urlconf
 

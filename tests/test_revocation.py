@@ -614,8 +614,8 @@ def test_the_async_check_is_watched_as_the_sync_one(transactional_db, clients, m
 
 
 class LegacyHashBackend(ModelBackend):
-    """Users moved from another system keep an unusable password here; their old hash is put on
-    the instance at their first login, and Django re-hashes and saves it."""
+    """Users moved from another system keep an unusable password here; their old hash is saved
+    at their first login, then checked, and Django re-hashes and saves it."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = get_user_model().objects.filter(username=username).first()
@@ -623,6 +623,7 @@ class LegacyHashBackend(ModelBackend):
             return None
         if not user.has_usable_password():
             user.password = make_password(PASSWORD, salt="legacy", hasher="md5")  # from the old system
+            user.save(update_fields=["password"])  # saved first: only in memory, it counts as stale
         return user if user.check_password(password) and self.user_can_authenticate(user) else None
 
 
@@ -635,6 +636,34 @@ def test_a_backend_migrating_legacy_hashes_logs_the_user_in(db, settings):
     user.refresh_from_db()
     assert user.password.startswith("fast_sha256$")  # the legacy hash, re-hashed and saved
     assert tokens.authenticate_token(response.json()["token"]).user == user
+
+
+def test_a_login_with_the_old_password_does_not_undo_a_disabled_password(transactional_db, clients, monkeypatch):
+    """An administrator disables the password (set_unusable_password) while a login with the old,
+    outdated one is checked: the login is refused and the password stays disabled."""
+    import django.contrib.auth.base_user as base_user
+
+    from gql_authtoken import login
+    from gql_authtoken.exceptions import InvalidCredentials
+
+    user = _md5_user()
+    real_check = base_user.check_password
+
+    def check_password(raw_password, encoded, setter=None, *args):
+        def disabled_first(raw):
+            owner = get_user_model().objects.get(pk=user.pk)  # the admin, in another request
+            owner.set_unusable_password()
+            owner.save()
+            setter(raw)
+
+        return real_check(raw_password, encoded, disabled_first if setter else None, *args)
+
+    monkeypatch.setattr(base_user, "check_password", check_password)
+    with pytest.raises(InvalidCredentials):
+        login.login(None, username="alice", password=PASSWORD, client=clients["web"])
+    monkeypatch.undo()
+    assert not get_user_model().objects.get(pk=user.pk).has_usable_password()
+    assert not AuthToken.objects.exists()
 
 
 def test_a_failed_re_hash_save_leaves_no_mark_on_the_user(db, monkeypatch):

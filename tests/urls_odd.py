@@ -1,5 +1,5 @@
 """A URLconf with a mistake (an entry that is not a pattern, which Django's own check reports as
-urls.E004), an async GraphQL view, and one REST view routed on its own, without the include."""
+urls.E004), an async GraphQL view, and a project's subclass of a REST view routed on its own."""
 
 from django.urls import path
 from strawberry.django.views import AsyncGraphQLView
@@ -8,8 +8,13 @@ from gql_authtoken.rest.views import LoginView
 
 from .schema import schema
 
+
+class ProjectLoginView(LoginView):
+    pass
+
+
 urlpatterns = [
     path("graphql/", AsyncGraphQLView.as_view(schema=schema)),
-    path("login/", LoginView.as_view()),
+    path("login/", ProjectLoginView.as_view()),
     "oops/",
 ]

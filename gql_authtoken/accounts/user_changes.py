@@ -112,15 +112,15 @@ def keep_newer_password(user: Any, stored_hash: str | None) -> None:
     the old password back over the new one; the stored hash is kept instead, and the check fails
     (``watch_password_checks``): a login with the old password gets nothing.
 
-    An unusable stored password (or one no hasher knows) is left to Django's save: that is a
-    backend migrating users from another system, which assigns the legacy hash in memory and
-    lets Django re-hash it.
+    An unusable stored password counts as newer too (an administrator disabled the password
+    while the check ran). So a backend migrating users from another system must save the
+    legacy hash before checking it, not only assign it in memory (docs/security.md).
     """
     checking = _checking_password.get()
     if checking is None or checking[0] is not user or stored_hash is None:
         return
     _user, raw_password, checked_hash = checking
-    if stored_hash == checked_hash or not _hasher_known(stored_hash) or check_password(raw_password, stored_hash):
+    if stored_hash == checked_hash or check_password(raw_password, stored_hash):
         return
     user.password = stored_hash
     user.__dict__[_STALE_CHECK] = True

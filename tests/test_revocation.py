@@ -501,13 +501,31 @@ def test_two_logins_at_once_upgrading_one_hash_keep_every_session(transactional_
     assert user.password.startswith("md5$") and user.check_password(PASSWORD)
 
 
+def _change_before_the_re_hash(monkeypatch, user, change):
+    """Another request saves ``change(owner)`` on ``user``'s row after a check matched the old,
+    outdated hash and before Django's re-hash save (``hashers.check_password``'s setter)."""
+    import django.contrib.auth.base_user as base_user
+
+    real_check = base_user.check_password
+
+    def check_password(raw_password, encoded, setter=None, *args):
+        def changed_first(raw):
+            owner = get_user_model().objects.get(pk=user.pk)
+            change(owner)
+            owner.save()
+            setter(raw)
+
+        return real_check(raw_password, encoded, changed_first if setter else None, *args)
+
+    monkeypatch.setattr(base_user, "check_password", check_password)
+
+
 def test_a_login_with_the_old_password_racing_a_change_gets_nothing_and_keeps_the_new_one(
         transactional_db, clients, monkeypatch):
     """The password changes (set_password() and save(): every session revoked) while a login with
     the old one runs, after its check matched the old, outdated hash. Django's re-hash save would
     write the old password back over the new one, and the login would get a token: the new hash
     is kept instead, the check fails, and the login is refused."""
-    import django.contrib.auth.base_user as base_user
 
     from gql_authtoken import login
     from gql_authtoken.exceptions import InvalidCredentials, InvalidToken
@@ -515,18 +533,7 @@ def test_a_login_with_the_old_password_racing_a_change_gets_nothing_and_keeps_th
     user = get_user_model().objects.create_user("alice", "alice@example.com")
     get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
     elsewhere = tokens.issue_token(user, client=clients["cli"])
-    real_check = base_user.check_password
-
-    def check_password(raw_password, encoded, setter=None, *args):
-        def changed_first(raw):
-            owner = get_user_model().objects.get(pk=user.pk)  # the owner, in another request
-            owner.set_password("a new password 42")
-            owner.save()
-            setter(raw)
-
-        return real_check(raw_password, encoded, changed_first if setter else None, *args)
-
-    monkeypatch.setattr(base_user, "check_password", check_password)
+    _change_before_the_re_hash(monkeypatch, user, lambda owner: owner.set_password("a new password 42"))
     with pytest.raises(InvalidCredentials):
         login.login(None, username="alice", password=PASSWORD, client=clients["web"])
     monkeypatch.undo()
@@ -583,7 +590,6 @@ def test_a_login_with_the_old_password_during_an_uncommitted_change_gets_nothing
 def test_the_async_check_is_watched_as_the_sync_one(transactional_db, clients, monkeypatch, settings):
     """``aauthenticate`` (``acheck_password``): the re-hash at login keeps every session, and a
     change racing it is kept, as for ``authenticate``."""
-    import django.contrib.auth.base_user as base_user
     from django.contrib.auth import aauthenticate
 
     settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher", *settings.PASSWORD_HASHERS]
@@ -595,18 +601,7 @@ def test_the_async_check_is_watched_as_the_sync_one(transactional_db, clients, m
     assert tokens.authenticate_token(elsewhere.token).user == user
 
     get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
-    real_check = base_user.check_password
-
-    def check_password(raw_password, encoded, setter=None, *args):
-        def changed_first(raw):
-            owner = get_user_model().objects.get(pk=user.pk)  # the owner, in another request
-            owner.set_password(NEW_PASSWORD)
-            owner.save()
-            setter(raw)
-
-        return real_check(raw_password, encoded, changed_first if setter else None, *args)
-
-    monkeypatch.setattr(base_user, "check_password", check_password)
+    _change_before_the_re_hash(monkeypatch, user, lambda owner: owner.set_password(NEW_PASSWORD))
     assert async_to_sync(aauthenticate)(None, username="alice", password=PASSWORD) is None
     monkeypatch.undo()
     stored = get_user_model().objects.get(pk=user.pk)
@@ -641,24 +636,12 @@ def test_a_backend_migrating_legacy_hashes_logs_the_user_in(db, settings):
 def test_a_login_with_the_old_password_does_not_undo_a_disabled_password(transactional_db, clients, monkeypatch):
     """An administrator disables the password (set_unusable_password) while a login with the old,
     outdated one is checked: the login is refused and the password stays disabled."""
-    import django.contrib.auth.base_user as base_user
 
     from gql_authtoken import login
     from gql_authtoken.exceptions import InvalidCredentials
 
     user = _md5_user()
-    real_check = base_user.check_password
-
-    def check_password(raw_password, encoded, setter=None, *args):
-        def disabled_first(raw):
-            owner = get_user_model().objects.get(pk=user.pk)  # the admin, in another request
-            owner.set_unusable_password()
-            owner.save()
-            setter(raw)
-
-        return real_check(raw_password, encoded, disabled_first if setter else None, *args)
-
-    monkeypatch.setattr(base_user, "check_password", check_password)
+    _change_before_the_re_hash(monkeypatch, user, lambda owner: owner.set_unusable_password())
     with pytest.raises(InvalidCredentials):
         login.login(None, username="alice", password=PASSWORD, client=clients["web"])
     monkeypatch.undo()

@@ -32,6 +32,7 @@ def _error(message: str, id: int, hint: str | None = None) -> Error:
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     from .clients import CLIENT_RATE_SCOPE
     from .models import LONGEST_TOKEN_LIFETIME, validate_throttle_rate
+    from .throttling import parse_rate
 
     errors: list[Any] = []
     user = auth_settings.user_settings()
@@ -91,12 +92,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
         errors.append(_error(f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{CLIENT_RATE_SCOPE!r}] must be a DRF rate "
                              "such as '10/min', or None.", 17,
                              hint="It limits tokens of clients without a throttle_rate (UserClientRateThrottle)."))
-    account_rate = auth_settings.LOGIN_ACCOUNT_THROTTLE_RATE
-    if isinstance(account_rate, str) and account_rate.strip().startswith("1/"):
-        # One address may cause at most half of an account's failures; with a
-        # budget of one, one wrong password would lock the user out everywhere.
-        errors.append(_error("GQL_AUTHTOKEN['LOGIN_ACCOUNT_THROTTLE_RATE'] must allow at least 2 failures.", 19,
-                             hint="So that no single address can lock the rightful user out (API.md §8)."))
+    for name in ("LOGIN_ACCOUNT_THROTTLE_RATE", "ACCOUNT_THROTTLE_RATE"):
+        # One address may use at most half of an account's failures, and one IP half of an address's
+        # mails (throttling.share_of); with a budget of one, that half is the whole bucket.
+        try:
+            count = parse_rate(getattr(auth_settings, name))
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue  # E017 reports it
+        if count is not None and count[0] == 1:  # below 1 E017 reports
+            errors.append(_error(f"GQL_AUTHTOKEN[{name!r}] must allow at least 2 attempts.", 19,
+                                 hint="So that no single address can use up the bucket and lock the rightful "
+                                      "user out (API.md §8)."))
     header = auth_settings.CLIENT_IP_HEADER
     if header is not None and (not isinstance(header, str) or not header.isupper() or "-" in header):
         errors.append(_error("GQL_AUTHTOKEN['CLIENT_IP_HEADER'] must be a request.META key such as "
@@ -402,8 +408,9 @@ def check_cache(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     messages: list[Any] = []
     if auth_settings.TOKEN_CACHE_TIMEOUT and not is_shared(alias):
         messages.append(Warning(
-            f"The token cache is not used: CACHES[{alias!r}] ({backend}) is private to each process, so a "
-            "logout in one worker could not reach the others. Every request looks its token up in the database.",
+            f"The token cache is not used: CACHES[{alias!r}] ({backend}) stores nothing or is private to each "
+            "process, so a logout in one worker could not reach the others. Every request looks its token up in "
+            "the database.",
             hint="Point GQL_AUTHTOKEN['TOKEN_CACHE_ALIAS'] at a shared cache (Redis, Memcached, the database "
                  "cache), or set TOKEN_CACHE_TIMEOUT to 0 to say you want no token cache.",
             id="gql_authtoken.W003"))

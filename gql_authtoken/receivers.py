@@ -122,8 +122,8 @@ def on_client_changed(sender: Any, instance: Client, created: bool = False, **kw
         token_cache.forget_client(instance.pk)
 
 
-def _for(model: type, receiver: Any) -> Any:
-    """``receiver`` for ``model`` and its proxies and subclasses.
+def _for(models: tuple[type, ...], receiver: Any) -> Any:
+    """``receiver`` for ``models`` and their proxies and subclasses.
 
     Django sends a model's signals with the class that was saved as sender, so
     a receiver connected for ``User`` alone would miss ``StaffUser(User)``
@@ -131,23 +131,28 @@ def _for(model: type, receiver: Any) -> Any:
     """
 
     def dispatch(sender: Any, **kwargs: Any) -> None:
-        if isinstance(sender, type) and issubclass(sender, model):
+        if isinstance(sender, type) and issubclass(sender, models):
             receiver(sender=sender, **kwargs)
 
     return dispatch
 
 
 def connect() -> None:
-    user_model: type = get_user_model()
-    for name, signal, model, receiver in [
-        ("user_saving", pre_save, user_model, on_user_saving),
-        ("user_saved", post_save, user_model, on_user_saved),
-        ("user_deleting", pre_delete, user_model, on_user_deleting),
-        ("user_deleted", post_delete, user_model, on_user_deleted),
-        ("token_deleted", post_delete, AuthToken, on_token_deleted),
-        ("token_saved", post_save, AuthToken, on_token_saved),
-        ("client_saved", post_save, Client, on_client_changed),
-        ("client_deleting", pre_delete, Client, on_client_deleting),
-        ("client_deleted", post_delete, Client, on_client_changed),
+    user_model: Any = get_user_model()
+    # A multi-table user model keeps its password (and maybe is_active, email) in a parent's table:
+    # a save of that parent (its admin, set_password() on it, a stale instance's re-hash) writes the
+    # user's row as well. Deleting a parent deletes the user row through Django's cascade, which
+    # sends the user model's own delete signals.
+    user_rows = (user_model, *user_model._meta.get_parent_list())
+    for name, signal, models_, receiver in [
+        ("user_saving", pre_save, user_rows, on_user_saving),
+        ("user_saved", post_save, user_rows, on_user_saved),
+        ("user_deleting", pre_delete, (user_model,), on_user_deleting),
+        ("user_deleted", post_delete, (user_model,), on_user_deleted),
+        ("token_deleted", post_delete, (AuthToken,), on_token_deleted),
+        ("token_saved", post_save, (AuthToken,), on_token_saved),
+        ("client_saved", post_save, (Client,), on_client_changed),
+        ("client_deleting", pre_delete, (Client,), on_client_deleting),
+        ("client_deleted", post_delete, (Client,), on_client_changed),
     ]:
-        signal.connect(_for(model, receiver), weak=False, dispatch_uid=f"gql_authtoken.{name}")
+        signal.connect(_for(models_, receiver), weak=False, dispatch_uid=f"gql_authtoken.{name}")

@@ -60,6 +60,11 @@ def test_a_token_does_not_open_the_admin_documentation(db, url):
 
 @pytest.mark.parametrize(("options", "check"), [
     ({"LOGIN_ACCOUNT_THROTTLE_RATE": "1/hour"}, "gql_authtoken.E019"),
+    # brk77: every spelling of a count of one, and the address bucket whose half is all of it.
+    ({"LOGIN_ACCOUNT_THROTTLE_RATE": "01/hour"}, "gql_authtoken.E019"),
+    ({"LOGIN_ACCOUNT_THROTTLE_RATE": "1 /hour"}, "gql_authtoken.E019"),
+    ({"ACCOUNT_THROTTLE_RATE": "1/min"}, "gql_authtoken.E019"),
+    ({"ACCOUNT_THROTTLE_RATE": "+1/day"}, "gql_authtoken.E019"),
     ({"CLIENT_IP_HEADER": "X-Forwarded-For"}, "gql_authtoken.E020"),
     ({"CLIENT_IP_HEADER": "http_x_forwarded_for"}, "gql_authtoken.E020"),
     ({"CLIENT_IP_HEADER": 5}, "gql_authtoken.E020"),

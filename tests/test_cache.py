@@ -306,3 +306,36 @@ def test_a_hit_in_another_process_reads_the_real_marks_first(gql, user, other_us
         assert me(gql, login_token) is None
         users.update(is_active=True)
         invalidate_user_tokens(user)
+
+
+@pytest.mark.parametrize("kind", ["graphql", "rest"])
+def test_another_project_sharing_the_cache_never_serves_this_one_s_entries(
+        gql, rest, user, login_token, settings, kind):
+    """brk78: two projects on one Redis database with no KEY_PREFIX between them. A token that
+    project A cached authenticated on project B, which has no such row, as B's user with A's
+    user's primary key (B's superuser, say). Entries are now keyed by project (SECRET_KEY)."""
+    from django.db import connection
+
+    def answer(token):
+        if kind == "graphql":
+            return me(gql, token)
+        response = rest("/cached/", token)
+        return response.status_code
+
+    assert answer(login_token) in ({"username": "alice"}, 200)  # A: loaded and cached
+    # B: another SECRET_KEY, and no row for this token in its database (gone behind the ORM's back,
+    # so no revocation mark was written either).
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(AuthToken._meta.db_table)}")
+    project_a = settings.SECRET_KEY
+    settings.SECRET_KEY = "another project's secret key, long enough to be one"
+    assert answer(login_token) in (None, 401)
+    # Without the project in the key, B would have been served A's entry, as A still is.
+    settings.SECRET_KEY = project_a
+    assert answer(login_token) in ({"username": "alice"}, 200)
+
+
+def test_the_project_part_of_the_entry_key_tells_nothing_of_the_secret_key():
+    namespace = token_cache.project_namespace("a-secret-key")
+    assert len(namespace) == 16 and "secret" not in namespace
+    assert namespace != token_cache.project_namespace("another-secret-key")

@@ -1,7 +1,12 @@
-"""A swapped user model (email as USERNAME_FIELD) needs its own process: run it there."""
+"""Swapped user models (email as USERNAME_FIELD; a multi-table child) need their own process: run them there."""
 
 from .conftest import run_suite_in_subprocess
 
 
 def test_custom_user_model_suite():
     run_suite_in_subprocess("tests.custom_user.settings", "tests/custom_user/check_custom_user.py")
+
+
+def test_multi_table_user_model_suite():
+    """The password in a parent's table: saves of the parent revoke (brk77)."""
+    run_suite_in_subprocess("tests.mti_user.settings", "tests/mti_user/check_mti_user.py")

@@ -502,8 +502,9 @@ def test_two_logins_at_once_upgrading_one_hash_keep_every_session(transactional_
 
 
 def _change_before_the_re_hash(monkeypatch, user, change):
-    """Another request saves ``change(owner)`` on ``user``'s row after a check matched the old,
-    outdated hash and before Django's re-hash save (``hashers.check_password``'s setter)."""
+    """Another request saves ``change(owner)`` on ``user``'s row (unless ``change`` deleted it)
+    after a check matched the old, outdated hash and before Django's re-hash save
+    (``hashers.check_password``'s setter)."""
     import django.contrib.auth.base_user as base_user
 
     real_check = base_user.check_password
@@ -512,7 +513,8 @@ def _change_before_the_re_hash(monkeypatch, user, change):
         def changed_first(raw):
             owner = get_user_model().objects.get(pk=user.pk)
             change(owner)
-            owner.save()
+            if owner.pk is not None:
+                owner.save()
             setter(raw)
 
         return real_check(raw_password, encoded, changed_first if setter else None, *args)
@@ -542,6 +544,30 @@ def test_a_login_with_the_old_password_racing_a_change_gets_nothing_and_keeps_th
     assert not AuthToken.objects.exists()  # elsewhere: revoked by the change; none for the login
     with pytest.raises(InvalidToken):
         tokens.authenticate_token(elsewhere.token)
+
+
+@pytest.mark.parametrize("kind", ["rest", "graphql sync", "graphql async"])
+def test_a_user_deleted_while_the_re_hash_runs_gets_invalid_credentials(transactional_db, monkeypatch, kind):
+    """brk77: the user is deleted after a login's check matched the outdated hash and before
+    Django's re-hash save, which then updated no row (a DatabaseError, a 500). The login is
+    refused as for a wrong password, and nothing is left behind."""
+    from .adapters import GraphQLAdapter, RestAdapter
+
+    user = _md5_user()
+    _change_before_the_re_hash(monkeypatch, user, lambda owner: owner.delete())
+    adapter = RestAdapter() if kind == "rest" else GraphQLAdapter(kind.split()[1])
+    assert adapter.login("alice", PASSWORD) == ("invalid_credentials", None)
+    # (The deletion ran on the login's own connection here, so the check's rollback undid it.)
+    assert not AuthToken.objects.exists()
+
+
+def test_a_deleted_user_s_stale_instance_fails_its_check_without_an_error(db):
+    """The same in the shell: an instance loaded before its user was deleted."""
+    user = _md5_user()
+    stale = get_user_model().objects.get(pk=user.pk)
+    get_user_model().objects.filter(pk=user.pk).delete()
+    assert stale.check_password(PASSWORD) is False
+    assert not get_user_model().objects.exists()
 
 
 def _md5_user(password=PASSWORD):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher
-from django.db import router, transaction
+from django.db import DatabaseError, router, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from .. import cache as token_cache
@@ -26,6 +26,8 @@ _checking_password: ContextVar[tuple[Any, str | None, str] | None] = ContextVar(
     "gql_authtoken_checking_password", default=None)
 # Set on a user whose check matched a hash that was replaced meanwhile (``keep_newer_password``).
 _STALE_CHECK = "_gql_authtoken_stale_password_check"
+# Set with it when the user's row was gone: Django's re-hash save then fails, and the check with it.
+_DELETED_DURING_CHECK = "_gql_authtoken_deleted_during_check"
 
 
 def watch_password_checks() -> None:
@@ -58,8 +60,13 @@ def watch_password_checks() -> None:
         try:
             with _rehash_transaction(self):
                 matched = original(self, raw_password)
+        except DatabaseError:
+            if not self.__dict__.pop(_DELETED_DURING_CHECK, False):
+                raise
+            matched = False  # Django's re-hash found no row to update
         finally:
             _checking_password.reset(reset)
+            self.__dict__.pop(_DELETED_DURING_CHECK, None)
             # The password changed while it was checked: it matched the old one (keep_newer_password).
             stale = self.__dict__.pop(_STALE_CHECK, False)
         return matched and not stale
@@ -114,10 +121,15 @@ def keep_newer_password(user: Any, stored_hash: str | None) -> None:
 
     An unusable stored password counts as newer too (an administrator disabled the password
     while the check ran). So a backend migrating users from another system must save the
-    legacy hash before checking it, not only assign it in memory (docs/security.md).
+    legacy hash before checking it, not only assign it in memory (docs/security.md). A user
+    deleted meanwhile (``stored_hash`` None) fails the check as well, and Django's save, which
+    then finds no row to update, is not an error of the check (``watch_password_checks``).
     """
     checking = _checking_password.get()
-    if checking is None or checking[0] is not user or stored_hash is None:
+    if checking is None or checking[0] is not user:
+        return
+    if stored_hash is None:  # deleted meanwhile: the check fails, and Django's save finds no row
+        user.__dict__[_STALE_CHECK] = user.__dict__[_DELETED_DURING_CHECK] = True
         return
     _user, raw_password, checked_hash = checking
     if stored_hash == checked_hash or check_password(raw_password, stored_hash):
@@ -152,6 +164,9 @@ def watched_user_fields() -> tuple[str, ...]:
 def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
     """A user was saved; ``before`` holds the stored values of ``watched_user_fields`` that it wrote.
 
+    ``user`` is an instance of the user model, or of one of its multi-table parents (whose
+    table holds some of its fields): everything here goes by its primary key.
+
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
     session back) and cancels a pending change of address; any other change
@@ -171,7 +186,7 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
         and not _is_hash_upgrade(user, old_hash, update_fields)
     )
     deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
-    email_field = user.get_email_field_name()
+    email_field = get_user_model().get_email_field_name()  # ``user`` may be a multi-table parent's instance
     if email_field in before and before[email_field] != getattr(user, email_field, None):
         # A new address set by other means (an administrator, the shell) or by a confirmed
         # change: no older request to change it may take effect afterwards.

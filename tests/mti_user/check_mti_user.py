@@ -1,0 +1,139 @@
+"""Run by tests/test_custom_user.py with ``--ds=tests.mti_user.settings``: the user model
+(``Member``) is a multi-table child of ``Account``, whose table holds the password, is_active and
+email. A save of the parent writes the user's row: it must revoke as a save of the user does
+(API.md §8), whoever makes it (the parent's admin, a shell, a backend working on ``Account``)."""
+
+import pytest
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.hashers import make_password
+from django.test import Client as DjangoClient
+
+from gql_authtoken import signals, tokens
+from gql_authtoken.exceptions import InvalidToken
+from tests.adapters import GraphQLAdapter, RestAdapter
+
+PASSWORD = "a-Strong-passphrase-42"
+NEW_PASSWORD = "a-Strong-new-passphrase-42"
+
+
+@pytest.fixture
+def member(db):
+    from tests.mti_user.models import Member
+
+    return Member.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+def _parent_of(member):
+    from tests.mti_user.models import Account
+
+    return Account.objects.get(pk=member.pk)
+
+
+def _refused_everywhere(token):
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(token)
+    assert RestAdapter().check(token) == "invalid_token"
+    assert GraphQLAdapter("sync").check(token) == "invalid_token"
+
+
+@pytest.mark.parametrize("change", [
+    lambda account: account.set_password(NEW_PASSWORD),
+    lambda account: account.set_unusable_password(),
+    lambda account: setattr(account, "password", make_password(NEW_PASSWORD)),
+    lambda account: setattr(account, "is_active", False),
+], ids=["set_password", "set_unusable_password", "hash assigned", "deactivated"])
+def test_a_change_saved_through_the_parent_revokes_every_session(member, change):
+    issued = tokens.issue_token(member)
+    assert RestAdapter().check(issued.token) == "ok"
+    account = _parent_of(member)
+    change(account)
+    account.save()
+    _refused_everywhere(issued.token)
+
+
+def test_token_revoked_names_the_user_model_s_instance(member):
+    from tests.mti_user.models import Member
+
+    tokens.issue_token(member)
+    received = []
+
+    def receiver(user, **kwargs):
+        received.append(user)
+
+    signals.token_revoked.connect(receiver, dispatch_uid="mti-test")
+    try:
+        account = _parent_of(member)
+        account.set_password(NEW_PASSWORD)
+        account.save()
+    finally:
+        signals.token_revoked.disconnect(dispatch_uid="mti-test")
+    assert len(received) == 1 and type(received[0]) is Member and received[0].pk == member.pk
+
+
+def test_the_parent_s_admin_password_form_revokes(member):
+    from django.contrib.auth import get_user_model
+
+    issued = tokens.issue_token(member)
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "root-password-42")
+    browser = DjangoClient()
+    browser.force_login(root)
+    response = browser.post(f"/admin/mti_user/account/{member.pk}/password/",
+                            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
+    assert response.status_code == 302, response.content[:2000]
+    assert _parent_of(member).check_password(NEW_PASSWORD)
+    _refused_everywhere(issued.token)
+
+
+def test_admin_password_change_form_on_the_parent_revokes(member):
+    issued = tokens.issue_token(member)
+    form = AdminPasswordChangeForm(_parent_of(member), {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert form.is_valid(), form.errors
+    form.save()
+    _refused_everywhere(issued.token)
+
+
+def test_a_name_saved_through_the_parent_keeps_the_sessions(member):
+    issued = tokens.issue_token(member)
+    account = _parent_of(member)
+    account.first_name = "Alice"
+    account.save()
+    assert tokens.authenticate_token(issued.token).user.first_name == "Alice"
+
+
+def test_a_login_re_hash_keeps_the_sessions(member):
+    from tests.mti_user.models import Member
+
+    outdated = make_password(PASSWORD, salt="ab", hasher="md5")  # a salt too short: Django re-hashes it
+    Member.objects.filter(pk=member.pk).update(password=outdated)
+    issued = tokens.issue_token(member)
+    code, token = RestAdapter().login("alice", PASSWORD)
+    assert code == "ok" and token
+    assert Member.objects.get(pk=member.pk).password != outdated
+    assert tokens.authenticate_token(issued.token).user == member
+
+
+def test_a_stale_parent_instance_never_writes_the_old_password_back(member):
+    """A check of the old, outdated password on an Account loaded before the change (a backend or
+    admin working on the parent): Django's re-hash would restore the old password."""
+    from tests.mti_user.models import Member
+
+    Member.objects.filter(pk=member.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    stale = _parent_of(member)
+    owner = Member.objects.get(pk=member.pk)
+    owner.set_password(NEW_PASSWORD)
+    owner.save()
+    assert stale.check_password(PASSWORD) is False
+    stored = Member.objects.get(pk=member.pk)
+    assert stored.check_password(NEW_PASSWORD) and not stored.check_password(PASSWORD)
+
+
+def test_a_parent_row_without_a_user_saves_as_usual(member):
+    from tests.mti_user.models import Account
+
+    issued = tokens.issue_token(member)
+    other = Account.objects.create_user("bob", "bob@example.com", PASSWORD)  # an Account, not a Member
+    other.set_password(NEW_PASSWORD)
+    other.is_active = False
+    other.save()
+    assert Account.objects.get(pk=other.pk).check_password(NEW_PASSWORD)
+    assert tokens.authenticate_token(issued.token).user == member

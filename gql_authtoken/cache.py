@@ -57,14 +57,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from cache_memoize import cache_memoize
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.db import connections, transaction
-from django.utils.crypto import salted_hmac
 
 from . import cache_access, primary
 from .conf import auth_settings
@@ -132,21 +130,6 @@ class CachedToken:
         self.instance, self.loaded_at, self.epoch = state
 
 
-@functools.lru_cache(maxsize=4)
-def project_namespace(secret_key: str) -> str:
-    """The part of a cached entry's key that names this project: 16 hex digits of an HMAC
-    keyed with ``SECRET_KEY`` (which every host of one project shares, and no other project).
-
-    An entry holds a token's row and user; another project using the same cache (a staging
-    site on production's Redis, two projects on one developer's machine, with no
-    ``KEY_PREFIX`` between them) must never serve it: it has no such row (API.md §3), and its
-    user with that primary key is someone else. The marks stay shared, so a host still on an
-    older ``SECRET_KEY`` during a rotation only keeps entries of its own, which every
-    revocation's marks reach as before.
-    """
-    return salted_hmac("gql_authtoken.cache.project", "token entries", secret=secret_key).hexdigest()[:16]
-
-
 @functools.lru_cache(maxsize=16)
 def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken], project: str) -> Any:
     """The memoised loader for these settings (built once per combination)."""
@@ -165,7 +148,7 @@ def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken], project:
 
 def _loader(load: Callable[..., AuthToken]) -> Any:
     return _memoized(auth_settings.TOKEN_CACHE_TIMEOUT, auth_settings.TOKEN_CACHE_ALIAS, load,
-                     project_namespace(settings.SECRET_KEY))
+                     cache_access.project_namespace())
 
 
 def _read_many(cache: Any, keys: list[str]) -> dict[str, Any]:

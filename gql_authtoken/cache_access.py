@@ -51,11 +51,13 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.db import DatabaseError
+from django.utils.crypto import salted_hmac
 
 from .conf import auth_settings
 from .exceptions import AuthTokenError
@@ -439,3 +441,23 @@ def database_fallback(lookup: Callable[..., T]) -> Callable[..., T | None]:
 def throttle_fails_closed() -> bool:
     """Whether a throttled operation is refused while the cache is down (``THROTTLE_ON_CACHE_FAILURE``)."""
     return auth_settings.THROTTLE_ON_CACHE_FAILURE != "open"
+
+
+@functools.lru_cache(maxsize=4)
+def _namespace(secret_key: str) -> str:
+    return salted_hmac("gql_authtoken.cache.project", "cache keys", secret=secret_key).hexdigest()[:16]
+
+
+def project_namespace() -> str:
+    """The part of a cache key that names this project: 16 hex digits of an HMAC keyed with
+    ``SECRET_KEY`` (which every host of one project shares, and no other project should).
+
+    In the keys of token entries and of throttle counters. Another project using the same
+    cache (a staging site on production's Redis database, two projects on one machine, with
+    no ``KEY_PREFIX`` between them) must never serve this one's entries (it has no such row,
+    API.md §3, and its user with that primary key is someone else) nor count in its buckets
+    (its failed logins on its user 5 would lock this project's user 5 out). Revocation marks
+    stay shared: a host still on an older ``SECRET_KEY`` during a rotation keeps entries and
+    counters of its own, and every revocation's marks reach it as before.
+    """
+    return _namespace(settings.SECRET_KEY)

@@ -12,10 +12,10 @@ buckets of that operation (API.md §8):
 
 A bucket is a fixed-window counter in the cache (``cache.add`` +
 ``cache.incr``, atomic in Redis, Memcached and the local-memory cache), under
-a key that holds a SHA-256 hash of the bucket's name, never the name. Counters
-live on the cache's primary; while the cache is down nothing is counted and a
-throttled call is refused or let through as ``THROTTLE_ON_CACHE_FAILURE`` says
-(``cache_access``).
+a key that holds a SHA-256 hash of the project (``cache_access.project_namespace``)
+and the bucket's name, never the name. Counters live on the cache's primary;
+while the cache is down nothing is counted and a throttled call is refused or
+let through as ``THROTTLE_ON_CACHE_FAILURE`` says (``cache_access``).
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ def identity_bucket(account: Any | None, name: str) -> str:
 
 
 def _bucket_key(scope: str, bucket: str, window: int) -> str:
-    # Hashed so the cache never holds an address, a username or an email readable.
-    digest = hashlib.sha256(bucket.encode()).hexdigest()
+    # Hashed so the cache never holds an address, a username or an email readable; with the
+    # project, so another project on the same cache never counts in this one's buckets.
+    digest = hashlib.sha256(f"{cache_access.project_namespace()}:{bucket}".encode()).hexdigest()
     return f"gql_authtoken:throttle:{scope}:{digest}:{window}"
 
 

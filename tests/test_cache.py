@@ -335,7 +335,9 @@ def test_another_project_sharing_the_cache_never_serves_this_one_s_entries(
     assert answer(login_token) in ({"username": "alice"}, 200)
 
 
-def test_the_project_part_of_the_entry_key_tells_nothing_of_the_secret_key():
-    namespace = token_cache.project_namespace("a-secret-key")
-    assert len(namespace) == 16 and "secret" not in namespace
-    assert namespace != token_cache.project_namespace("another-secret-key")
+def test_the_project_part_of_the_keys_tells_nothing_of_the_secret_key(settings):
+    settings.SECRET_KEY = "a-secret-key-of-fifty-characters-or-so-0123456789"
+    namespace = cache_access.project_namespace()
+    assert len(namespace) == 16 and int(namespace, 16) >= 0 and namespace not in settings.SECRET_KEY
+    settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-01234"
+    assert cache_access.project_namespace() != namespace

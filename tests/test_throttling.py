@@ -166,3 +166,15 @@ def test_one_address_cannot_use_up_the_mails_to_someone_elses_address(route, use
     # Addresses together still stop at the address's rate.
     assert _ask_for_mail(route, "198.51.100.21") == 200
     assert _ask_for_mail(route, "198.51.100.22") == "throttled"
+
+
+def test_another_project_on_the_same_cache_never_counts_in_this_one_s_buckets(adapter, user, settings):
+    """brk78: two projects on one Redis database without KEY_PREFIX shared every bucket, so failed
+    logins on one project's user locked out the other project's user with the same primary key."""
+    project_a = settings.SECRET_KEY
+    settings.SECRET_KEY = "another project's secret key, long enough to be one"
+    for _ in range(10):
+        assert adapter.login("alice", "wrong")[0] == "invalid_credentials"
+    assert adapter.login("alice", PASSWORD) == ("throttled", None)  # project B: its own bucket is full
+    settings.SECRET_KEY = project_a
+    assert adapter.login("alice", PASSWORD)[0] == "ok"  # project A: untouched

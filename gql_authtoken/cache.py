@@ -36,7 +36,8 @@ only that first hit reads twice.
 django-cache-memoize builds the entry key; the entry is read and stored here,
 on the primary.
 
-Marks outlive entries (``TOKEN_CACHE_TIMEOUT + MARK_MARGIN`` seconds).
+Marks outlive entries (the longer of ``TOKEN_CACHE_TIMEOUT`` and ``MARK_MIN_TIMEOUT``, plus
+``MARK_MARGIN`` seconds).
 Entries hold the ``AuthToken`` with its user (password hash removed, so it
 is loaded from the database only if code asks for it) and client; never a
 plaintext token. Failed lookups raise and are never stored.
@@ -71,6 +72,11 @@ from .models import AuthToken
 logger = logging.getLogger("gql_authtoken")
 
 MARK_MARGIN = 300
+# Marks live at least this long plus the margins, whatever TOKEN_CACHE_TIMEOUT the writing process
+# has: a process with a shorter timeout (a worker on older settings, another project on the same
+# cache) rewriting a mark must not cut it short of an entry that a process with a longer one
+# (up to this, check W013 beyond) still serves.
+MARK_MIN_TIMEOUT = 3600
 # Seconds by which the clocks of two hosts sharing the cache may differ.
 CLOCK_SKEW = 5
 _PREFIX = "gql_authtoken"
@@ -374,7 +380,7 @@ def update(digest: str, legacy_digest: str | None, entry: CachedToken, load: Cal
 
 def _write_marks(keys: list[str], *, wait: bool) -> None:
     """Write marks now; with ``wait``, return only once no process can serve a hit read before them."""
-    timeout = int(auth_settings.TOKEN_CACHE_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
+    timeout = max(int(auth_settings.TOKEN_CACHE_TIMEOUT), MARK_MIN_TIMEOUT) + CLOCK_SKEW + MARK_MARGIN
     forget_recent_hits()  # this process's own next lookups read the marks at once
     cache_access.write_marks(dict.fromkeys(keys, clock()), timeout)  # kept and retried if the cache is down
     if wait:

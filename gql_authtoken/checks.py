@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, router
 from django.utils.module_loading import import_string
 
+from .cache import MARK_MIN_TIMEOUT
 from .cache_access import THROTTLE_FAILURE_MODES
 from .conf import DEFAULTS, IMPORT_STRINGS, auth_settings
 
@@ -69,6 +70,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     timeout = auth_settings.TOKEN_CACHE_TIMEOUT
     if not isinstance(timeout, int) or timeout < 0:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_CACHE_TIMEOUT'] must be a non-negative int.", 7))
+    elif timeout > MARK_MIN_TIMEOUT:
+        errors.append(Warning(
+            f"GQL_AUTHTOKEN['TOKEN_CACHE_TIMEOUT'] is above {MARK_MIN_TIMEOUT} seconds: a revocation mark "
+            "written by a process with a shorter one lives too short to guard this process's entries.",
+            hint=f"Keep it at most {MARK_MIN_TIMEOUT}, or give every process that shares the token cache "
+                 "(workers, commands, other projects) the same TOKEN_CACHE_TIMEOUT.",
+            id="gql_authtoken.W013"))
     local = auth_settings.TOKEN_LOCAL_CACHE_TIMEOUT
     if isinstance(local, bool) or not isinstance(local, (int, float)) or not 0 <= local <= 1:
         errors.append(_error("GQL_AUTHTOKEN['TOKEN_LOCAL_CACHE_TIMEOUT'] must be a number of seconds from 0 to 1.", 28,

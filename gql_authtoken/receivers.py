@@ -30,9 +30,22 @@ def _watched_fields(model: Any, update_fields: Any) -> list[str]:
     return [name for name in names if update_fields is None or name in update_fields]
 
 
-def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any) -> None:
+def _inserts(sender: Any, instance: Any, raw: bool) -> bool:
+    """Whether Django saves ``instance`` with an INSERT without trying an UPDATE first: no primary
+    key, or a new instance whose key has a default (Django's rule in ``Model._save_table``).
+    Any other save may update a stored row: an instance built with the key of an existing
+    user (``User(pk=7, ...).save()``) or deserialised by ``loaddata`` (``raw``) is new to
+    Django (``_state.adding``) yet updates that user."""
+    if instance.pk is None:
+        return True
+    pk = sender._meta.pk
+    return instance._state.adding and not raw and (pk.has_default() or pk.has_db_default())
+
+
+def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, raw: bool = False,
+                   **kwargs: Any) -> None:
     # The stored values before this save: only the database knows them.
-    if instance._state.adding or instance.pk is None:
+    if _inserts(sender, instance, raw):
         return
     names = _watched_fields(sender, update_fields)
     if names:

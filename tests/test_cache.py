@@ -341,3 +341,23 @@ def test_the_project_part_of_the_keys_tells_nothing_of_the_secret_key(settings):
     assert len(namespace) == 16 and int(namespace, 16) >= 0 and namespace not in settings.SECRET_KEY
     settings.SECRET_KEY = "another-secret-key-of-fifty-characters-or-so-01234"
     assert cache_access.project_namespace() != namespace
+
+
+def test_a_mark_written_by_a_process_with_a_shorter_timeout_outlives_every_allowed_entry(
+        db, settings, monkeypatch):
+    """brk79: marks lived the writer's TOKEN_CACHE_TIMEOUT + 305 s. A worker (or another project on
+    the same cache) with TOKEN_CACHE_TIMEOUT 60 rewrote a user's mark with 365 s, and once it
+    expired, a server with 3600 served its entry from before the change again."""
+    written = []
+    monkeypatch.setattr(cache_access, "write_marks", lambda marks, timeout: written.append(timeout))
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": 60}
+    invalidate_user_tokens(get_user_model().objects.create_user("alice", "alice@example.com"))
+    assert written and min(written) >= token_cache.MARK_MIN_TIMEOUT + token_cache.CLOCK_SKEW
+
+
+@pytest.mark.parametrize(("timeout", "warned"), [(3600, False), (3601, True)])
+def test_a_cache_timeout_above_what_marks_cover_is_a_check_warning(settings, timeout, warned):
+    from django.core.checks import run_checks
+
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": timeout}
+    assert ("gql_authtoken.W013" in {message.id for message in run_checks()}) is warned

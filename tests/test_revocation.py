@@ -838,3 +838,51 @@ def test_deactivation_revokes_so_reactivation_brings_no_session_back(db):
     user.is_active = True
     user.save()
     assert not _me(token) and not _rest("/not-cli/", token)
+
+
+def _built_copy(user, **changes):
+    """An instance of ``user``'s row built in code (not read from the database), with ``changes``."""
+    fields = get_user_model().objects.filter(pk=user.pk).values()[0]
+    return get_user_model()(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("changes", [{"password": make_password(NEW_PASSWORD)}, {"is_active": False}],
+                         ids=["new hash", "deactivated"])
+def test_a_change_saved_from_an_instance_built_in_code_revokes(db, changes):
+    """brk79: ``User(pk=..., ...).save()`` updates the stored row although Django counts the
+    instance as new (``_state.adding``); its change went unseen and revoked nothing."""
+    from gql_authtoken.exceptions import InvalidToken
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    _built_copy(user, **changes).save()
+    assert not AuthToken.objects.exists()
+    reactivated = get_user_model().objects.get(pk=user.pk)
+    reactivated.is_active = True
+    reactivated.save()
+    with pytest.raises(InvalidToken):  # API.md §8: re-activation brings no session back
+        tokens.authenticate_token(issued.token)
+
+
+def test_a_new_password_loaded_from_a_fixture_revokes(db, tmp_path):
+    """``loaddata`` builds the instance and saves it raw, updating the stored row."""
+    from gql_authtoken.exceptions import InvalidToken
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    fields = {**get_user_model().objects.filter(pk=user.pk).values()[0], "password": make_password(NEW_PASSWORD)}
+    pk = fields.pop("id")
+    fixture = tmp_path / "users.json"
+    fixture.write_text(json.dumps([{"model": get_user_model()._meta.label_lower, "pk": pk,
+                                    "fields": {name: value.isoformat() if isinstance(value, datetime) else value
+                                               for name, value in fields.items()}}]))
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert get_user_model().objects.get(pk=pk).check_password(NEW_PASSWORD)
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(issued.token)
+
+
+def test_a_user_created_with_a_chosen_key_is_just_created(db):
+    """A new row with a key given in code: nothing to compare, nothing revoked."""
+    get_user_model()(pk=41, username="carol", password=make_password(PASSWORD)).save()
+    assert get_user_model().objects.get(pk=41).check_password(PASSWORD)

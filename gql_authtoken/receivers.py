@@ -62,11 +62,24 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using:
         instance.__dict__[_BEFORE_ATTR] = before
 
 
-def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
+def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, using: Any = None,
+                  **kwargs: Any) -> None:
     before = instance.__dict__.pop(_BEFORE_ATTR, {})
     if created or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
-    user_changes.user_saved(instance, before=before, update_fields=update_fields)
+    user = instance if isinstance(instance, get_user_model()) else _user_on_row(sender, instance, using)
+    if user is not None:
+        user_changes.user_saved(user, before=before, update_fields=update_fields, saved=instance)
+
+
+def _user_on_row(sender: Any, instance: Any, using: Any) -> Any:
+    """The user model's instance whose row ``instance`` (of a multi-table parent of the user model,
+    or of another child of such a parent) shares; None when no user has that row. By the
+    parent's own key: the user model may have a primary key of its own."""
+    user_model = get_user_model()
+    parent = next(model for model in user_model._meta.get_parent_list() if issubclass(sender, model))
+    key = getattr(instance, parent._meta.pk.attname)
+    return user_model._base_manager.using(using).filter(**{parent._meta.pk.name: key}).first()
 
 
 def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model, user_logged_out
+from django.contrib.auth import user_logged_out
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import DateTimeField, Value
@@ -514,11 +514,8 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
 
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
-    """Delete every token of ``user`` (an instance of the user model, or of one of its
-    multi-table parents: then ``token_revoked`` names the user model's instance)."""
-    owner = user if isinstance(user, get_user_model()) else None  # None: looked up with the tokens
     with user_locked(user):
-        return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=owner)
+        return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
 
 
 def _batches(tokens: Any, batch_size: int) -> Iterator[list[Any]]:

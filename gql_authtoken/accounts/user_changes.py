@@ -161,11 +161,12 @@ def watched_user_fields() -> tuple[str, ...]:
     return ("password", "is_active", get_user_model().get_email_field_name(), *([field] if field else []))
 
 
-def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) -> None:
+def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None, saved: Any = None) -> None:
     """A user was saved; ``before`` holds the stored values of ``watched_user_fields`` that it wrote.
 
-    ``user`` is an instance of the user model, or of one of its multi-table parents (whose
-    table holds some of its fields): everything here goes by its primary key.
+    ``saved``: the instance that was saved, when it is not ``user`` but an instance of one of
+    the user model's multi-table parents (whose table holds some of its fields); what changed
+    is read from it, and ``user`` is the one whose sessions it concerns.
 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no
@@ -176,18 +177,19 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None) 
     false) ends a pending registration, so no link or resend can later undo a
     deactivation.
     """
+    saved = user if saved is None else saved
     field = auth_settings.REGISTRATION_EMAIL_CONFIRM_MODEL_FIELD
-    if field and field in before and bool(before[field]) != bool(getattr(user, field, False)):
+    if field and field in before and bool(before[field]) != bool(getattr(saved, field, False)):
         email_confirmation.end_pending_registration(user)
     old_hash = before.get("password")
     password_changed = (
         old_hash is not None
-        and old_hash != user.password
-        and not _is_hash_upgrade(user, old_hash, update_fields)
+        and old_hash != saved.password
+        and not _is_hash_upgrade(saved, old_hash, update_fields)
     )
-    deactivated = bool(before.get("is_active")) and not getattr(user, "is_active", True)
-    email_field = get_user_model().get_email_field_name()  # ``user`` may be a multi-table parent's instance
-    if email_field in before and before[email_field] != getattr(user, email_field, None):
+    deactivated = bool(before.get("is_active")) and not getattr(saved, "is_active", True)
+    email_field = user.get_email_field_name()
+    if email_field in before and before[email_field] != getattr(saved, email_field, None):
         # A new address set by other means (an administrator, the shell) or by a confirmed
         # change: no older request to change it may take effect afterwards.
         email_confirmation.cancel_email_changes(user)

@@ -1,7 +1,8 @@
 """Run by tests/test_custom_user.py with ``--ds=tests.mti_user.settings``: the user model
-(``Member``) is a multi-table child of ``Account``, whose table holds the password, is_active and
-email. A save of the parent writes the user's row: it must revoke as a save of the user does
-(API.md §8), whoever makes it (the parent's admin, a shell, a backend working on ``Account``)."""
+(``Member``) is a multi-table child of ``Account``, whose table holds the password, is_active
+and email; a member's primary key is its own, not its account's. A save of the parent writes
+the user's row: it must revoke as a save of the user does (API.md §8), and only that user's
+sessions, whoever makes it (the parent's admin, a shell, a backend working on ``Account``)."""
 
 import pytest
 from django.contrib.auth.forms import AdminPasswordChangeForm
@@ -20,13 +21,23 @@ NEW_PASSWORD = "a-Strong-new-passphrase-42"
 def member(db):
     from tests.mti_user.models import Member
 
-    return Member.objects.create_user("alice", "alice@example.com", PASSWORD)
+    return Member.objects.create_user("alice", "alice@example.com", PASSWORD, uid=10_000)
+
+
+@pytest.fixture
+def bystander(member):
+    """bob, whose member key is alice's account key: a change to alice's account revoked his sessions."""
+    from tests.mti_user.models import Member
+
+    assert member.account_ptr_id != member.pk
+    bob = Member.objects.create_user("bob", "bob@example.com", PASSWORD, uid=member.account_ptr_id)
+    return tokens.issue_token(bob).token
 
 
 def _parent_of(member):
     from tests.mti_user.models import Account
 
-    return Account.objects.get(pk=member.pk)
+    return Account.objects.get(pk=member.account_ptr_id)
 
 
 def _refused_everywhere(token):
@@ -42,13 +53,14 @@ def _refused_everywhere(token):
     lambda account: setattr(account, "password", make_password(NEW_PASSWORD)),
     lambda account: setattr(account, "is_active", False),
 ], ids=["set_password", "set_unusable_password", "hash assigned", "deactivated"])
-def test_a_change_saved_through_the_parent_revokes_every_session(member, change):
+def test_a_change_saved_through_the_parent_revokes_every_session(member, bystander, change):
     issued = tokens.issue_token(member)
     assert RestAdapter().check(issued.token) == "ok"
     account = _parent_of(member)
     change(account)
     account.save()
     _refused_everywhere(issued.token)
+    assert RestAdapter().check(bystander) == "ok"  # only alice's sessions
 
 
 def test_token_revoked_names_the_user_model_s_instance(member):
@@ -70,18 +82,19 @@ def test_token_revoked_names_the_user_model_s_instance(member):
     assert len(received) == 1 and type(received[0]) is Member and received[0].pk == member.pk
 
 
-def test_the_parent_s_admin_password_form_revokes(member):
+def test_the_parent_s_admin_password_form_revokes(member, bystander):
     from django.contrib.auth import get_user_model
 
     issued = tokens.issue_token(member)
     root = get_user_model().objects.create_superuser("root", "root@example.com", "root-password-42")
     browser = DjangoClient()
     browser.force_login(root)
-    response = browser.post(f"/admin/mti_user/account/{member.pk}/password/",
+    response = browser.post(f"/admin/mti_user/account/{member.account_ptr_id}/password/",
                             {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
     assert response.status_code == 302, response.content[:2000]
     assert _parent_of(member).check_password(NEW_PASSWORD)
     _refused_everywhere(issued.token)
+    assert RestAdapter().check(bystander) == "ok"
 
 
 def test_admin_password_change_form_on_the_parent_revokes(member):
@@ -131,7 +144,7 @@ def test_a_parent_row_without_a_user_saves_as_usual(member):
     from tests.mti_user.models import Account
 
     issued = tokens.issue_token(member)
-    other = Account.objects.create_user("bob", "bob@example.com", PASSWORD)  # an Account, not a Member
+    other = Account.objects.create_user("carol", "carol@example.com", PASSWORD)  # an Account, not a Member
     other.set_password(NEW_PASSWORD)
     other.is_active = False
     other.save()

@@ -7,6 +7,9 @@ class Account(AbstractUser):
 
 
 class Member(Account):
-    """AUTH_USER_MODEL, a multi-table child of Account."""
+    """AUTH_USER_MODEL, a multi-table child of Account with a primary key of its own, so that a
+    member's key differs from its account's (the tests create a plain Account first)."""
 
+    uid = models.BigAutoField(primary_key=True)
+    account_ptr = models.OneToOneField(Account, on_delete=models.CASCADE, parent_link=True)
     nickname = models.CharField(max_length=30, blank=True)

@@ -36,10 +36,10 @@ def throttle_call(scope: str, request: HttpRequest | None, identity: Callable[[]
     per client IP first, then per ``identity()``, the bucket of the address, username or
     link (asked only when the IP bucket let the call through; ``""``: none).
 
-    ``owned``: the identity is someone's address (a reset mail, a resend), and one address
-    may use at most half of its bucket (``throttling.throttle_identity``, as for login
-    failures): nobody at one address can use up the mails to someone's address and so
-    lock its owner out of them at another.
+    ``owned``: the identity is someone's address or name (a reset mail, a resend, a
+    registration), and one address may use at most half of its bucket
+    (``throttling.throttle_identity``, as for login failures): nobody at one address can use
+    up the calls naming someone's address and so lock its owner out of them at another.
     """
     rate = auth_settings.ACCOUNT_THROTTLE_RATE
     ip = throttling.ip_bucket(callers.client_ip(request))

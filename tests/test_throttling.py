@@ -178,3 +178,19 @@ def test_another_project_on_the_same_cache_never_counts_in_this_one_s_buckets(ad
     assert adapter.login("alice", PASSWORD) == ("throttled", None)  # project B: its own bucket is full
     settings.SECRET_KEY = project_a
     assert adapter.login("alice", PASSWORD)[0] == "ok"  # project A: untouched
+
+
+def test_one_address_cannot_use_up_the_registrations_naming_someone_elses_address(db, settings):
+    """The same for register: an attacker registering with carol's address from one IP (weak
+    passwords: refused, nothing created) leaves her half of the address's bucket."""
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "REGISTRATION_ENABLED": True,
+                              "ACCOUNT_THROTTLE_RATE": "4/hour"}
+
+    def register(ip, username):
+        data = {"username": username, "password": "x", "email": "carol@example.com"}
+        return DjangoClient(REMOTE_ADDR=ip).post("/auth/register/", data, content_type="application/json").status_code
+
+    assert [register("203.0.113.7", f"attacker{n}") for n in range(3)] == [400, 400, 429]
+    assert register("198.51.100.20", "carol") == 400  # carol, elsewhere: heard why, not throttled
+    assert register("198.51.100.21", "carol2") == 400
+    assert register("198.51.100.22", "carol3") == 429  # addresses together: the address's rate

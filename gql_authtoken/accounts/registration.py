@@ -52,7 +52,7 @@ def register(
     if refused := inputs.refused(username=username, **({} if one_field else {"email": email})):
         raise ValidationFailed([e for name, error in refused.items() for e in field_errors(error, name)])
     attempts.throttle_call("register", request, lambda: attempts.bucket_of(email, identities.find_account_by_email)
-                      or attempts.bucket_of(username, identities.find_account))
+                           or attempts.bucket_of(username, identities.find_account), owned=True)
     errors = fields.registration_errors(model, username, password, email)
     if errors:
         raise ValidationFailed(errors)

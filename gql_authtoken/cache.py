@@ -312,7 +312,8 @@ def _wait_out_recent_hits() -> None:
     published = cache_access.attempt(lambda: _cache().get(WINDOW), None)
     if not isinstance(published, (int, float)):
         published = 0.0
-    seconds = min(max(local_timeout(), float(published)), 1.0)
+    own = local_timeout() if enabled() else 0.0  # a process without the token cache keeps no hits
+    seconds = min(max(own, float(published)), 1.0)
     if seconds > 0:
         time.sleep(seconds)
 
@@ -454,8 +455,11 @@ def _mark(keys: Iterable[str], *, wait: bool = True) -> None:
     if not keys:
         return
     if not enabled():
-        forget_recent_hits()  # hits kept before the cache was turned off in this process (settings changed)
-        return  # with the cache off nothing is stored, and no round trip is made
+        forget_recent_hits()  # hits kept before the cache was turned off in this process
+    if not is_shared(auth_settings.TOKEN_CACHE_ALIAS):
+        return  # no other process reads this cache: nothing to tell
+    # Written even while this process keeps no entries (TOKEN_CACHE_TIMEOUT 0): a worker or command
+    # set up so still revokes for the servers that do (brk80).
     batch = _batch.get()
     if batch is not None:
         for key in keys:

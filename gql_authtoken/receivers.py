@@ -30,26 +30,32 @@ def _watched_fields(model: Any, update_fields: Any) -> list[str]:
     return [name for name in names if update_fields is None or name in update_fields]
 
 
-def _inserts(sender: Any, instance: Any, raw: bool) -> bool:
-    """Whether Django saves ``instance`` with an INSERT without trying an UPDATE first: no primary
-    key, or a new instance whose key has a default (Django's rule in ``Model._save_table``).
-    Any other save may update a stored row: an instance built with the key of an existing
-    user (``User(pk=7, ...).save()``) or deserialised by ``loaddata`` (``raw``) is new to
-    Django (``_state.adding``) yet updates that user."""
-    if instance.pk is None:
-        return True
-    pk = sender._meta.pk
-    return instance._state.adding and not raw and (pk.has_default() or pk.has_db_default())
+def _row_read_before(sender: Any, instance: Any) -> tuple[Any, Any] | None:
+    """The model and key of the stored row whose values a save of ``instance`` may change, read
+    before the save; None when it can only insert a new one (no key).
+
+    Any save with a key may update a stored row, even of an instance Django counts as new
+    (``_state.adding``): one built in code (``User(pk=7, ...).save()``), deserialised by
+    ``loaddata``, saved with ``force_update``. For a multi-table parent of the user model, or
+    another child of one, the row is the parent's, by the parent's own key: a new child created
+    on an existing parent row updates that row."""
+    user_model = get_user_model()
+    if issubclass(sender, user_model):
+        return (sender, instance.pk) if instance.pk is not None else None
+    parent = next(model for model in user_model._meta.get_parent_list() if issubclass(sender, model))
+    key = getattr(instance, parent._meta.pk.attname)
+    return (parent, key) if key is not None else None
 
 
-def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, raw: bool = False,
-                   **kwargs: Any) -> None:
+def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any) -> None:
     # The stored values before this save: only the database knows them.
-    if _inserts(sender, instance, raw):
+    row = _row_read_before(sender, instance)
+    if row is None:
         return
-    names = _watched_fields(sender, update_fields)
+    model, key = row
+    names = _watched_fields(model, update_fields)
     if names:
-        stored = sender._base_manager.using(using).filter(pk=instance.pk)
+        stored = model._base_manager.using(using).filter(pk=key)
         rehash = update_fields is not None and set(update_fields) == {"password"} and (
             user_changes.checking_own_password(instance))
         if rehash and connections[using].in_atomic_block:
@@ -65,9 +71,12 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using:
 def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, using: Any = None,
                   **kwargs: Any) -> None:
     before = instance.__dict__.pop(_BEFORE_ATTR, {})
-    if created or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
+    of_user = isinstance(instance, get_user_model())
+    # A new child of a multi-table parent may have updated the parent's existing row (``before``).
+    if (created and (of_user or not before)) or (
+            update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
-    user = instance if isinstance(instance, get_user_model()) else _user_on_row(sender, instance, using)
+    user = instance if of_user else _user_on_row(sender, instance, using)
     if user is not None:
         user_changes.user_saved(user, before=before, update_fields=update_fields, saved=instance)
 
@@ -76,10 +85,10 @@ def _user_on_row(sender: Any, instance: Any, using: Any) -> Any:
     """The user model's instance whose row ``instance`` (of a multi-table parent of the user model,
     or of another child of such a parent) shares; None when no user has that row. By the
     parent's own key: the user model may have a primary key of its own."""
-    user_model = get_user_model()
-    parent = next(model for model in user_model._meta.get_parent_list() if issubclass(sender, model))
-    key = getattr(instance, parent._meta.pk.attname)
-    return user_model._base_manager.using(using).filter(**{parent._meta.pk.name: key}).first()
+    parent, key = _row_read_before(sender, instance) or (None, None)
+    if parent is None:
+        return None
+    return get_user_model()._base_manager.using(using).filter(**{parent._meta.pk.name: key}).first()
 
 
 def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from gql_authtoken import cache as token_cache
 from gql_authtoken import cache_access, clock, login, tokens
 from gql_authtoken.cache import invalidate_user_tokens
+from gql_authtoken.exceptions import InvalidToken
 from gql_authtoken.models import AuthToken
 
 from .conftest import PASSWORD, cache_contents
@@ -361,3 +362,30 @@ def test_a_cache_timeout_above_what_marks_cover_is_a_check_warning(settings, tim
 
     settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": timeout}
     assert ("gql_authtoken.W013" in {message.id for message in run_checks()}) is warned
+
+
+@pytest.mark.parametrize("revoke", ["logout all", "new password", "deactivated", "deleted"])
+def test_a_revocation_by_a_process_without_the_token_cache_reaches_the_servers(db, settings, revoke):
+    """brk80: a worker or command with TOKEN_CACHE_TIMEOUT 0, on the same shared cache, wrote no
+    marks, and the servers kept serving their cached entries."""
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": 60}  # the server
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    for _ in range(2):
+        tokens.authenticate_token(issued.token, use_cache=True)  # cached
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": 0}  # the worker
+    stored = get_user_model().objects.get(pk=user.pk)
+    if revoke == "logout all":
+        tokens.revoke_all_tokens(stored)
+    elif revoke == "new password":
+        stored.set_password("a-Strong-new-passphrase-42")
+        stored.save()
+    elif revoke == "deactivated":
+        stored.is_active = False
+        stored.save()
+    else:
+        stored.delete()
+    settings.GQL_AUTHTOKEN = {"TOKEN_CACHE_TIMEOUT": 60}  # the server again
+    token_cache.forget_recent_hits()  # another process: none of the worker's memory
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(issued.token, use_cache=True)

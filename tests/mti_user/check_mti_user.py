@@ -150,3 +150,33 @@ def test_a_parent_row_without_a_user_saves_as_usual(member):
     other.save()
     assert Account.objects.get(pk=other.pk).check_password(NEW_PASSWORD)
     assert tokens.authenticate_token(issued.token).user == member
+
+
+@pytest.mark.parametrize("changes", [{"password": make_password(NEW_PASSWORD)}, {"is_active": False}],
+                         ids=["new hash", "deactivated"])
+def test_another_child_created_on_the_member_s_account_row_revokes(member, bystander, changes):
+    """brk80: ``Vendor(account_ptr=alice's account, ...).save()`` updates alice's Account row (her
+    hash, is_active) and inserts the Vendor row, so Django says ``created``: nothing was revoked."""
+    from tests.mti_user.models import Vendor
+
+    issued = tokens.issue_token(member)
+    values = {**_parent_values(member), **changes}
+    Vendor(**values).save()
+    assert all(getattr(_parent_of(member), name) == value for name, value in changes.items())
+    _refused_everywhere(issued.token)
+    assert RestAdapter().check(bystander) == "ok"
+
+
+def test_a_vendor_on_a_new_account_row_is_just_created(member, bystander):
+    from tests.mti_user.models import Vendor
+
+    issued = tokens.issue_token(member)
+    Vendor.objects.create(username="shop", email="shop@example.com", password=make_password(NEW_PASSWORD))
+    assert RestAdapter().check(issued.token) == "ok" and RestAdapter().check(bystander) == "ok"
+
+
+def _parent_values(member):
+    from tests.mti_user.models import Account
+
+    values = Account.objects.filter(pk=member.account_ptr_id).values()[0]
+    return {**values, "account_ptr_id": values["id"]}

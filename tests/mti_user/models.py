@@ -13,3 +13,9 @@ class Member(Account):
     uid = models.BigAutoField(primary_key=True)
     account_ptr = models.OneToOneField(Account, on_delete=models.CASCADE, parent_link=True)
     nickname = models.CharField(max_length=30, blank=True)
+
+
+class Vendor(Account):
+    """Another child of Account, not a user: one can be created on a member's account row."""
+
+    shop = models.CharField(max_length=30, blank=True)

@@ -61,7 +61,7 @@ def watch_password_checks() -> None:
             with _rehash_transaction(self):
                 matched = original(self, raw_password)
         except DatabaseError:
-            if not self.__dict__.pop(_DELETED_DURING_CHECK, False):
+            if not self.__dict__.get(_DELETED_DURING_CHECK):
                 raise
             matched = False  # Django's re-hash found no row to update
         finally:

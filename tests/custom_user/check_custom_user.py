@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.core import mail
 
 from gql_authtoken import tokens
@@ -192,3 +193,96 @@ def test_non_ascii_case_variants_of_a_stored_address_are_one_account(adapter):
     EmailUser.objects.create(email="Person@STRAẞE.example")
     assert adapter.register("person@strasse.example", GOOD) == {
         "username": ["Email user with this Email already exists."]}
+
+
+# --- a user model whose key is a UUID with a default (brk80) --------------------------------
+
+
+def _built_copy(user, **changes):
+    """An instance of ``user``'s row built in code (not read from the database), with ``changes``."""
+    from tests.custom_user.models import EmailUser
+
+    return EmailUser(**{**EmailUser.objects.filter(pk=user.pk).values()[0], **changes})
+
+
+def _refused(token):
+    from gql_authtoken.exceptions import InvalidToken
+
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(token)
+    assert RestAdapter().check(token) == "invalid_token"
+    assert GraphQLAdapter("sync").check(token) == "invalid_token"
+
+
+@pytest.fixture
+def dora(db):
+    from tests.custom_user.models import EmailUser
+
+    user = EmailUser(email="dora@example.com")
+    user.set_password(GOOD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def bystander(db):
+    from tests.custom_user.models import EmailUser
+
+    return tokens.issue_token(EmailUser.objects.create(email="erin@example.com")).token
+
+
+@pytest.mark.parametrize("changes", [{"password": make_password("a-Strong-new-passphrase-42")},
+                                     {"is_active": False}], ids=["new hash", "deactivated"])
+def test_a_change_force_updated_from_a_built_instance_revokes(dora, bystander, changes):
+    """``save(force_update=True)`` of an instance built in code: Django counts it as new (its key has
+    a default) and the save signals do not say ``force_update``; the stored row is read anyway."""
+    from tests.custom_user.models import EmailUser
+
+    issued = tokens.issue_token(dora)
+    _built_copy(dora, **changes).save(force_update=True)
+    _refused(issued.token)
+    EmailUser.objects.filter(pk=dora.pk).update(is_active=True)
+    _refused(issued.token)  # API.md §8: re-activation brings no session back
+    assert RestAdapter().check(bystander) == "ok"
+
+
+def test_a_new_password_through_update_or_create_revokes(dora, bystander):
+    from tests.custom_user.models import EmailUser
+
+    issued = tokens.issue_token(dora)
+    _, created = EmailUser.objects.update_or_create(
+        pk=dora.pk, defaults={"password": make_password("a-Strong-new-passphrase-42")})
+    assert not created
+    _refused(issued.token)
+    assert RestAdapter().check(bystander) == "ok"
+
+
+def test_a_save_that_changes_nothing_watched_keeps_the_sessions(dora):
+    issued = tokens.issue_token(dora)
+    _built_copy(dora, display_name="Dora").save(force_update=True)
+    dora.refresh_from_db()
+    dora.display_name = "D."
+    dora.save()
+    assert tokens.authenticate_token(issued.token).user.display_name == "D."
+
+
+def test_a_login_re_hash_keeps_the_sessions(dora, adapter):
+    from tests.custom_user.models import EmailUser
+
+    outdated = make_password(GOOD, salt="ab", hasher="md5")  # a salt too short: Django re-hashes it
+    EmailUser.objects.filter(pk=dora.pk).update(password=outdated)
+    issued = tokens.issue_token(dora)
+    assert adapter.login("dora@example.com", GOOD)[0] == "ok"
+    assert EmailUser.objects.get(pk=dora.pk).password != outdated
+    assert tokens.authenticate_token(issued.token).user == dora
+
+
+def test_a_new_user_with_a_generated_key_is_just_created(db, django_assert_max_num_queries):
+    """Django INSERTs a new instance whose key has a default; the key is already set, so the row
+    it might update is looked for first (one SELECT, the cost of the rule above): none, nothing revoked."""
+    from tests.custom_user.models import EmailUser
+
+    user = EmailUser(email="fay@example.com", password=make_password(GOOD))
+    with django_assert_max_num_queries(2):
+        user.save()
+    assert EmailUser.objects.get(pk=user.pk).check_password(GOOD)

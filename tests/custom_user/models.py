@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
@@ -9,8 +11,10 @@ class EmailUserManager(BaseUserManager):
 
 
 class EmailUser(AbstractBaseUser):
-    """Signs in with the email address; no username at all."""
+    """Signs in with the email address; no username at all. Its key is a UUID with a default, so
+    Django saves a new instance with an INSERT straight away, and a built one needs ``force_update``."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=50, blank=True)
     is_active = models.BooleanField(default=True)

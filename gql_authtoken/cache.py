@@ -143,9 +143,10 @@ def _memoized(timeout: int, alias: str, load: Callable[..., AuthToken], project:
     def load_for_cache(digest: str, legacy_digest: str | None) -> CachedToken:
         entry = CachedToken(None, clock())  # type: ignore[arg-type]  # the time is taken before the read
         entry.instance = load(digest, legacy_digest)
-        # The password hash never goes into the cache; Django loads a deferred
-        # field from the database if anything reads it.
+        # The password hash never goes into the cache, nor the token's digest of it (checked by
+        # ``load`` already); Django loads a deferred field from the database if anything reads it.
         entry.instance.user.__dict__.pop("password", None)
+        entry.instance.__dict__.pop("password_digest", None)
         return entry
 
     # The prefix names the entry's format (a process running other code never reads it) and the project.

@@ -28,7 +28,7 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Length
 
 from . import clock, crypto, primary
-from .models import AuthToken, Client, hold_client, lock_users
+from .models import AuthToken, Client, hold_client, lock_users, password_digest
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
 
@@ -211,6 +211,10 @@ def _import_batch(batch: list[Imported], summary: ImportSummary, clients: dict[s
         alive = lock_users(token.user_id for token in new)
         summary.users_gone += sum(token.user_id not in alive for token in new)
         new = [token for token in new if token.user_id in alive]
+        # Issued under the password hashes stored now: a later change of one ends them (AuthToken.password_digest).
+        digests = {user.pk: password_digest(user) for user in primary.users().filter(pk__in=alive)}
+        for token in new:
+            token.password_digest = digests[token.user_id]
         AuthToken.objects.bulk_create(new)
     summary.imported += len(new)
     if delete_source:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, transaction
 from django.db.models import Q
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from . import primary
@@ -73,6 +75,17 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     # committing in between and failing the deletion (an IntegrityError).
     row = primary.users().select_for_update().filter(pk=pk).values("pk", *fields).first()
     return row or {}
+
+
+def password_digest(user: Any, password: str | None = None) -> str:
+    """The digest that ties a token to the password hash it was issued under: hex SHA-256 of
+    ``password`` (a stored hash), by default ``user.password``; "" for a user model without a
+    password. Like the HMAC Django keeps in a session (``get_session_auth_hash``), but not keyed
+    with ``SECRET_KEY``: a token must keep working on every host while the key is rotated.
+    Only a hash of the hash: with Django's salted hashers it tells nothing without the user's
+    row, which holds the hash itself."""
+    value = getattr(user, "password", None) if password is None else password
+    return "" if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 def user_transaction() -> transaction.Atomic:
@@ -214,6 +227,11 @@ class AuthToken(models.Model):
     last_used = models.DateTimeField(_("last used"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # The user's password_digest when the token was issued: a new hash written any way at all
+    # (QuerySet.update(), raw SQL) no longer matches, and the token stops working, as Django's
+    # sessions do. "" on rows from before it was kept: not checked.
+    password_digest = models.CharField(_("password digest"), max_length=64, blank=True, default="",
+                                       editable=False)
 
     objects = AuthTokenQuerySet.as_manager()
 
@@ -235,6 +253,12 @@ class AuthToken(models.Model):
             return self.expiry
         limit = self.created + cap
         return limit if self.expiry is None else min(self.expiry, limit)
+
+    def rests_on_stored_password(self) -> bool:
+        """Whether the user's stored password hash is still the one this token was issued under
+        (``password_digest``); True for a row without one. Reads ``user.password``: only for a
+        row just read with its user (cached copies have no hash, and need none: ``cache.py``)."""
+        return not self.password_digest or constant_time_compare(self.password_digest, password_digest(self.user))
 
     def is_expired(self, now: datetime) -> bool:
         return has_passed(self.effective_expiry(), now)

@@ -172,6 +172,7 @@ def issue_token(
             last_used=created,
             user_agent=callers.user_agent(request),
             ip_address=callers.client_ip(request),
+            password_digest=models.password_digest(user, stored.get("password")),
         )
     return IssuedToken(token=token, instance=instance)
 
@@ -212,11 +213,15 @@ def parse_authorization_header(value: str | bytes) -> str | None:
 
 def load_token(digest: str, legacy_digest: str | None = None) -> AuthToken:
     """The ``AuthToken`` with this digest (or an imported row's legacy digest),
-    with its user and client, in one query (compiled once, see ``lookup.py``)."""
+    with its user and client, in one query (compiled once, see ``lookup.py``).
+    ``InvalidToken`` when there is none, or when its user's password hash is no longer the
+    one it was issued under (``AuthToken.rests_on_stored_password``)."""
     found = lookup.fetch_tokens([digest] if legacy_digest is None else [digest, legacy_digest])
     if not found:
         raise InvalidToken()
     if len(found) > 1:  # both forms at once: a new token that is also an imported one, never seen
+        raise InvalidToken()
+    if not found[0].rests_on_stored_password():  # a new hash written without save() (QuerySet.update)
         raise InvalidToken()
     return found[0]
 
@@ -511,6 +516,14 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
     count = revoke_all_tokens(user)
     user_logged_out.send(sender=user.__class__, request=request, user=user)
     return count
+
+
+def keep_sessions(sessions: Any, user: AbstractBaseUser, password: str) -> None:
+    """Carry ``sessions`` (an ``AuthToken`` QuerySet of ``user``'s) over to ``user``'s new stored
+    password hash ``password``: give them its digest, in the transaction that writes it, so
+    that they go on working (``AuthToken.rests_on_stored_password``). For Django's
+    re-hash at login and the request's own session at a password change (API.md §8, §10)."""
+    sessions.update(password_digest=models.password_digest(user, password))
 
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:

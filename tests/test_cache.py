@@ -75,6 +75,7 @@ def test_cache_holds_no_plaintext_token_and_no_password_hash(gql, user, login_to
     stored = pickle.dumps(contents)
     assert login_token.encode() not in stored
     assert user.password.split("$")[-1].encode() not in stored
+    assert AuthToken.objects.get().password_digest.encode() not in stored  # nor the token's digest of the hash
     assert len(contents) == 3  # the entry, the epoch (cache_access.EPOCH) and the local-hit window
 
 

@@ -886,3 +886,73 @@ def test_a_user_created_with_a_chosen_key_is_just_created(db):
     """A new row with a key given in code: nothing to compare, nothing revoked."""
     get_user_model()(pk=41, username="carol", password=make_password(PASSWORD)).save()
     assert get_user_model().objects.get(pk=41).check_password(PASSWORD)
+
+
+# --- a new password hash written without save() ----------------------------------------------
+
+
+def _write_hash_without_save(user, how, new_hash):
+    user_model = get_user_model()
+    if how == "QuerySet.update":
+        user_model.objects.filter(pk=user.pk).update(password=new_hash)
+    elif how == "bulk_update":
+        user.password = new_hash
+        user_model.objects.bulk_update([user], ["password"])
+    elif how == "upsert":
+        user_model.objects.bulk_create([user_model(username=user.username, password=new_hash)],
+                                       update_conflicts=True, unique_fields=["username"], update_fields=["password"])
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {user_model._meta.db_table} SET password = %s WHERE id = %s", [new_hash, user.pk])
+
+
+@pytest.mark.parametrize("how", ["QuerySet.update", "bulk_update", "upsert", "raw SQL"])
+def test_a_new_password_hash_written_without_save_ends_the_tokens_issued_before(db, how):
+    """No signal tells the package; each token keeps the digest of the hash it was issued under
+    (``AuthToken.password_digest``), so the next lookup in the database refuses it, as Django's
+    sessions end (API.md §8 asks only for ``save()``). A cached copy lasts until
+    ``invalidate_user_tokens``, or ``TOKEN_CACHE_TIMEOUT`` (docs/security.md)."""
+    from gql_authtoken.exceptions import InvalidToken
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    bob = get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
+    issued, bystander = tokens.issue_token(user).token, tokens.issue_token(bob).token
+    assert _rest("/not-cli/", issued) and _rest("/cached/", issued) and _me(issued)
+    _write_hash_without_save(user, how, make_password(NEW_PASSWORD))
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(issued)
+    assert not _rest("/not-cli/", issued)
+    invalidate_user_tokens(user)
+    assert not _rest("/cached/", issued) and not _me(issued) and not _graphql("async", issued)
+    assert _rest("/not-cli/", bystander) and _me(bystander)
+    response = DjangoClient().post("/auth/login/", {"username": "alice", "password": NEW_PASSWORD})
+    assert response.status_code == 200
+    fresh = response.json()["token"]
+    assert _rest("/not-cli/", fresh) and _rest("/cached/", fresh) and _me(fresh)
+
+
+def test_a_token_row_from_before_the_digest_was_kept_still_works(db):
+    """Rows written before migration 0006 (or by code) have no digest: nothing to compare."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    AuthToken.objects.filter(pk=issued.instance.pk).update(password_digest="")
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+    assert _rest("/not-cli/", issued.token)
+
+
+def test_the_re_hash_at_login_carries_the_sessions_over_to_the_new_hash(db, settings):
+    from .hashers import FewIterationsPBKDF2PasswordHasher
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
+    get_user_model().objects.filter(pk=user.pk).update(password=old_hash)
+    user.refresh_from_db()
+    issued = tokens.issue_token(user)
+    assert DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+    user.refresh_from_db()
+    assert user.password != old_hash
+    from gql_authtoken.models import password_digest
+
+    assert AuthToken.objects.get(pk=issued.instance.pk).password_digest == password_digest(user)
+    assert _rest("/not-cli/", issued.token)

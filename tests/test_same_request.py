@@ -181,15 +181,16 @@ def test_the_core_function_without_a_token_still_changes_the_address(user):
 
 
 
-def test_a_password_set_by_update_keeps_the_tokens_until_they_are_revoked(user, login_token):
-    """The documented limit of bulk changes (docs/security.md, Revocation) and its remedy."""
+def test_a_password_set_by_update_ends_the_tokens_and_revoking_removes_their_rows(user, login_token):
+    """The documented handling of bulk changes (docs/security.md, Revocation): no signal, so no row
+    is deleted, but the lookup compares the digest of the hash (cached copies once invalidated)."""
     User.objects.filter(pk=user.pk).update(password=make_password("set-by-update-1"))
     invalidate_user_tokens(user)
-    assert tokens.authenticate_token(login_token).user == user  # no signal: nothing saw the change
-    tokens.revoke_all_tokens(user)
     for use_cache in (True, False):
         with pytest.raises(InvalidToken):
             tokens.authenticate_token(login_token, use_cache=use_cache)
+    assert AuthToken.objects.filter(user_id=user.pk).count() == 1
+    assert tokens.revoke_all_tokens(user) == 1
 
 
 # --- a revocation racing a write that rests on the token (PostgreSQL: row locks) -----------------

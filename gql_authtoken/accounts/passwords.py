@@ -125,6 +125,7 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
         others = AuthToken.objects.filter(user_id=user.pk)
         if keep is not None:
             others = others.exclude(pk=keep.pk)
+            tokens.keep_sessions(AuthToken.objects.filter(pk=keep.pk), user, user.password)
         return tokens.revoke_tokens(others, user=user)
 
 

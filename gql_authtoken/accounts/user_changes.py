@@ -14,8 +14,9 @@ from django.db import DatabaseError, router, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from .. import cache as token_cache
-from .. import email_confirmation, tokens
+from .. import email_confirmation, models, tokens
 from ..conf import auth_settings
+from ..models import AuthToken
 
 # The pk of the user whose password change is being saved by ``accounts.passwords``,
 # which revokes the sessions itself (see ``sessions_revoked_by_caller``).
@@ -193,6 +194,11 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None, 
         # A new address set by other means (an administrator, the shell) or by a confirmed
         # change: no older request to change it may take effect afterwards.
         email_confirmation.cancel_email_changes(user)
+    if old_hash is not None and old_hash != saved.password and not password_changed:
+        # Django's re-hash at login: the sessions issued under the old hash stay.
+        issued_before = AuthToken.objects.filter(user_id=user.pk,
+                                                 password_digest=models.password_digest(user, old_hash))
+        tokens.keep_sessions(issued_before, user, saved.password)
     if password_changed or deactivated:
         # A change of address asked for with a stolen password or token dies with it,
         # whoever revokes the sessions.

@@ -31,29 +31,40 @@ def _watched_fields(model: Any, update_fields: Any) -> list[str]:
 
 
 def _row_read_before(sender: Any, instance: Any) -> tuple[Any, Any] | None:
-    """The model and key of the stored row whose values a save of ``instance`` may change, read
-    before the save; None when it can only insert a new one (no key).
+    """The model and key of the stored row holding user fields that a save of ``instance`` may
+    change, read before the save; None when it can only insert a new one (no key).
 
     Any save with a key may update a stored row, even of an instance Django counts as new
     (``_state.adding``): one built in code (``User(pk=7, ...).save()``), deserialised by
-    ``loaddata``, saved with ``force_update``. For a multi-table parent of the user model, or
-    another child of one, the row is the parent's, by the parent's own key: a new child created
-    on an existing parent row updates that row."""
+    ``loaddata``, saved with ``force_update``, or a new multi-table child created on an
+    existing row (``Staff(user_ptr=user)``, ``Vendor(account_ptr_id=...)``: Django updates the
+    parent's row, then inserts the child's). The row is that of the most derived of the user
+    model and its multi-table parents that ``sender`` is: the user model's for the user model,
+    its proxies and children; ``Account``'s for a parent ``Account`` and its other children. By
+    that model's own key (the user model may have a key of its own), or before Django copies it
+    there (``Model._save_parents``, after ``pre_save``) by ``sender``'s link to that model."""
     user_model = get_user_model()
-    if issubclass(sender, user_model):
-        return (sender, instance.pk) if instance.pk is not None else None
-    parent = next(model for model in user_model._meta.get_parent_list() if issubclass(sender, model))
-    key = getattr(instance, parent._meta.pk.attname)
-    return (parent, key) if key is not None else None
+    row_model = next(model for model in (user_model, *user_model._meta.get_parent_list())
+                     if issubclass(sender, model))
+    key = getattr(instance, row_model._meta.pk.attname)
+    link = sender._meta.get_ancestor_link(row_model)  # None for the model itself and its proxies
+    if key is None and link is not None and link.related_model._meta.concrete_model is row_model._meta.concrete_model:
+        key = getattr(instance, link.attname)
+    return (row_model, key) if key is not None else None
 
 
-def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using: Any = None, **kwargs: Any) -> None:
-    # The stored values before this save: only the database knows them.
+def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, using: Any = None,
+                   **kwargs: Any) -> None:
+    # The stored values before this save: only the database knows them. None left from a save that failed.
+    instance.__dict__.pop(_BEFORE_ATTR, None)
     row = _row_read_before(sender, instance)
     if row is None:
         return
     model, key = row
     names = _watched_fields(model, update_fields)
+    if raw:  # loaddata writes the sender's own table only, never its parents'
+        own = {field.name for field in sender._meta.concrete_model._meta.local_concrete_fields}
+        names = [name for name in names if name in own]
     if names:
         stored = model._base_manager.using(using).filter(pk=key)
         rehash = update_fields is not None and set(update_fields) == {"password"} and (
@@ -71,24 +82,25 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, using:
 def on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, using: Any = None,
                   **kwargs: Any) -> None:
     before = instance.__dict__.pop(_BEFORE_ATTR, {})
-    of_user = isinstance(instance, get_user_model())
-    # A new child of a multi-table parent may have updated the parent's existing row (``before``).
-    if (created and (of_user or not before)) or (
-            update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
+    # Created with no stored row before it: nothing to compare. A new multi-table child may have
+    # updated an existing row of the user model or of a parent (``before``).
+    if (created and not before) or (update_fields is not None and set(update_fields) <= HARMLESS_UPDATES):
         return
+    user_model = get_user_model()
+    of_user = type(instance)._meta.concrete_model is user_model._meta.concrete_model
     user = instance if of_user else _user_on_row(sender, instance, using)
     if user is not None:
         user_changes.user_saved(user, before=before, update_fields=update_fields, saved=instance)
 
 
 def _user_on_row(sender: Any, instance: Any, using: Any) -> Any:
-    """The user model's instance whose row ``instance`` (of a multi-table parent of the user model,
-    or of another child of such a parent) shares; None when no user has that row. By the
-    parent's own key: the user model may have a primary key of its own."""
-    parent, key = _row_read_before(sender, instance) or (None, None)
-    if parent is None:
+    """The user model's instance whose row ``instance`` shares (``_row_read_before``: an instance
+    of a multi-table parent of the user model, of another child of one, or of a child of the
+    user model); None when no user has that row."""
+    row_model, key = _row_read_before(sender, instance) or (None, None)
+    if row_model is None:
         return None
-    return get_user_model()._base_manager.using(using).filter(**{parent._meta.pk.name: key}).first()
+    return get_user_model()._base_manager.using(using).filter(**{row_model._meta.pk.name: key}).first()
 
 
 def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:

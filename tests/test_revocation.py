@@ -956,3 +956,21 @@ def test_the_re_hash_at_login_carries_the_sessions_over_to_the_new_hash(db, sett
 
     assert AuthToken.objects.get(pk=issued.instance.pk).password_digest == password_digest(user)
     assert _rest("/not-cli/", issued.token)
+
+
+def test_a_save_that_failed_leaves_nothing_for_the_next_save_to_compare(db):
+    """brk81: the stored values read before a save that then failed (an IntegrityError) stayed on
+    the instance, and a later save of other fields compared against them: an unsaved new password
+    in memory revoked every session although the stored hash never changed."""
+    from django.db import IntegrityError
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    user.username, user.password = "bob", make_password(NEW_PASSWORD)
+    with pytest.raises(IntegrityError), django_transaction.atomic():
+        user.save()
+    user.first_name = "Alice"
+    user.save(update_fields=["first_name"])
+    assert get_user_model().objects.get(pk=user.pk).check_password(PASSWORD)
+    assert tokens.authenticate_token(issued.token).user.first_name == "Alice"

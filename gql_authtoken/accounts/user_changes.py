@@ -165,9 +165,10 @@ def watched_user_fields() -> tuple[str, ...]:
 def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None, saved: Any = None) -> None:
     """A user was saved; ``before`` holds the stored values of ``watched_user_fields`` that it wrote.
 
-    ``saved``: the instance that was saved, when it is not ``user`` but an instance of one of
-    the user model's multi-table parents (whose table holds some of its fields); what changed
-    is read from it, and ``user`` is the one whose sessions it concerns.
+    ``saved``: the instance that was saved, when it is not ``user`` but one that shares its
+    rows: of a multi-table parent of the user model (whose table holds some of its fields), of
+    another child of such a parent, or of a child of the user model; what changed is read from
+    it, and ``user`` is the one whose sessions it concerns.
 
     A new password hash (any change but Django's own upgrade at login) or a
     deactivation revokes every token (API.md §8: re-activation brings no

@@ -2,7 +2,9 @@
 (``Member``) is a multi-table child of ``Account``, whose table holds the password, is_active
 and email; a member's primary key is its own, not its account's. A save of the parent writes
 the user's row: it must revoke as a save of the user does (API.md §8), and only that user's
-sessions, whoever makes it (the parent's admin, a shell, a backend working on ``Account``)."""
+sessions, whoever makes it (the parent's admin, a shell, a backend working on ``Account``). So
+must a new child created on a member's rows: ``Vendor`` (another child of ``Account``), ``Staff``
+and ``Partner`` (children of ``Member``, ``Partner`` with a key of its own)."""
 
 import pytest
 from django.contrib.auth.forms import AdminPasswordChangeForm
@@ -152,18 +154,89 @@ def test_a_parent_row_without_a_user_saves_as_usual(member):
     assert tokens.authenticate_token(issued.token).user == member
 
 
-@pytest.mark.parametrize("changes", [{"password": make_password(NEW_PASSWORD)}, {"is_active": False}],
-                         ids=["new hash", "deactivated"])
-def test_another_child_created_on_the_member_s_account_row_revokes(member, bystander, changes):
-    """brk80: ``Vendor(account_ptr=alice's account, ...).save()`` updates alice's Account row (her
-    hash, is_active) and inserts the Vendor row, so Django says ``created``: nothing was revoked."""
+CHANGES = pytest.mark.parametrize("changes", [{"password": make_password(NEW_PASSWORD)}, {"is_active": False}],
+                                  ids=["new hash", "deactivated"])
+
+
+def _refused_after_reactivation(member, token):
+    """Revoked (the rows deleted, not only refused by their password digest), and still refused
+    once re-activated behind the package's back (API.md §8)."""
+    from gql_authtoken.models import AuthToken
+    from tests.mti_user.models import Account
+
+    assert not AuthToken.objects.filter(user_id=member.pk).exists()
+    _refused_everywhere(token)
+    Account.objects.filter(pk=member.account_ptr_id).update(is_active=True)
+    _refused_everywhere(token)
+
+
+@CHANGES
+@pytest.mark.parametrize("link", ["account_ptr", "account_ptr_id", "id"])
+def test_another_child_created_on_the_member_s_account_row_revokes(member, bystander, changes, link):
+    """brk80, brk81: ``Vendor(account_ptr=alice's account, ...).save()`` updates alice's Account row
+    (her hash, is_active) and inserts the Vendor row, so Django says ``created``: nothing was
+    revoked. Named by ``account_ptr_id`` alone, Django copies the key into ``id`` only after
+    ``pre_save``: nothing was read before the save."""
     from tests.mti_user.models import Vendor
 
     issued = tokens.issue_token(member)
     values = {**_parent_values(member), **changes}
-    Vendor(**values).save()
+    key, _link = values.pop("id"), values.pop("account_ptr_id")
+    Vendor(**values, **{link: _parent_of(member) if link == "account_ptr" else key}).save()
     assert all(getattr(_parent_of(member), name) == value for name, value in changes.items())
-    _refused_everywhere(issued.token)
+    _refused_after_reactivation(member, issued.token)
+    assert RestAdapter().check(bystander) == "ok"
+
+
+@CHANGES
+@pytest.mark.parametrize("child", ["Staff", "Partner"])
+def test_a_child_of_the_user_model_created_on_a_member_s_row_revokes(member, bystander, changes, child):
+    """brk81: promoting alice (``Staff(member_ptr=alice, ...)``) updates her rows and inserts the
+    child's: a save of the user model's child, ``created``, whose key (``Partner``'s own) is not
+    the member's; nothing was read before it, and nothing revoked."""
+    from tests.mti_user import models
+
+    issued = tokens.issue_token(member)
+    values = {**models.Member.objects.filter(pk=member.pk).values()[0], **changes}
+    del values["uid"]
+    getattr(models, child)(member_ptr=member, **values).save()
+    assert all(getattr(_parent_of(member), name) == value for name, value in changes.items())
+    _refused_after_reactivation(member, issued.token)
+    assert RestAdapter().check(bystander) == "ok"
+
+
+@pytest.mark.parametrize("rows", ["members", "accounts", "both"])
+def test_a_restore_of_unchanged_rows_keeps_the_sessions(member, bystander, rows, tmp_path):
+    """brk81: ``loaddata`` saves raw, writing the sender's own table only; a member's own row holds
+    no password, so comparing the instance's (empty) inherited fields revoked every session and
+    cancelled pending address changes."""
+    from django.core import serializers
+    from django.core.management import call_command
+
+    from tests.mti_user.models import Account, Member
+
+    issued = tokens.issue_token(member)
+    objects = {"members": [*Member.objects.all()], "accounts": [*Account.objects.all()]}
+    objects["both"] = objects["accounts"] + objects["members"]
+    fixture = tmp_path / "rows.json"
+    fixture.write_text(serializers.serialize("json", objects[rows]))
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert tokens.authenticate_token(issued.token).user == member
+    assert RestAdapter().check(bystander) == "ok"
+
+
+def test_a_restore_of_an_account_row_with_a_new_password_revokes(member, bystander, tmp_path):
+    from django.core import serializers
+    from django.core.management import call_command
+
+
+    issued = tokens.issue_token(member)
+    account = _parent_of(member)
+    account.password = make_password(NEW_PASSWORD)
+    fixture = tmp_path / "rows.json"
+    fixture.write_text(serializers.serialize("json", [account]))
+    call_command("loaddata", str(fixture), verbosity=0)
+    _refused_after_reactivation(member, issued.token)
     assert RestAdapter().check(bystander) == "ok"
 
 

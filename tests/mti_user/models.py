@@ -19,3 +19,16 @@ class Vendor(Account):
     """Another child of Account, not a user: one can be created on a member's account row."""
 
     shop = models.CharField(max_length=30, blank=True)
+
+
+class Staff(Member):
+    """A child of the user model (Django's own parent link, its key): a member promoted to staff."""
+
+    badge = models.CharField(max_length=30, blank=True)
+
+
+class Partner(Member):
+    """A child of the user model with a key of its own: its link is not its key."""
+
+    pid = models.BigAutoField(primary_key=True)
+    member_ptr = models.OneToOneField(Member, on_delete=models.CASCADE, parent_link=True)

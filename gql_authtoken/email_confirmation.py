@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, crypto, identities, primary, tokens
+from . import clock, crypto, identities, models, primary, tokens
 from .conf import auth_settings
 from .exceptions import InvalidConfirmationToken
 from .models import AuthToken, ConfirmationPurpose, EmailConfirmationToken, PendingRegistration, lock_user, user_locked
@@ -112,11 +112,13 @@ def _holding(user: Any) -> Iterator[None]:
         yield
 
 
-def _new_link(user: Any, email: str, *, purpose: str, now: datetime) -> str:
-    """``create_confirmation_token`` for a caller inside ``_holding(user)``."""
+def _new_link(user: Any, email: str, *, purpose: str, now: datetime, password_hash: str | None = None) -> str:
+    """``create_confirmation_token`` for a caller inside ``_holding(user)``. ``password_hash``: the
+    stored hash the request was checked against (an email change), which the link rests on."""
     token = crypto.generate_token(length=auth_settings.TOKEN_CHARACTER_LENGTH)
     EmailConfirmationToken.objects.create(
-        user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose
+        user=user, email=email, digest=crypto.hash_token(token), created=now, purpose=purpose,
+        password_digest=models.password_digest(password_hash),
     )
     return token
 
@@ -195,10 +197,13 @@ def is_stale(row: EmailConfirmationToken, user: Any) -> bool:
     A registration or address link confirms the user's current address, so it
     dies when that address changes. An email change link confirms an address
     the user does not have yet; it dies when a newer change is requested
-    (``start_email_change`` deletes it), and never serves an inactive account.
+    (``start_email_change`` deletes it), never serves an inactive account, and
+    rests on the password hash its request was checked against: a new one, even
+    written without ``save()`` (which would cancel it), ends it.
     """
     if row.purpose == ConfirmationPurpose.EMAIL_CHANGE:
-        return not getattr(user, "is_active", True)
+        return not getattr(user, "is_active", True) or not models.rests_on_password(
+            row.password_digest, getattr(user, "password", None))
     return email_of(user).lower() != row.email.lower()
 
 
@@ -313,7 +318,8 @@ def start_email_change(
         if session is not None:
             tokens.require_live(session)
         cancel_email_changes(user)
-        token = _new_link(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now())
+        token = _new_link(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now(),
+                          password_hash=user.password)
     try:
         _mail_link(user, new_email, token, request=request)
     except Exception:

@@ -212,7 +212,8 @@ def _import_batch(batch: list[Imported], summary: ImportSummary, clients: dict[s
         summary.users_gone += sum(token.user_id not in alive for token in new)
         new = [token for token in new if token.user_id in alive]
         # Issued under the password hashes stored now: a later change of one ends them (AuthToken.password_digest).
-        digests = {user.pk: password_digest(user) for user in primary.users().filter(pk__in=alive)}
+        users = primary.users().filter(pk__in=alive)
+        digests = {user.pk: password_digest(getattr(user, "password", None)) for user in users}
         for token in new:
             token.password_digest = digests[token.user_id]
         AuthToken.objects.bulk_create(new)

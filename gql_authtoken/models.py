@@ -77,15 +77,20 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     return row or {}
 
 
-def password_digest(user: Any, password: str | None = None) -> str:
-    """The digest that ties a token to the password hash it was issued under: hex SHA-256 of
-    ``password`` (a stored hash), by default ``user.password``; "" for a user model without a
-    password. Like the HMAC Django keeps in a session (``get_session_auth_hash``), but not keyed
-    with ``SECRET_KEY``: a token must keep working on every host while the key is rotated.
-    Only a hash of the hash: with Django's salted hashers it tells nothing without the user's
-    row, which holds the hash itself."""
-    value = getattr(user, "password", None) if password is None else password
-    return "" if value is None else hashlib.sha256(value.encode()).hexdigest()
+def password_digest(password_hash: str | None) -> str:
+    """The digest that ties a token (or an email change link) to the stored password hash it was
+    issued under: hex SHA-256 of ``password_hash``; "" for none (a user model without a password).
+    Like the HMAC Django keeps in a session (``get_session_auth_hash``), but not keyed with
+    ``SECRET_KEY``: a token must keep working on every host while the key is rotated. Only a
+    hash of the hash: with Django's salted hashers it tells nothing without the user's row,
+    which holds the hash itself."""
+    return "" if password_hash is None else hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+def rests_on_password(digest: str, password_hash: str | None) -> bool:
+    """Whether a row that kept ``digest`` (``password_digest``) still rests on the stored hash
+    ``password_hash``; True for a row that kept none (made before it was kept, or by code)."""
+    return not digest or constant_time_compare(digest, password_digest(password_hash))
 
 
 def user_transaction() -> transaction.Atomic:
@@ -231,7 +236,7 @@ class AuthToken(models.Model):
     # (QuerySet.update(), raw SQL) no longer matches, and the token stops working, as Django's
     # sessions do. "" on rows from before it was kept: not checked.
     password_digest = models.CharField(_("password digest"), max_length=64, blank=True, default="",
-                                       editable=False)
+                                       db_default="", editable=False)
 
     objects = AuthTokenQuerySet.as_manager()
 
@@ -258,7 +263,7 @@ class AuthToken(models.Model):
         """Whether the user's stored password hash is still the one this token was issued under
         (``password_digest``); True for a row without one. Reads ``user.password``: only for a
         row just read with its user (cached copies have no hash, and need none: ``cache.py``)."""
-        return not self.password_digest or constant_time_compare(self.password_digest, password_digest(self.user))
+        return rests_on_password(self.password_digest, getattr(self.user, "password", None))
 
     def is_expired(self, now: datetime) -> bool:
         return has_passed(self.effective_expiry(), now)
@@ -295,6 +300,10 @@ class EmailConfirmationToken(models.Model):
     # Set when the link is used: the record that this address was confirmed.
     confirmed = models.DateTimeField(_("confirmed"), null=True, blank=True)
     purpose = models.CharField(_("purpose"), max_length=32, choices=ConfirmationPurpose.choices)
+    # An email change link: the password_digest of the hash its request was checked against; a
+    # new password hash, saved or not, ends the link. "" for other links and older rows.
+    password_digest = models.CharField(_("password digest"), max_length=64, blank=True, default="",
+                                       db_default="", editable=False)
 
     class Meta:
         verbose_name = _("email confirmation token")

@@ -61,8 +61,8 @@ class Session:
 
 
 def session_tokens(user: AbstractBaseUser) -> Any:
-    """The user's active tokens as sessions, newest first."""
-    active = AuthToken.objects.filter(user_id=user.pk).active(clock.now()).select_related("client")
+    """The user's active tokens, newest first, with their client and user (``list_sessions``)."""
+    active = AuthToken.objects.filter(user_id=user.pk).active(clock.now()).select_related("client", "user")
     api_client = auth_settings.API_ACCESS_CLIENT_NAME
     if api_client and auth_settings.API_ACCESS_EXCLUDE_FROM_SESSIONS:
         active = active.exclude(client__name=api_client)
@@ -70,7 +70,9 @@ def session_tokens(user: AbstractBaseUser) -> Any:
 
 
 def list_sessions(user: AbstractBaseUser, *, current: AuthToken | None = None) -> list[Session]:
-    return [Session.from_token(token, current=current) for token in session_tokens(user)]
+    # A token whose user's hash was replaced without save() no longer authenticates: no session.
+    return [Session.from_token(token, current=current) for token in session_tokens(user)
+            if token.rests_on_stored_password()]
 
 
 def revoke_session(user: AbstractBaseUser, session_id: str) -> int:
@@ -103,11 +105,10 @@ def api_access_client() -> Client:
 def get_api_key(user: AbstractBaseUser) -> AuthToken:
     """The user's live API key (its metadata: the token itself is never kept)."""
     keys = AuthToken.objects.filter(user_id=user.pk, client=api_access_client()).active(clock.now())
-    key = keys.select_related("client")
-    instance = key.order_by("-created").first()
-    if instance is None:
-        raise ApiKeyNotFound()
-    return instance
+    for instance in keys.select_related("client", "user").order_by("-created"):
+        if instance.rests_on_stored_password():  # else it no longer authenticates (list_sessions)
+            return instance
+    raise ApiKeyNotFound()
 
 
 def issue_api_key(

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import user_logged_out
+from django.contrib.auth import get_user_model, user_logged_out
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import DateTimeField, Value
@@ -172,7 +172,7 @@ def issue_token(
             last_used=created,
             user_agent=callers.user_agent(request),
             ip_address=callers.client_ip(request),
-            password_digest=models.password_digest(user, stored.get("password")),
+            password_digest=models.password_digest(stored.get("password")),
         )
     return IssuedToken(token=token, instance=instance)
 
@@ -470,10 +470,14 @@ def require_live(session: AuthToken) -> None:
     orders the write against every revocation of the token: a ``logout`` or
     ``revokeSession`` that committed first is seen, and one that comes later
     waits for the write to commit (API.md §8: revocation takes effect at once).
+    A token whose user's password hash was replaced without ``save()`` is refused
+    too (``AuthToken.password_digest``): a cached copy of it must not mint a key.
     """
     live = AuthToken.objects.on_primary().select_for_update().filter(pk=session.pk, digest=session.digest)
-    if not list(live.values_list("pk", flat=True)):
-        raise InvalidToken()
+    password = models.model_fields(get_user_model(), ("password",))
+    row = live.values_list("password_digest", *[f"user__{name}" for name in password]).first()
+    if row is None or not models.rests_on_password(row[0], row[1] if password else None):
+        raise InvalidToken()  # revoked, or its user's hash replaced without save() (a cached token)
 
 
 def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
@@ -523,7 +527,7 @@ def keep_sessions(sessions: Any, user: AbstractBaseUser, password: str) -> None:
     password hash ``password``: give them its digest, in the transaction that writes it, so
     that they go on working (``AuthToken.rests_on_stored_password``). For Django's
     re-hash at login and the request's own session at a password change (API.md §8, §10)."""
-    sessions.update(password_digest=models.password_digest(user, password))
+    sessions.update(password_digest=models.password_digest(password))
 
 
 def revoke_all_tokens(user: AbstractBaseUser) -> int:

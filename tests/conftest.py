@@ -312,8 +312,10 @@ def example_server():
     # This checkout's package, also where the virtualenv has another one installed in editable mode.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     manage = [sys.executable, str(root / "example_schema" / "manage.py")]
+    _EXAMPLE_MANAGE[port] = lambda *command: subprocess.run(manage + list(command), env=env, check=True,
+                                                            capture_output=True, timeout=120)
     for command in (["migrate", "--noinput", "-v0"], ["demo_user"]):
-        subprocess.run(manage + command, env=env, check=True, capture_output=True, timeout=120)
+        example_manage(port, *command)
     server = subprocess.Popen(manage + ["runserver", "--noreload", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -323,6 +325,15 @@ def example_server():
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(directory, ignore_errors=True)
+        del _EXAMPLE_MANAGE[port]
+
+
+_EXAMPLE_MANAGE: dict[int, Any] = {}
+
+
+def example_manage(port: int, *command: str) -> Any:
+    """Run ``manage.py <command>`` of the example served on ``port`` (``example_server``), on its database."""
+    return _EXAMPLE_MANAGE[port](*command)
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

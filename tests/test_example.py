@@ -7,7 +7,7 @@ import json
 import pytest
 from websockets.sync.client import connect
 
-from .conftest import example_server, http_json
+from .conftest import example_manage, example_server, http_json
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,12 @@ def test_the_notes_work_over_http_and_over_a_websocket(example):
     assert results[0] == {"addNote": {"text": "over WebSocket"}}
     assert sorted(note["text"] for note in results[1]["myNotes"]) == ["over HTTP", "over WebSocket"]
     assert results[2] == {"myNoteCount": 2}
+
+
+def test_running_make_example_again_keeps_the_demo_s_sessions(example):
+    """brk83: ``demo_user`` (run by every ``make example``) set the demo password again: a password
+    change, which ended every session of the demo user."""
+    status, body = http_json(example, "/auth/login/", form={"username": "demo", "password": "demo-password"})
+    assert status == 200
+    example_manage(example, "demo_user")
+    assert http_json(example, "/auth/token/", body["token"])[0] == 200

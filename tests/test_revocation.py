@@ -954,7 +954,7 @@ def test_the_re_hash_at_login_carries_the_sessions_over_to_the_new_hash(db, sett
     assert user.password != old_hash
     from gql_authtoken.models import password_digest
 
-    assert AuthToken.objects.get(pk=issued.instance.pk).password_digest == password_digest(user)
+    assert AuthToken.objects.get(pk=issued.instance.pk).password_digest == password_digest(user.password)
     assert _rest("/not-cli/", issued.token)
 
 
@@ -974,3 +974,121 @@ def test_a_save_that_failed_leaves_nothing_for_the_next_save_to_compare(db):
     user.save(update_fields=["first_name"])
     assert get_user_model().objects.get(pk=user.pk).check_password(PASSWORD)
     assert tokens.authenticate_token(issued.token).user.first_name == "Alice"
+
+
+def test_the_sessions_list_leaves_out_tokens_whose_hash_was_replaced(db):
+    """They no longer authenticate: listing them would show sessions that are not there."""
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    tokens.issue_token(user)
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+    fresh = tokens.issue_token(user)
+    assert [session.id for session in sessions.list_sessions(user)] == [str(fresh.instance.pk)]
+
+
+def test_a_cached_token_whose_hash_was_replaced_mints_no_api_key(db, settings):
+    """brk82: within the cache window the dead token's cached copy still authenticates (documented),
+    but nothing may rest on it: an API key made then rested on the new hash and outlived both
+    the window and ``invalidate_user_tokens``."""
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "API_ACCESS_CLIENT_NAME": "api"}
+    Client.objects.create(name="api", token_ttl=timedelta(days=365))
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    stolen = tokens.issue_token(user)
+    cached = tokens.authenticate_token(stolen.token)  # what a cache hit would hand the view
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+    from gql_authtoken.exceptions import InvalidToken
+
+    with pytest.raises(InvalidToken):
+        sessions.issue_api_key(user, session=cached)
+    assert not AuthToken.objects.filter(client__name="api").exists()
+    headers = {"Authorization": f"Token {stolen.token}"}
+    if SHARED:  # a real cache hit, over HTTP
+        assert DjangoClient().get("/cached/", headers=headers).status_code == 200
+        assert DjangoClient().post("/auth/apiaccess/", headers=headers).status_code == 401
+        assert not AuthToken.objects.filter(client__name="api").exists()
+
+
+def test_an_email_change_link_dies_with_a_hash_replaced_without_save(db, settings, mailoutbox):
+    """brk82: a link asked for with a stolen password and token, then the owner's hash replaced by
+    ``QuerySet.update()``: the token died, the link moved the account to the attacker's mailbox."""
+    import re
+
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.accounts import email_change
+    from gql_authtoken.exceptions import InvalidConfirmationToken
+
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "http://testserver"}}
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    token = tokens.issue_token(user).instance
+    email_change.change_email(None, user, password=PASSWORD, new_email="mallory@example.com", token=token)
+    link = re.search(r"/auth/register/confirm/([^/\s]+)/", mailoutbox[0].body).group(1)
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+    with pytest.raises(InvalidConfirmationToken):
+        email_confirmation.consume_confirmation_token(link, now=clock.now())
+    assert get_user_model().objects.get(pk=user.pk).email == "alice@example.com"
+
+
+def test_change_password_accepts_the_old_password_re_hashed_by_a_login_meanwhile(db, settings, monkeypatch):
+    """brk82: changePassword's check re-hashed an outdated hash, then a login that had read the
+    outdated one re-hashed it again (another hash of the same password) before the save; the
+    stored hash is no longer the one checked, but it is of the old password: no refusal."""
+    from .hashers import FewIterationsPBKDF2PasswordHasher
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
+    user = get_user_model().objects.create_user("alice", "alice@example.com")
+    outdated = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
+    get_user_model().objects.filter(pk=user.pk).update(password=outdated)
+    own, other = tokens.issue_token(user), tokens.issue_token(user)
+    racing_login = get_user_model().objects.get(pk=user.pk)  # read the outdated hash
+    save = passwords._save_password
+
+    def after_a_login_re_hashed(*args, **kwargs):
+        assert racing_login.check_password(PASSWORD)  # re-hashes and saves
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(passwords, "_save_password", after_a_login_re_hashed)
+    assert passwords.change_password(None, user, own.instance, old_password=PASSWORD,
+                                     new_password=NEW_PASSWORD) == 1
+    assert get_user_model().objects.get(pk=user.pk).check_password(NEW_PASSWORD)
+    assert _rest("/not-cli/", own.token) and not _rest("/not-cli/", other.token)
+
+
+def test_the_migration_gives_existing_tokens_and_email_change_links_their_digest(transactional_db, settings):
+    """Rows from before 0006 rest on their user's hash as stored then; a server of that release
+    (which writes no digest) can still insert rows (``db_default``)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.exceptions import InvalidConfirmationToken
+
+    before, after = [("gql_authtoken", "0005_email_change_purpose")], [("gql_authtoken", "0006_password_digest")]
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("gql_authtoken")
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
+    OldToken = old_apps.get_model("gql_authtoken", "AuthToken")
+    OldLink = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
+    now = clock.now()
+    plaintext = {}
+    for name in ("alice", "bob"):
+        user = OldUser.objects.create(username=name, email=f"{name}@example.com", password=make_password(PASSWORD))
+        plaintext[name] = token = crypto.generate_token(length=64)
+        OldToken.objects.create(user=user, digest=crypto.hash_token(token), created=now, last_used=now)
+    link = crypto.generate_token(length=64)
+    OldLink.objects.create(user=OldUser.objects.get(username="alice"), email="new@example.com",
+                           digest=crypto.hash_token(link), created=now, purpose="email_change")
+    try:
+        MigrationExecutor(connection).migrate(after)
+        assert not AuthToken.objects.filter(password_digest="").exists()
+        assert _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
+        get_user_model().objects.filter(username="alice").update(password=make_password(NEW_PASSWORD))
+        assert not _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
+        with pytest.raises(InvalidConfirmationToken):
+            email_confirmation.consume_confirmation_token(link, now=clock.now())
+        with connection.cursor() as cursor:  # as the previous release inserts: no password_digest column named
+            cursor.execute(f"INSERT INTO {AuthToken._meta.db_table} (user_id, digest, created, user_agent) "
+                           "VALUES (%s, %s, %s, '')", [get_user_model().objects.get(username="bob").pk, "x" * 128, now])
+        assert AuthToken.objects.get(digest="x" * 128).password_digest == ""
+    finally:
+        MigrationExecutor(connection).migrate(latest)

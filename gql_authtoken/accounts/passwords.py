@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.mail import EmailMessage
@@ -97,22 +97,28 @@ def change_password(
     errors += fields.password_errors(current, new_password, "new_password")
     if errors:
         raise ValidationFailed(errors)
-    revoked = _save_password(current, new_password, checked_hash=current.password, keep=token)
+    revoked = _save_password(current, new_password, checked_hash=current.password, keep=token,
+                             old_password=old_password)
     signals.password_changed.send(sender=type(current), user=current, request=request, reset=False)
     return revoked
 
 
-@sensitive_variables("new_password")
-def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: AuthToken | None) -> int:
+@sensitive_variables("new_password", "old_password")
+def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: AuthToken | None,
+                   old_password: str | None = None) -> int:
     """Save ``new_password`` and revoke every session of ``user`` but ``keep``; how many.
 
     Under the user's row lock, so a login checking the old password waits and
     then fails (``tokens.issue_token`` checks the hash again under the same
     lock), and two changes of one password cannot both pass: the stored hash
-    must still be ``checked_hash``, the one the caller verified against.
+    must still be ``checked_hash``, the one the caller verified against, or
+    (``old_password`` given) another hash of that password: a login re-hashed
+    an outdated hash meanwhile (as ``tokens.issue_token`` allows).
     """
     with user_locked(user, "password") as stored:
-        if stored.get("password") != checked_hash:
+        stored_hash = stored.get("password")
+        if stored_hash != checked_hash and not (
+                old_password is not None and stored_hash is not None and check_password(old_password, stored_hash)):
             # Changed since the caller checked it: the old password, or the link, is no longer right.
             if keep is None:
                 raise InvalidResetToken()

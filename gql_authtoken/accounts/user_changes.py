@@ -197,8 +197,7 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None, 
         email_confirmation.cancel_email_changes(user)
     if old_hash is not None and old_hash != saved.password and not password_changed:
         # Django's re-hash at login: the sessions issued under the old hash stay.
-        issued_before = AuthToken.objects.filter(user_id=user.pk,
-                                                 password_digest=models.password_digest(user, old_hash))
+        issued_before = AuthToken.objects.filter(user_id=user.pk, password_digest=models.password_digest(old_hash))
         tokens.keep_sessions(issued_before, user, saved.password)
     if password_changed or deactivated:
         # A change of address asked for with a stolen password or token dies with it,

@@ -1,4 +1,8 @@
-"""Create (or reset) the demo user and the example API clients, and print the credentials."""
+"""Create (or reset) the demo user and the example API clients, and print the credentials.
+
+Run again (every ``make example``), it leaves a demo user that still has the
+demo password and is active alone: resetting it would be a password change,
+which ends the demo's sessions (docs/security.md, Revocation)."""
 
 from datetime import timedelta
 
@@ -20,9 +24,10 @@ class Command(BaseCommand):
         user, _ = get_user_model().objects.get_or_create(
             username=USERNAME, defaults={"email": "demo@example.com"}
         )
-        user.set_password(PASSWORD)
-        user.is_active = True
-        user.save()
+        if not (user.is_active and user.check_password(PASSWORD)):
+            user.set_password(PASSWORD)
+            user.is_active = True
+            user.save()
         for name, ttl in CLIENTS.items():
             Client.objects.update_or_create(name=name, defaults={"token_ttl": ttl})
         self.stdout.write(f"Demo user: username={USERNAME} password={PASSWORD}")

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model, user_logged_out
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
-from django.db.models import DateTimeField, Value
+from django.db.models import Case, DateTimeField, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +37,7 @@ from .exceptions import (
     TokenExpired,
     UnknownClient,
 )
-from .models import AuthToken, Client, user_locked
+from .models import AuthToken, Client, ConfirmationPurpose, EmailConfirmationToken, user_locked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -419,6 +419,7 @@ def _token_row_locked(instance: AuthToken) -> Iterator[None]:
         if held:
             models.hold_client(instance.client)  # gone: so is the token, and the update finds nothing
         models.lock_user(instance.user_id)
+        require_live(instance)  # still there, and not dead by a change made without save()
         yield
 
 
@@ -470,14 +471,16 @@ def require_live(session: AuthToken) -> None:
     orders the write against every revocation of the token: a ``logout`` or
     ``revokeSession`` that committed first is seen, and one that comes later
     waits for the write to commit (API.md §8: revocation takes effect at once).
-    A token whose user's password hash was replaced without ``save()`` is refused
-    too (``AuthToken.password_digest``): a cached copy of it must not mint a key.
+    A token whose user's password hash was replaced, or who was deactivated,
+    without ``save()`` is refused too (``AuthToken.password_digest``): a cached
+    copy of it must not mint a key, nor be refreshed.
     """
     live = AuthToken.objects.on_primary().select_for_update().filter(pk=session.pk, digest=session.digest)
-    password = models.model_fields(get_user_model(), ("password",))
-    row = live.values_list("password_digest", *[f"user__{name}" for name in password]).first()
-    if row is None or not models.rests_on_password(row[0], row[1] if password else None):
-        raise InvalidToken()  # revoked, or its user's hash replaced without save() (a cached token)
+    user_fields = [f"user__{name}" for name in models.model_fields(get_user_model(), ("password", "is_active"))]
+    row = live.values("password_digest", *user_fields).first()
+    if row is None or not row.get("user__is_active", True) or not models.rests_on_password(
+            row["password_digest"], row.get("user__password")):
+        raise InvalidToken()  # revoked; or a cached copy after a change without save() (QuerySet.update)
 
 
 def revoke_tokens(tokens: Any, *, user: AbstractBaseUser | None = None) -> int:
@@ -522,14 +525,6 @@ def logout_all(request: HttpRequest | None, user: AbstractBaseUser) -> int:
     return count
 
 
-def keep_sessions(sessions: Any, user: AbstractBaseUser, password: str) -> None:
-    """Carry ``sessions`` (an ``AuthToken`` QuerySet of ``user``'s) over to ``user``'s new stored
-    password hash ``password``: give them its digest, in the transaction that writes it, so
-    that they go on working (``AuthToken.rests_on_stored_password``). For Django's
-    re-hash at login and the request's own session at a password change (API.md §8, §10)."""
-    sessions.update(password_digest=models.password_digest(password))
-
-
 def revoke_all_tokens(user: AbstractBaseUser) -> int:
     with user_locked(user):
         return revoke_tokens(AuthToken.objects.filter(user_id=user.pk), user=user)
@@ -567,6 +562,37 @@ def clear_expired_tokens(*, batch_size: int = 1000) -> int:
             models.lock_token_users(batch)  # users first, as every revocation (``revoke_tokens``)
             # Still expired under the locks: a refresh that committed since the read keeps its token.
             total += batch.expired(now).delete()[0]
+    return total
+
+
+def fill_password_digests(*, batch_size: int = 1000) -> int:
+    """Give the tokens and pending email change links that have no ``password_digest`` (made
+    before migration 0006, or by a server of the previous release) the digest of their user's
+    stored password hash, so that a hash written later without ``save()`` ends them too; how
+    many rows. ``batch_size`` users at a time, each batch in its own transaction under their
+    row locks (``models.lock_users``): a password change or re-hash cannot commit between the
+    read of a hash and the write of its digest. Nothing for a user model without a password."""
+    if not models.model_fields(get_user_model(), ("password",)):
+        return 0
+    alias = primary.alias(AuthToken)
+    links = EmailConfirmationToken.objects.filter(purpose=ConfirmationPurpose.EMAIL_CHANGE, confirmed__isnull=True)
+    total = 0
+    for rows in (AuthToken.objects.all(), links):
+        rows = rows.using(alias).filter(password_digest="")
+        last = None
+        while True:
+            waiting = rows.order_by("user_id") if last is None else rows.filter(user_id__gt=last).order_by("user_id")
+            user_ids = list(dict.fromkeys(waiting.values_list("user_id", flat=True)[:batch_size]))
+            if not user_ids:
+                break
+            last = user_ids[-1]
+            with transaction.atomic(using=alias):
+                alive = models.lock_users(user_ids)
+                hashes = dict(primary.users().filter(pk__in=alive).values_list("pk", "password"))
+                if hashes:
+                    digests = [When(user_id=pk, then=Value(models.password_digest(hashed)))
+                               for pk, hashed in hashes.items()]
+                    total += rows.filter(user_id__in=list(hashes)).update(password_digest=Case(*digests))
     return total
 
 

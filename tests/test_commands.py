@@ -95,7 +95,8 @@ def test_create_client_twice(db):
         run("create_client", "web")
 
 
-@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("import_tokens", "--from", "drf")])
+@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("fill_password_digests",),
+                                     ("import_tokens", "--from", "drf")])
 @pytest.mark.parametrize("size", ["0", "-5", "10001", "99999999999999999999999", "1e3", ""])
 def test_a_batch_size_out_of_range_is_refused_before_anything_runs(db, command, size):
     """Each used to fail deep inside (a ValueError of the ORM, PostgreSQL's bigint out of range)."""
@@ -103,9 +104,30 @@ def test_a_batch_size_out_of_range_is_refused_before_anything_runs(db, command, 
         call_command(*command, "--batch-size", size)
 
 
-@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("import_tokens", "--from", "drf")])
+@pytest.mark.parametrize("command", [("clear_expired_tokens",), ("fill_password_digests",),
+                                     ("import_tokens", "--from", "drf")])
 @pytest.mark.parametrize("size", [0, -1, 10_001, True, 2.5])
 def test_a_batch_size_passed_to_call_command_is_checked_too(db, command, size):
     """call_command(..., batch_size=0) skips argparse's type: handle() checks it again."""
     with pytest.raises(CommandError, match="--batch-size must be a whole number"):
         call_command(*command, batch_size=size)
+
+
+def test_fill_password_digests_fills_only_rows_without_one(db):
+    """Rows made before migration 0006 (no digest) get their user's; others are left as they are."""
+    from django.contrib.auth import get_user_model
+
+    from gql_authtoken.models import password_digest
+
+    users = [get_user_model().objects.create_user(f"user{i}", password=f"pw-{i}-long-enough") for i in range(3)]
+    for user in users:
+        tokens.issue_token(user)
+        tokens.issue_token(user)
+    AuthToken.objects.filter(user__in=users[:2]).update(password_digest="")
+    AuthToken.objects.filter(user=users[2]).update(password_digest="kept")
+    assert "Gave 4 token(s)" in run("fill_password_digests", "--batch-size", "1")
+    for user in users[:2]:
+        assert set(AuthToken.objects.filter(user=user).values_list("password_digest", flat=True)) == {
+            password_digest(user.password)}
+    assert set(AuthToken.objects.filter(user=users[2]).values_list("password_digest", flat=True)) == {"kept"}
+    assert "Gave 0 token(s)" in run("fill_password_digests")

@@ -9,6 +9,7 @@ The second-process column needs a database and a cache that processes share
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import threading
@@ -1000,9 +1001,11 @@ def test_a_cached_token_whose_hash_was_replaced_mints_no_api_key(db, settings):
     with pytest.raises(InvalidToken):
         sessions.issue_api_key(user, session=cached)
     assert not AuthToken.objects.filter(client__name="api").exists()
-    headers = {"Authorization": f"Token {stolen.token}"}
     if SHARED:  # a real cache hit, over HTTP
-        assert DjangoClient().get("/cached/", headers=headers).status_code == 200
+        headers = {"Authorization": f"Token {tokens.issue_token(user).token}"}
+        assert DjangoClient().get("/cached/", headers=headers).status_code == 200  # cached
+        get_user_model().objects.filter(pk=user.pk).update(password=make_password(PASSWORD))
+        assert DjangoClient().get("/cached/", headers=headers).status_code == 200  # the documented window
         assert DjangoClient().post("/auth/apiaccess/", headers=headers).status_code == 401
         assert not AuthToken.objects.filter(client__name="api").exists()
 
@@ -1053,9 +1056,10 @@ def test_change_password_accepts_the_old_password_re_hashed_by_a_login_meanwhile
     assert _rest("/not-cli/", own.token) and not _rest("/not-cli/", other.token)
 
 
-def test_the_migration_gives_existing_tokens_and_email_change_links_their_digest(transactional_db, settings):
-    """Rows from before 0006 rest on their user's hash as stored then; a server of that release
-    (which writes no digest) can still insert rows (``db_default``)."""
+def test_rows_from_before_the_migration_get_their_digest_from_the_command(transactional_db, settings):
+    """Migration 0006 adds the columns only (with a database default: a server of the previous
+    release, which names no such column, still inserts rows); ``fill_password_digests`` then gives
+    the existing tokens and pending email change links the digest of their user's hash."""
     from django.db.migrations.executor import MigrationExecutor
 
     from gql_authtoken import email_confirmation
@@ -1071,7 +1075,7 @@ def test_the_migration_gives_existing_tokens_and_email_change_links_their_digest
     OldLink = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
     now = clock.now()
     plaintext = {}
-    for name in ("alice", "bob"):
+    for name in ("alice", "bob", "carol"):
         user = OldUser.objects.create(username=name, email=f"{name}@example.com", password=make_password(PASSWORD))
         plaintext[name] = token = crypto.generate_token(length=64)
         OldToken.objects.create(user=user, digest=crypto.hash_token(token), created=now, last_used=now)
@@ -1080,15 +1084,58 @@ def test_the_migration_gives_existing_tokens_and_email_change_links_their_digest
                            digest=crypto.hash_token(link), created=now, purpose="email_change")
     try:
         MigrationExecutor(connection).migrate(after)
+        MigrationExecutor(connection).migrate(latest)
+        with connection.cursor() as cursor:  # as the previous release inserts: no password_digest named
+            cursor.execute(f"INSERT INTO {AuthToken._meta.db_table} (user_id, digest, created, user_agent) "
+                           "VALUES (%s, %s, %s, '')", [get_user_model().objects.get(username="carol").pk,
+                                                      crypto.hash_token("carol-2"), now])
+        assert set(AuthToken.objects.values_list("password_digest", flat=True)) == {""}
+        get_user_model().objects.filter(username="carol").update(password=make_password(NEW_PASSWORD))
+        assert _rest("/not-cli/", plaintext["carol"])  # not checked before the command: only save() ends it
+        call_command("fill_password_digests", "--batch-size", "1", stdout=io.StringIO())
         assert not AuthToken.objects.filter(password_digest="").exists()
-        assert _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
+        assert all(_rest("/not-cli/", plaintext[name]) for name in plaintext)
         get_user_model().objects.filter(username="alice").update(password=make_password(NEW_PASSWORD))
         assert not _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
         with pytest.raises(InvalidConfirmationToken):
             email_confirmation.consume_confirmation_token(link, now=clock.now())
-        with connection.cursor() as cursor:  # as the previous release inserts: no password_digest column named
-            cursor.execute(f"INSERT INTO {AuthToken._meta.db_table} (user_id, digest, created, user_agent) "
-                           "VALUES (%s, %s, %s, '')", [get_user_model().objects.get(username="bob").pk, "x" * 128, now])
-        assert AuthToken.objects.get(digest="x" * 128).password_digest == ""
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+def test_a_login_re_hash_keeps_a_pending_email_change_link(db, settings, mailoutbox):
+    """brk84: after the site moved to a new hasher, the re-hash at the next login carried the
+    sessions over to the new hash, not the user's pending email change link."""
+    import re
+
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.accounts import email_change
+
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "http://testserver"}}
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    session = tokens.issue_token(user)
+    email_change.change_email(None, user, password=PASSWORD, new_email="alice@new.example", token=session.instance)
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher", *settings.PASSWORD_HASHERS]
+    assert DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+    assert get_user_model().objects.get(pk=user.pk).password.startswith("fast_sha256$")  # re-hashed
+    assert _rest("/not-cli/", session.token)
+    link = re.search(r"/auth/register/confirm/([^/\s]+)/", mailoutbox[0].body).group(1)
+    assert email_confirmation.consume_confirmation_token(link, now=clock.now())[1] == "alice@new.example"
+
+
+@pytest.mark.parametrize("how", ["refresh", "rotate"])
+def test_a_dead_token_s_cached_copy_is_neither_refreshed_nor_rotated(db, how):
+    """brk84: after a hash written without save(), a copy still served from the cache answered a
+    refresh (and a new token) for a row that no longer authenticates."""
+    from gql_authtoken.exceptions import InvalidToken
+
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    issued = tokens.issue_token(user)
+    cached = tokens.authenticate_token(issued.token)
+    expiry = AuthToken.objects.get().expiry
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+    with pytest.raises(InvalidToken):
+        (tokens.refresh_token if how == "refresh" else tokens.rotate_token)(cached)
+    row = AuthToken.objects.get()
+    assert row.expiry == expiry and row.digest == crypto.hash_token(issued.token)

@@ -29,7 +29,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from .. import attempts, crypto, email_confirmation, identities, primary, signals, throttling, tokens
+from .. import attempts, crypto, email_confirmation, identities, models, primary, signals, throttling, tokens
 from ..conf import auth_settings
 from ..exceptions import FieldError, InvalidResetToken, InvalidToken, NotAuthenticated, ValidationFailed, field_errors
 from ..models import AuthToken, user_locked
@@ -131,7 +131,8 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
         others = AuthToken.objects.filter(user_id=user.pk)
         if keep is not None:
             others = others.exclude(pk=keep.pk)
-            tokens.keep_sessions(AuthToken.objects.filter(pk=keep.pk), user, user.password)
+            # It rests on the new hash now (AuthToken.password_digest), in the transaction that writes it.
+            AuthToken.objects.filter(pk=keep.pk).update(password_digest=models.password_digest(user.password))
         return tokens.revoke_tokens(others, user=user)
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 from .. import cache as token_cache
 from .. import email_confirmation, models, tokens
 from ..conf import auth_settings
-from ..models import AuthToken
+from ..models import AuthToken, EmailConfirmationToken
 
 # The pk of the user whose password change is being saved by ``accounts.passwords``,
 # which revokes the sessions itself (see ``sessions_revoked_by_caller``).
@@ -196,9 +196,11 @@ def user_saved(user: Any, *, before: dict[str, Any], update_fields: Any = None, 
         # change: no older request to change it may take effect afterwards.
         email_confirmation.cancel_email_changes(user)
     if old_hash is not None and old_hash != saved.password and not password_changed:
-        # Django's re-hash at login: the sessions issued under the old hash stay.
-        issued_before = AuthToken.objects.filter(user_id=user.pk, password_digest=models.password_digest(old_hash))
-        tokens.keep_sessions(issued_before, user, saved.password)
+        # Django's re-hash at login: what rests on the old hash stays (sessions, an email change link),
+        # carried over in the transaction that writes the new one.
+        old, new = models.password_digest(old_hash), models.password_digest(saved.password)
+        for model in (AuthToken, EmailConfirmationToken):
+            model.objects.filter(user_id=user.pk, password_digest=old).update(password_digest=new)
     if password_changed or deactivated:
         # A change of address asked for with a stolen password or token dies with it,
         # whoever revokes the sessions.

@@ -805,8 +805,8 @@ def test_refresh_never_answers_an_expiry_past_the_cap(db, capped, through):
     assert instance.expiry == cap
 
 
-def test_assigning_a_current_hash_over_an_outdated_one_is_a_password_change(db, settings):
-    """Saved with update_fields=["password"] outside check_password(): not Django's re-hash."""
+def _outdated_user(settings):
+    """alice, whose hash has fewer iterations than the hasher's: her next login re-hashes it."""
     from .hashers import FewIterationsPBKDF2PasswordHasher
 
     settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
@@ -814,6 +814,12 @@ def test_assigning_a_current_hash_over_an_outdated_one_is_a_password_change(db, 
     old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
     get_user_model().objects.filter(pk=user.pk).update(password=old_hash)
     user.refresh_from_db()
+    return user
+
+
+def test_assigning_a_current_hash_over_an_outdated_one_is_a_password_change(db, settings):
+    """Saved with update_fields=["password"] outside check_password(): not Django's re-hash."""
+    user = _outdated_user(settings)
     token = tokens.issue_token(user).token
     assert _rest("/cached/", token) and _rest("/cached/", token)
     user.password = make_password("another " + PASSWORD)
@@ -942,13 +948,8 @@ def test_a_token_row_from_before_the_digest_was_kept_still_works(db):
 
 
 def test_the_re_hash_at_login_carries_the_sessions_over_to_the_new_hash(db, settings):
-    from .hashers import FewIterationsPBKDF2PasswordHasher
-
-    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
-    user = get_user_model().objects.create_user("alice", "alice@example.com")
-    old_hash = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
-    get_user_model().objects.filter(pk=user.pk).update(password=old_hash)
-    user.refresh_from_db()
+    user = _outdated_user(settings)
+    old_hash = user.password
     issued = tokens.issue_token(user)
     assert DjangoClient().post("/auth/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
     user.refresh_from_db()
@@ -1035,12 +1036,7 @@ def test_change_password_accepts_the_old_password_re_hashed_by_a_login_meanwhile
     """brk82: changePassword's check re-hashed an outdated hash, then a login that had read the
     outdated one re-hashed it again (another hash of the same password) before the save; the
     stored hash is no longer the one checked, but it is of the old password: no refusal."""
-    from .hashers import FewIterationsPBKDF2PasswordHasher
-
-    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher"]
-    user = get_user_model().objects.create_user("alice", "alice@example.com")
-    outdated = FewIterationsPBKDF2PasswordHasher().encode(PASSWORD, "somesalt", iterations=1000)
-    get_user_model().objects.filter(pk=user.pk).update(password=outdated)
+    user = _outdated_user(settings)
     own, other = tokens.issue_token(user), tokens.issue_token(user)
     racing_login = get_user_model().objects.get(pk=user.pk)  # read the outdated hash
     save = passwords._save_password

@@ -73,8 +73,30 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     # FOR UPDATE, not FOR NO KEY UPDATE: a write pointing at the user (a link resent, a token
     # imported, a row of the project's own) then waits for a deletion holding it, instead of
     # committing in between and failing the deletion (an IntegrityError).
-    row = primary.users().select_for_update().filter(pk=pk).values("pk", *fields).first()
-    return row or {}
+    users = primary.users().filter(pk=pk)
+    _lock_parent_rows(users)
+    # OF the user model's own row: its parents' rows are locked above, in Django's order.
+    row = users.select_for_update(of=own_row(users.db)).only(*(fields or ("pk",))).first()
+    return {} if row is None else {"pk": row.pk, **{name: getattr(row, name) for name in fields}}
+
+
+def _lock_parent_rows(users: Any) -> None:
+    """For a multi-table user model, lock the user's rows in its parents' tables first, topmost
+    first: the order of Django's own save of the user (``Model._save_parents``), so that a
+    save and one of our writes wait for each other instead of deadlocking (brk85)."""
+    parents = get_user_model()._meta.get_parent_list()
+    keys = users.values_list(*[parent._meta.pk.name for parent in parents]).first() if parents else None
+    if keys is None:
+        return  # not a multi-table model, or the user is gone
+    for parent, key in reversed(list(zip(parents, keys, strict=True))):
+        rows = parent._base_manager.db_manager(users.db).filter(pk=key)
+        list(rows.select_for_update(of=own_row(users.db)).values_list("pk", flat=True))
+
+
+def own_row(alias: str) -> tuple[str, ...]:
+    """``select_for_update(of=...)`` locking the queried model's own rows only, not those of the
+    tables it joins (a multi-table parent, a related row), where the database can say so."""
+    return ("self",) if connections[alias].features.has_select_for_update_of else ()
 
 
 def password_digest(password_hash: str | None) -> str:

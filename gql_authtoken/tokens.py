@@ -475,11 +475,12 @@ def require_live(session: AuthToken) -> None:
     without ``save()`` is refused too (``AuthToken.password_digest``): a cached
     copy of it must not mint a key, nor be refreshed.
     """
-    live = AuthToken.objects.on_primary().select_for_update().filter(pk=session.pk, digest=session.digest)
+    live = AuthToken.objects.on_primary().filter(pk=session.pk, digest=session.digest)
     user_fields = [f"user__{name}" for name in models.model_fields(get_user_model(), ("password", "is_active"))]
-    row = live.values("password_digest", *user_fields).first()
-    if row is None or not row.get("user__is_active", True) or not models.rests_on_password(
-            row["password_digest"], row.get("user__password")):
+    # The token's row only: the caller holds the user's (``models.own_row``).
+    row = live.select_for_update(of=models.own_row(live.db)).select_related("user").only(
+        "password_digest", *user_fields).first()
+    if row is None or not getattr(row.user, "is_active", True) or not row.rests_on_stored_password():
         raise InvalidToken()  # revoked; or a cached copy after a change without save() (QuerySet.update)
 
 

@@ -6,33 +6,11 @@ import pytest
 
 from gql_authtoken import tokens
 from tests.adapters import RestAdapter
+from tests.test_registration_concurrency import run_concurrently
 
 from .check_mti_user import PASSWORD, _parent_of
 
 # --- lock order: Django saves a member's Account row first, then the Member row (brk85) ----------
-
-def _in_threads(*targets):
-    """Run ``targets`` at once, each on its own connection; what each returned or raised."""
-    import threading
-
-    from django.db import connection
-
-    results = [None] * len(targets)
-
-    def run(index):
-        try:
-            results[index] = targets[index]()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(targets))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def _save_holding_the_account_first(member, holding):
@@ -77,5 +55,5 @@ def test_a_save_of_the_member_beside_a_login_or_refresh_never_deadlocks(transact
         (tokens.refresh_token if how == "refresh" else tokens.rotate_token)(instance)
         return "ok"
 
-    results = _in_threads(_save_holding_the_account_first(member, holding), use_the_token)
+    results = run_concurrently(_save_holding_the_account_first(member, holding), use_the_token)
     assert results == ["saved", "ok"], results

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from . import clock, crypto, identities, models, primary, tokens
 from .conf import auth_settings
@@ -100,16 +101,16 @@ def create_confirmation_token(user: Any, email: str, *, purpose: str, now: datet
 
 
 @contextmanager
-def _holding(user: Any) -> Iterator[None]:
+def _holding(user: Any, *fields: str) -> Iterator[dict[str, Any]]:
     """``models.user_locked`` around making a link, as around every row resting on the user.
 
     A deletion running now is waited for, and then nothing is made: ``DoesNotExist``
     of the user model (the link's foreign key would have failed the commit, a 500).
     """
-    with user_locked(user) as stored:
+    with user_locked(user, *fields) as stored:
         if not stored:
             raise get_user_model().DoesNotExist("The user was deleted.")
-        yield
+        yield stored
 
 
 def _new_link(user: Any, email: str, *, purpose: str, now: datetime, password_hash: str | None = None) -> str:
@@ -301,8 +302,10 @@ def _mail(user: Any, to: str, subject: str, message: str, *, request: HttpReques
         send_mail(str(config[subject]), text, config["FROM"] or settings.DEFAULT_FROM_EMAIL, [to])
 
 
+@sensitive_variables("password")
 def start_email_change(
-    user: Any, new_email: str, *, request: HttpRequest | None = None, session: AuthToken | None = None
+    user: Any, new_email: str, *, request: HttpRequest | None = None, session: AuthToken | None = None,
+    password: str | None = None,
 ) -> None:
     """Mail a link that makes ``new_email`` the user's address, and a notice to the current one.
 
@@ -313,13 +316,19 @@ def start_email_change(
     link could not be sent, no notice goes out either. ``session``: the token
     the change rests on, checked under the lock (``tokens.require_live``:
     ``InvalidToken`` when it was revoked meanwhile, and no link is made).
+    The link rests on ``user.password``, the hash the request's ``password`` was
+    checked against, or on another hash of that password that a login's
+    re-hash stored meanwhile (``models.same_password``): a new password, saved
+    or not, ends it (``is_stale``).
     """
-    with _holding(user):
+    with _holding(user, *models.model_fields(user, ("password",))) as stored:
         if session is not None:
             tokens.require_live(session)
         cancel_email_changes(user)
+        stored_hash = stored.get("password")
+        rests_on = stored_hash if models.same_password(user.password, stored_hash, password) else user.password
         token = _new_link(user, new_email, purpose=ConfirmationPurpose.EMAIL_CHANGE, now=clock.now(),
-                          password_hash=user.password)
+                          password_hash=rests_on)
     try:
         _mail_link(user, new_email, token, request=request)
     except Exception:

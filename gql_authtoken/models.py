@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models, transaction
 from django.db.models import Q
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from . import primary
 from .conf import auth_settings
@@ -107,6 +109,15 @@ def password_digest(password_hash: str | None) -> str:
     hash of the hash: with Django's salted hashers it tells nothing without the user's row,
     which holds the hash itself."""
     return "" if password_hash is None else hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+@sensitive_variables("password")
+def same_password(checked_hash: str | None, stored_hash: str | None, password: str | None) -> bool:
+    """Whether ``stored_hash`` (read under the user's lock) still holds the password a caller
+    checked: it is the hash the caller checked, or another hash of that same ``password``, which a
+    login's re-hash of an outdated hash stored meanwhile (one more hash of it, only then)."""
+    return stored_hash == checked_hash or (
+        password is not None and stored_hash is not None and check_password(password, stored_hash))
 
 
 def rests_on_password(digest: str, password_hash: str | None) -> bool:

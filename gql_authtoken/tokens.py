@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model, user_logged_out
-from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.db.models.functions import Coalesce, Greatest
@@ -152,9 +151,7 @@ def issue_token(
             raise UnknownClient()  # deleted since the caller found it
         stored = models.lock_user(user, *models.model_fields(user, ("password", "is_active")))
         if password_hash is not None:
-            stored_hash = stored.get("password")
-            if stored_hash != password_hash and not (
-                    password is not None and stored_hash is not None and check_password(password, stored_hash)):
+            if not models.same_password(password_hash, stored.get("password"), password):
                 raise InvalidCredentials()  # a new password (or none) since the login checked it
             if not stored.get("is_active", True):
                 raise InactiveUser()

@@ -1135,3 +1135,31 @@ def test_a_dead_token_s_cached_copy_is_neither_refreshed_nor_rotated(db, how):
         (tokens.refresh_token if how == "refresh" else tokens.rotate_token)(cached)
     row = AuthToken.objects.get()
     assert row.expiry == expiry and row.digest == crypto.hash_token(issued.token)
+
+
+def test_an_email_change_link_asked_beside_a_login_re_hash_works(db, settings, mailoutbox, monkeypatch):
+    """brk85: changeEmail's check re-hashed an outdated hash (H0 -> H1), then a login that had read
+    H0 re-hashed again (H1 -> H2) before the link was made: the link rested on H1, dead on arrival."""
+    import re
+
+    from gql_authtoken import email_confirmation
+    from gql_authtoken.accounts import email_change
+
+    settings.GQL_AUTHTOKEN = {**settings.GQL_AUTHTOKEN, "REGISTRATION_EMAIL_CONFIRM": True,
+                              "REGISTRATION_EMAIL": {"BASE_URL": "http://testserver"}}
+    user = get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+    session = tokens.issue_token(user)
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastSHA256PasswordHasher", *settings.PASSWORD_HASHERS]
+    other_login, requester = get_user_model().objects.get(pk=user.pk), get_user_model().objects.get(pk=user.pk)
+    start = email_confirmation.start_email_change
+
+    def after_the_other_login_re_hashed(*args, **kwargs):
+        assert other_login.check_password(PASSWORD)
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(email_confirmation, "start_email_change", after_the_other_login_re_hashed)
+    email_change.change_email(None, requester, password=PASSWORD, new_email="alice@new.example",
+                              token=tokens.authenticate_token(session.token))
+    assert get_user_model().objects.get(pk=user.pk).password != requester.password  # H2 stored, H1 checked
+    link = re.search(r"/auth/register/confirm/([^/\s]+)/", mailoutbox[0].body).group(1)
+    assert email_confirmation.consume_confirmation_token(link, now=clock.now())[1] == "alice@new.example"

@@ -88,7 +88,7 @@ def change_email(
         raise ValidationFailed(errors)
     same_mailbox = email.lower() == email_confirmation.email_of(user).lower()
     if auth_settings.REGISTRATION_EMAIL_CONFIRM and not same_mailbox:
-        email_confirmation.start_email_change(user, email, request=request, session=token)
+        email_confirmation.start_email_change(user, email, request=request, session=token, password=password)
         return EmailChange(user=user, email_confirmation_required=True)
     with transaction.atomic():
         identities.lock_identities([email])

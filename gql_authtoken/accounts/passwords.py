@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.mail import EmailMessage
@@ -116,9 +116,7 @@ def _save_password(user: Any, new_password: str, *, checked_hash: str, keep: Aut
     an outdated hash meanwhile (as ``tokens.issue_token`` allows).
     """
     with user_locked(user, "password") as stored:
-        stored_hash = stored.get("password")
-        if stored_hash != checked_hash and not (
-                old_password is not None and stored_hash is not None and check_password(old_password, stored_hash)):
+        if not models.same_password(checked_hash, stored.get("password"), old_password):
             # Changed since the caller checked it: the old password, or the link, is no longer right.
             if keep is None:
                 raise InvalidResetToken()

@@ -28,7 +28,7 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Length
 
 from . import clock, crypto, primary
-from .models import AuthToken, Client, hold_client, lock_users, password_digest
+from .models import AuthToken, Client, hold_client, lock_users, model_fields, password_digest
 
 SOURCES = ("drf", "knox", "durin", "rest_authtoken")
 
@@ -208,14 +208,12 @@ def _import_batch(batch: list[Imported], summary: ImportSummary, clients: dict[s
             if not hold_client(client):  # deleted by someone else since this import found it
                 raise ImportRefused(f"The client {client.name!r} was deleted while the import ran; the batches "
                                     "before this one were imported. Run the command again to carry on.")
-        alive = lock_users(token.user_id for token in new)
-        summary.users_gone += sum(token.user_id not in alive for token in new)
-        new = [token for token in new if token.user_id in alive]
-        # Issued under the password hashes stored now: a later change of one ends them (AuthToken.password_digest).
-        users = primary.users().filter(pk__in=alive)
-        digests = {user.pk: password_digest(getattr(user, "password", None)) for user in users}
+        stored = lock_users((token.user_id for token in new), *model_fields(get_user_model(), ("password",)))
+        summary.users_gone += sum(token.user_id not in stored for token in new)
+        new = [token for token in new if token.user_id in stored]
         for token in new:
-            token.password_digest = digests[token.user_id]
+            # Issued under the password hash stored now: a later change of it ends the token.
+            token.password_digest = password_digest(stored[token.user_id].get("password"))
         AuthToken.objects.bulk_create(new)
     summary.imported += len(new)
     if delete_source:

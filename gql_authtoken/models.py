@@ -72,27 +72,28 @@ def lock_user(user: Any, *fields: str) -> dict[str, Any]:
     (empty when the user is gone), read under the lock.
     """
     pk = getattr(user, "pk", user)
-    # FOR UPDATE, not FOR NO KEY UPDATE: a write pointing at the user (a link resent, a token
-    # imported, a row of the project's own) then waits for a deletion holding it, instead of
-    # committing in between and failing the deletion (an IntegrityError).
-    users = primary.users().filter(pk=pk)
-    _lock_parent_rows(users)
-    # OF the user model's own row: its parents' rows are locked above, in Django's order.
-    row = users.select_for_update(of=own_row(users.db)).only(*(fields or ("pk",))).first()
-    return {} if row is None else {"pk": row.pk, **{name: getattr(row, name) for name in fields}}
+    found = lock_rows(primary.users().filter(pk=pk), *fields)
+    return next(({"pk": key, **values} for key, values in found.items()), {})
 
 
-def _lock_parent_rows(users: Any) -> None:
-    """For a multi-table user model, lock the user's rows in its parents' tables first, topmost
-    first: the order of Django's own save of the user (``Model._save_parents``), so that a
-    save and one of our writes wait for each other instead of deadlocking (brk85)."""
-    parents = get_user_model()._meta.get_parent_list()
-    keys = users.values_list(*[parent._meta.pk.name for parent in parents]).first() if parents else None
-    if keys is None:
-        return  # not a multi-table model, or the user is gone
-    for parent, key in reversed(list(zip(parents, keys, strict=True))):
-        rows = parent._base_manager.db_manager(users.db).filter(pk=key)
-        list(rows.select_for_update(of=own_row(users.db)).values_list("pk", flat=True))
+def lock_rows(rows: Any, *fields: str) -> dict[Any, dict[str, Any]]:
+    """Lock the rows of ``rows`` (a queryset of the user model or of one of its multi-table
+    parents, on the primary, inside a transaction), in the order of Django's own save of a user
+    (``Model._save_parents``): their rows in the parents' tables first, topmost first, then
+    their own, each table in key order; so that a save and one of our writes wait for each other
+    instead of deadlocking (brk85, brk86). FOR UPDATE, not FOR NO KEY UPDATE: a write pointing
+    at a user (a link resent, a token imported, a row of the project's own) then waits for a
+    deletion holding it, instead of committing in between and failing the deletion (an
+    ``IntegrityError``). Returns each key's stored ``fields`` (attribute values: a foreign key's
+    id), read under the lock; the keys of rows that exist."""
+    parents = rows.model._meta.get_parent_list()
+    if parents:
+        keys = list(rows.values_list(*[parent._meta.pk.name for parent in parents]))
+        for index, parent in reversed(list(enumerate(parents))):
+            held = parent._base_manager.db_manager(rows.db).filter(pk__in=[key[index] for key in keys])
+            list(held.select_for_update(of=own_row(rows.db)).order_by("pk").values_list("pk", flat=True))
+    locked = rows.select_for_update(of=own_row(rows.db)).only(*(fields or ("pk",))).order_by("pk")
+    return {row.pk: {name: row.serializable_value(name) for name in fields} for row in locked}
 
 
 def own_row(alias: str) -> tuple[str, ...]:
@@ -140,15 +141,15 @@ def user_locked(user: Any, *fields: str) -> Iterator[dict[str, Any]]:
         yield lock_user(user, *fields)
 
 
-def lock_users(user_ids: Any, *, batch_size: int = 1000) -> set[Any]:
+def lock_users(user_ids: Any, *fields: str, batch_size: int = 1000) -> dict[Any, dict[str, Any]]:
     """``lock_user`` for each of these user keys, in key order, so two such calls cannot deadlock
-    each other: before writing or deleting token rows of several users. A query per
-    ``batch_size`` keys. Returns the keys of the users that exist."""
+    each other: before writing or deleting token rows of several users. ``batch_size`` keys at a
+    time (a query each, and one per multi-table parent). Returns each existing user's stored
+    ``fields`` (``lock_rows``)."""
     keys = sorted(set(user_ids))
-    found: set[Any] = set()
+    found: dict[Any, dict[str, Any]] = {}
     for start in range(0, len(keys), batch_size):
-        rows = primary.users().select_for_update().filter(pk__in=keys[start:start + batch_size]).order_by("pk")
-        found.update(rows.values_list("pk", flat=True))
+        found.update(lock_rows(primary.users().filter(pk__in=keys[start:start + batch_size]), *fields))
     return found
 
 

@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from . import cache as token_cache
 from . import models, primary
 from .accounts import user_changes
-from .models import AuthToken, Client, EmailConfirmationToken, lock_user
+from .models import AuthToken, Client, EmailConfirmationToken, lock_rows, lock_user
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
 HARMLESS_UPDATES = frozenset({"last_login"})
@@ -72,8 +72,9 @@ def on_user_saving(sender: Any, instance: Any, update_fields: Any = None, raw: b
         if rehash and connections[using].in_atomic_block:
             # Django's re-hash at a login, in the check's transaction (user_changes.watch_password_checks):
             # a password change can neither commit between this read and the save, nor be in flight unseen.
-            stored = stored.select_for_update()
-        before = stored.values(*names).first() or {}
+            before = next(iter(lock_rows(stored, *names).values()), {})
+        else:
+            before = stored.values(*names).first() or {}
         if rehash:
             user_changes.keep_newer_password(instance, before.get("password"))
         instance.__dict__[_BEFORE_ATTR] = before

@@ -585,12 +585,11 @@ def fill_password_digests(*, batch_size: int = 1000) -> int:
                 break
             last = user_ids[-1]
             with transaction.atomic(using=alias):
-                alive = models.lock_users(user_ids)
-                hashes = dict(primary.users().filter(pk__in=alive).values_list("pk", "password"))
-                if hashes:
-                    digests = [When(user_id=pk, then=Value(models.password_digest(hashed)))
-                               for pk, hashed in hashes.items()]
-                    total += rows.filter(user_id__in=list(hashes)).update(password_digest=Case(*digests))
+                stored = models.lock_users(user_ids, "password")
+                if stored:
+                    digests = [When(user_id=pk, then=Value(models.password_digest(values["password"])))
+                               for pk, values in stored.items()]
+                    total += rows.filter(user_id__in=list(stored)).update(password_digest=Case(*digests))
     return total
 
 

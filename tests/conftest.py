@@ -196,6 +196,24 @@ def admin_client(db):
     return client
 
 
+@contextlib.contextmanager
+def as_of_migration(name: str):
+    """The database migrated back to gql_authtoken's migration ``name`` for the block, which gets
+    that state's apps (to write rows as that release did); migrated forward to the latest after
+    it, whatever happened (a transactional_db test)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("gql_authtoken")
+    target = [("gql_authtoken", name)]
+    executor.migrate(target)
+    try:
+        yield executor.loader.project_state(target).apps
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+
+
 def run_suite_in_subprocess(settings_module: str, path: str) -> None:
     """Run a test file under other Django settings (a swapped user model, extra apps)."""
     import os

@@ -12,8 +12,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
 from gql_authtoken import clock, crypto, email_confirmation
@@ -21,6 +19,7 @@ from gql_authtoken.accounts import registration
 from gql_authtoken.exceptions import InvalidConfirmationToken
 from gql_authtoken.models import ConfirmationPurpose, EmailConfirmationToken, PendingRegistration
 
+from .conftest import as_of_migration
 from .test_registration import CONFIRM, CONFIRM_ACTIVE, GOOD, token_from_mail
 
 User = get_user_model()
@@ -194,49 +193,40 @@ def test_expired_registration_link_leaves_the_registration_pending(confirming, d
 def test_data_migration_makes_waiting_registrations_pending(transactional_db, settings):
     """Users of the previous release with only unused links count as pending; nobody else does."""
     settings.GQL_AUTHTOKEN = CONFIRM_ACTIVE
-    before = [("gql_authtoken", "0001_initial")]
-    after = [("gql_authtoken", "0003_pending_registrations_from_unused_links")]
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes("gql_authtoken")
-    executor.migrate(before)
-    old_apps = executor.loader.project_state(before).apps
-    OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
-    OldToken = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
     now = clock.now()
     plaintext = {}
+    with as_of_migration("0001_initial") as old_apps:
+        OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
+        OldToken = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
 
-    def user_with_links(name, *, active, links, joined=now - timedelta(hours=1)):
-        user = OldUser.objects.create(username=name, email=f"{name}@example.com", is_active=active,
-                                      date_joined=joined)
-        for confirmed in links:
-            plaintext[name] = token = crypto.generate_token(length=64)
-            OldToken.objects.create(user=user, email=user.email, digest=crypto.hash_token(token),
-                                    created=now - timedelta(hours=1), confirmed=confirmed)
+        def user_with_links(name, *, active, links, joined=now - timedelta(hours=1)):
+            user = OldUser.objects.create(username=name, email=f"{name}@example.com", is_active=active,
+                                          date_joined=joined)
+            for confirmed in links:
+                plaintext[name] = token = crypto.generate_token(length=64)
+                OldToken.objects.create(user=user, email=user.email, digest=crypto.hash_token(token),
+                                        created=now - timedelta(hours=1), confirmed=confirmed)
 
-    user_with_links("waiting", active=False, links=[None, None])
-    # The old resend mailed a link to any inactive account on request: an account an
-    # administrator deactivated long after it joined holds one, and must not become pending.
-    user_with_links("deactivated_by_admin", active=False, links=[None], joined=now - timedelta(days=400))
-    user_with_links("confirmed", active=True, links=[now])
-    user_with_links("confirmed_then_deactivated", active=False, links=[now, None])
-    user_with_links("active_with_link", active=True, links=[None])
-    user_with_links("no_link", active=False, links=[])
-    try:
-        MigrationExecutor(connection).migrate(after)
-        MigrationExecutor(connection).migrate(latest)  # the current models' columns, for the checks below
-        pending = PendingRegistration.objects.select_related("user").get()
-        assert pending.user.username == "waiting"
-        assert pending.created == now - timedelta(hours=1)
-        # Their old link still completes the registration; the others' links do nothing.
-        assert registration.confirm_email(None, plaintext["waiting"]).is_active
-        with pytest.raises(InvalidConfirmationToken):
-            registration.confirm_email(None, plaintext["confirmed_then_deactivated"])
-        assert not User.objects.get(username="confirmed_then_deactivated").is_active
-        with pytest.raises(InvalidConfirmationToken):
-            registration.confirm_email(None, plaintext["deactivated_by_admin"])
-        assert not User.objects.get(username="deactivated_by_admin").is_active
-    finally:
-        MigrationExecutor(connection).migrate(latest)
+        user_with_links("waiting", active=False, links=[None, None])
+        # The old resend mailed a link to any inactive account on request: an account an
+        # administrator deactivated long after it joined holds one, and must not become pending.
+        user_with_links("deactivated_by_admin", active=False, links=[None], joined=now - timedelta(days=400))
+        user_with_links("confirmed", active=True, links=[now])
+        user_with_links("confirmed_then_deactivated", active=False, links=[now, None])
+        user_with_links("active_with_link", active=True, links=[None])
+        user_with_links("no_link", active=False, links=[])
+    # Migrated to the latest: 0003 made the pending registrations.
+    pending = PendingRegistration.objects.select_related("user").get()
+    assert pending.user.username == "waiting"
+    assert pending.created == now - timedelta(hours=1)
+    # Their old link still completes the registration; the others' links do nothing.
+    assert registration.confirm_email(None, plaintext["waiting"]).is_active
+    with pytest.raises(InvalidConfirmationToken):
+        registration.confirm_email(None, plaintext["confirmed_then_deactivated"])
+    assert not User.objects.get(username="confirmed_then_deactivated").is_active
+    with pytest.raises(InvalidConfirmationToken):
+        registration.confirm_email(None, plaintext["deactivated_by_admin"])
+    assert not User.objects.get(username="deactivated_by_admin").is_active
 
 
 def test_an_account_activated_by_hand_is_no_longer_pending(adapter, confirming, db):

@@ -38,7 +38,7 @@ from gql_authtoken.accounts import passwords
 from gql_authtoken.cache import invalidate_user_tokens
 from gql_authtoken.models import AuthToken, Client
 
-from .conftest import PASSWORD, free_port, http_json, server_processes, wait_until_listening
+from .conftest import PASSWORD, as_of_migration, free_port, http_json, server_processes, wait_until_listening
 from .revocation_settings import GQL_AUTHTOKEN as MATRIX_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1056,47 +1056,36 @@ def test_rows_from_before_the_migration_get_their_digest_from_the_command(transa
     """Migration 0006 adds the columns only (with a database default: a server of the previous
     release, which names no such column, still inserts rows); ``fill_password_digests`` then gives
     the existing tokens and pending email change links the digest of their user's hash."""
-    from django.db.migrations.executor import MigrationExecutor
-
     from gql_authtoken import email_confirmation
     from gql_authtoken.exceptions import InvalidConfirmationToken
 
-    before, after = [("gql_authtoken", "0005_email_change_purpose")], [("gql_authtoken", "0006_password_digest")]
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes("gql_authtoken")
-    executor.migrate(before)
-    old_apps = executor.loader.project_state(before).apps
-    OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
-    OldToken = old_apps.get_model("gql_authtoken", "AuthToken")
-    OldLink = old_apps.get_model("gql_authtoken", "EmailConfirmationToken")
     now = clock.now()
     plaintext = {}
-    for name in ("alice", "bob", "carol"):
-        user = OldUser.objects.create(username=name, email=f"{name}@example.com", password=make_password(PASSWORD))
-        plaintext[name] = token = crypto.generate_token(length=64)
-        OldToken.objects.create(user=user, digest=crypto.hash_token(token), created=now, last_used=now)
-    link = crypto.generate_token(length=64)
-    OldLink.objects.create(user=OldUser.objects.get(username="alice"), email="new@example.com",
-                           digest=crypto.hash_token(link), created=now, purpose="email_change")
-    try:
-        MigrationExecutor(connection).migrate(after)
-        MigrationExecutor(connection).migrate(latest)
-        with connection.cursor() as cursor:  # as the previous release inserts: no password_digest named
-            cursor.execute(f"INSERT INTO {AuthToken._meta.db_table} (user_id, digest, created, user_agent) "
-                           "VALUES (%s, %s, %s, '')", [get_user_model().objects.get(username="carol").pk,
-                                                      crypto.hash_token("carol-2"), now])
-        assert set(AuthToken.objects.values_list("password_digest", flat=True)) == {""}
-        get_user_model().objects.filter(username="carol").update(password=make_password(NEW_PASSWORD))
-        assert _rest("/not-cli/", plaintext["carol"])  # not checked before the command: only save() ends it
-        call_command("fill_password_digests", "--batch-size", "1", stdout=io.StringIO())
-        assert not AuthToken.objects.filter(password_digest="").exists()
-        assert all(_rest("/not-cli/", plaintext[name]) for name in plaintext)
-        get_user_model().objects.filter(username="alice").update(password=make_password(NEW_PASSWORD))
-        assert not _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
-        with pytest.raises(InvalidConfirmationToken):
-            email_confirmation.consume_confirmation_token(link, now=clock.now())
-    finally:
-        MigrationExecutor(connection).migrate(latest)
+    with as_of_migration("0005_email_change_purpose") as old_apps:
+        OldUser = old_apps.get_model(settings.AUTH_USER_MODEL)
+        OldToken = old_apps.get_model("gql_authtoken", "AuthToken")
+        for name in ("alice", "bob", "carol"):
+            user = OldUser.objects.create(username=name, email=f"{name}@example.com", password=make_password(PASSWORD))
+            plaintext[name] = token = crypto.generate_token(length=64)
+            OldToken.objects.create(user=user, digest=crypto.hash_token(token), created=now, last_used=now)
+        link = crypto.generate_token(length=64)
+        old_apps.get_model("gql_authtoken", "EmailConfirmationToken").objects.create(
+            user=OldUser.objects.get(username="alice"), email="new@example.com", digest=crypto.hash_token(link),
+            created=now, purpose="email_change")
+    with connection.cursor() as cursor:  # as the previous release inserts: no password_digest named
+        cursor.execute(f"INSERT INTO {AuthToken._meta.db_table} (user_id, digest, created, user_agent) "
+                       "VALUES (%s, %s, %s, '')", [get_user_model().objects.get(username="carol").pk,
+                                                  crypto.hash_token("carol-2"), now])
+    assert set(AuthToken.objects.values_list("password_digest", flat=True)) == {""}
+    get_user_model().objects.filter(username="carol").update(password=make_password(NEW_PASSWORD))
+    assert _rest("/not-cli/", plaintext["carol"])  # not checked before the command: only save() ends it
+    call_command("fill_password_digests", "--batch-size", "1", stdout=io.StringIO())
+    assert not AuthToken.objects.filter(password_digest="").exists()
+    assert all(_rest("/not-cli/", plaintext[name]) for name in plaintext)
+    get_user_model().objects.filter(username="alice").update(password=make_password(NEW_PASSWORD))
+    assert not _rest("/not-cli/", plaintext["alice"]) and _rest("/not-cli/", plaintext["bob"])
+    with pytest.raises(InvalidConfirmationToken):
+        email_confirmation.consume_confirmation_token(link, now=clock.now())
 
 
 def test_a_login_re_hash_keeps_a_pending_email_change_link(db, settings, mailoutbox):

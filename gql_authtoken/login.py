@@ -48,8 +48,9 @@ def login(
     password is checked (``_throttle_login``).
 
     Raises ``InvalidCredentials``, ``InactiveUser``, ``Throttled``, and ``UnknownClient`` when
-    ``client`` was deleted meanwhile (inside a transaction: before anything is counted) or is
-    the client of API keys (``_refuse_api_access_client``).
+    ``client`` was deleted meanwhile (inside a transaction: before anything is counted; for the
+    client ``choose_client`` picks inside a transaction, also while its deletion is under way:
+    ``models.hold_client``'s ``nowait``) or is the client of API keys (``_refuse_api_access_client``).
     """
     rate = auth_settings.LOGIN_THROTTLE_RATE
     if attempts.refused_input("login", request, rate, username=username, password=password):
@@ -81,6 +82,10 @@ def login(
     if choose_client is not None:
         client = choose_client(user)
         _refuse_api_access_client(client)
+        # Known only now, perhaps after the user's lock (an upgraded hash): a deletion of the
+        # client holding it would wait for that lock, so this does not wait for the deletion.
+        if primary.in_transaction(primary.alias(get_user_model())) and not models.hold_client(client, nowait=True):
+            raise UnknownClient()
     with transaction.atomic():  # a receiver that fails leaves no token that nobody holds
         issued = tokens.issue_token(user, client=client, request=request, password_hash=user.password,
                                     password=password)

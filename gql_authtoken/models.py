@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import connections, models, transaction
+from django.db import OperationalError, connections, models, transaction
 from django.db.models import Q
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
@@ -153,7 +153,7 @@ def lock_users(user_ids: Any, *fields: str, batch_size: int = 1000) -> dict[Any,
     return found
 
 
-def hold_client(client: Client | None) -> bool:
+def hold_client(client: Client | None, *, nowait: bool = False) -> bool:
     """Keep ``client``'s row from being deleted until the transaction ends; False when it is gone.
 
     Before a token naming ``client`` is written: Django checks foreign keys at the commit, so a
@@ -167,18 +167,29 @@ def hold_client(client: Client | None) -> bool:
     users of its tokens: a login never holds its user while it waits for a deletion (which,
     deleting several clients, or writing an admin log entry that points at that user, would
     wait for it in turn: a deadlock).
+
+    ``nowait``: for a caller that may already hold its user's lock (a login whose client is
+    known only once ``authenticate``, which may have saved an upgraded hash, returned): False
+    at once, without waiting, when a deletion holds the client (PostgreSQL's ``NOWAIT``, in a
+    savepoint); that deletion would wait for the user next.
     """
     if client is None:
         return True
-    connection = connections[primary.alias(Client)]
+    alias = primary.alias(Client)
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {quote(Client._meta.db_table)} WHERE {quote(str(Client._meta.pk.column))} = %s{lock}",
-            [client.pk],
-        )
-        return cursor.fetchone() is not None
+    postgresql = connection.vendor == "postgresql"
+    lock = (" FOR KEY SHARE NOWAIT" if nowait else " FOR KEY SHARE") if postgresql else ""
+    sql = f"SELECT 1 FROM {quote(Client._meta.db_table)} WHERE {quote(str(Client._meta.pk.column))} = %s{lock}"
+    try:
+        with (transaction.atomic(using=alias) if nowait and postgresql else nullcontext()), \
+                connection.cursor() as cursor:
+            cursor.execute(sql, [client.pk])
+            return cursor.fetchone() is not None
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != "55P03":  # lock_not_available: NOWAIT refused
+            raise
+        return False  # a deletion holds the row
 
 
 def lock_token_users(tokens: Any) -> None:

@@ -15,7 +15,7 @@ import time
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_logged_in
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import deletion
 from django.db.models.signals import pre_delete
 from rest_framework.test import APIClient
@@ -285,3 +285,46 @@ def test_a_client_its_queryset_no_longer_matches_is_locked_at_its_own_call(trans
     assert isinstance(issued, tokens.IssuedToken), issued
     assert isinstance(deleted, tuple) and deleted[1]["gql_authtoken.Client"] == 2, deleted
     assert not Client.objects.exists() and not AuthToken.objects.exists()
+
+
+@needs_postgres
+@pytest.mark.parametrize("how", ["choose_client", "rest-atomic-requests"])
+def test_an_atomic_login_choosing_its_client_after_a_hash_upgrade_and_a_deletion_of_it_do_not_deadlock(
+        transactional_db, user, clients, monkeypatch, how):
+    """brk86: the client that ``choose_client`` picks (the REST ``LoginView``, as durin's) is known
+    only after ``authenticate``, whose upgraded hash locks the user to the commit; holding the
+    client then waited for a deletion that waited for the user (a deadlock, a 500). Now the login
+    answers ``unknown_client`` at once and writes nothing, and the deletion goes on."""
+    tokens.issue_token(user, client=clients["web"])  # the deletion locks alice too
+    type(user).objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    deleting = threading.Event()
+    real_authenticate = login.authenticate
+
+    def authenticate_then_linger(request, **credentials):
+        found = real_authenticate(request, **credentials)
+        deleting.set()
+        time.sleep(0.5)  # the deletion locks the client meanwhile, then waits for alice
+        return found
+
+    monkeypatch.setattr(login, "authenticate", authenticate_then_linger)
+
+    def atomic_login():
+        if how == "choose_client":
+            with transaction.atomic():
+                return login.login(None, username="alice", password=PASSWORD, choose_client=lambda u: clients["web"])
+        monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
+        response = APIClient().post("/auth/login/", {"username": "alice", "password": PASSWORD, "client": "web"},
+                                    format="json")
+        return response.status_code, response.json()
+
+    def delete_client():
+        assert deleting.wait(timeout=10)
+        return Client.objects.filter(name="web").delete()
+
+    logged_in, deletion = run_concurrently(atomic_login, delete_client)
+    if how == "choose_client":
+        assert isinstance(logged_in, UnknownClient), logged_in
+    else:
+        assert logged_in == (400, {"client": ["Unknown client."]}), logged_in
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
+    assert not AuthToken.objects.exists()

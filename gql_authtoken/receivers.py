@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 from . import cache as token_cache
 from . import models, primary
 from .accounts import user_changes
-from .models import AuthToken, Client, EmailConfirmationToken, lock_rows, lock_user
+from .models import AuthToken, Client, EmailConfirmationToken, lock_rows
 
 # Saves that change nothing a token lookup serves (Django's login writes last_login).
 HARMLESS_UPDATES = frozenset({"last_login"})
@@ -104,16 +104,42 @@ def _user_on_row(sender: Any, instance: Any, using: Any) -> Any:
     return get_user_model()._base_manager.using(using).filter(**{row_model._meta.pk.name: key}).first()
 
 
-def on_user_deleting(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:
+_USERS_LOCKED = "_gql_authtoken_users_locked"
+
+
+def _user_key(instance: Any) -> Any:
+    """The user model's key of ``instance``: a user, a proxy's or a multi-table child's (whose own
+    key may be another field: ``Partner.pid``, not the member's ``uid``)."""
+    return getattr(instance, get_user_model()._meta.pk.attname)
+
+
+def on_user_deleting(sender: Any, instance: Any, using: str | None = None, origin: Any = None,
+                     **kwargs: Any) -> None:
     # Inside the deletion's transaction, before Django deletes any of the user's token rows:
     # user first, then tokens, the lock order of every write resting on a token (models.lock_user).
-    lock_user(instance)
+    # Django sends this once per user: a deletion of several (the admin's "delete selected", a
+    # QuerySet) locks all of them at the first, in lock_users' order (on a multi-table model
+    # every parent's rows before any user's own row, each table in key order), so that it cannot
+    # deadlock with lock_users (a revocation of several users' tokens, the fill, an import).
+    # What is locked is kept on the deletion's transaction block, as for clients below.
+    key = _user_key(instance)
+    alias = using or primary.alias(get_user_model())
+    blocks = connections[alias].atomic_blocks
+    deletion = blocks[-1] if blocks else None
+    locked: set[Any] = getattr(deletion, _USERS_LOCKED, set())
+    if key not in locked:
+        keys = {key}
+        if not locked and isinstance(origin, QuerySet) and issubclass(origin.model, get_user_model()):
+            keys |= set(origin.values_list(get_user_model()._meta.pk.attname, flat=True))
+        if deletion is not None:
+            setattr(deletion, _USERS_LOCKED, locked | keys)
+        models.lock_users(keys)
     # Django collected the rows to delete before this lock: a login, an API key or a confirmation
     # link that committed in between (each locks the user, so none can follow) would fail the
     # deletion with an IntegrityError. Their rows go now; the collected ones are deleted again,
     # finding nothing.
     for model in (AuthToken, EmailConfirmationToken):
-        model._default_manager.using(using).filter(user_id=instance.pk).delete()
+        model._default_manager.using(using).filter(user_id=key).delete()
 
 
 _CLIENTS_LOCKED = "_gql_authtoken_clients_locked"
@@ -152,7 +178,7 @@ def on_client_deleting(sender: Any, instance: Client, using: str | None = None, 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     # Its tokens went with it (CASCADE), each marked; the user mark covers the rest.
-    token_cache.invalidate_user_tokens(instance.pk)
+    token_cache.invalidate_user_tokens(_user_key(instance))
 
 
 def on_token_deleted(sender: Any, instance: AuthToken, **kwargs: Any) -> None:

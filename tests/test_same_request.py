@@ -326,7 +326,7 @@ def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transaction
     """Django collects the rows it deletes before the deletion's user lock: a login that commits
     in between used to fail the deletion with an IntegrityError (and leave the user). One that
     comes after the lock waits for it and is refused."""
-    from gql_authtoken import receivers
+    from gql_authtoken import models
 
     user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
     tokens.issue_token(user)
@@ -346,22 +346,22 @@ def test_deleting_a_user_while_a_login_for_them_commits_deletes_both(transaction
         finally:
             connections.close_all()
 
-    lock = receivers.lock_user
+    lock = models.lock_users  # the deletion's lock (receivers.on_user_deleting)
 
-    def login_around_the_lock(instance, *fields):
+    def login_around_the_lock(keys, *fields):
         outcome["thread"] = thread = threading.Thread(target=log_in)
         if login_commits == "before-the-lock":
             thread.start()
             thread.join(10)
             assert "token" in outcome
-            return lock(instance, *fields)
-        locked = lock(instance, *fields)
+            return lock(keys, *fields)
+        locked = lock(keys, *fields)
         thread.start()
         thread.join(0.5)
         outcome["waited"] = thread.is_alive()
         return locked
 
-    monkeypatch.setattr(receivers, "lock_user", login_around_the_lock)
+    monkeypatch.setattr(models, "lock_users", login_around_the_lock)
     User.objects.get(pk=user.pk).delete()
     outcome["thread"].join(10)
     assert not User.objects.filter(pk=user.pk).exists()

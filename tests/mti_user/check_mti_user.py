@@ -253,3 +253,20 @@ def _parent_values(member):
 
     values = Account.objects.filter(pk=member.account_ptr_id).values()[0]
     return {**values, "account_ptr_id": values["id"]}
+
+
+def test_deleting_a_partner_ends_its_own_sessions_only(db):
+    """brk87: a ``Partner`` (a child of the user model with a key of its own) deleted: the
+    receivers took its own key (``pid``) for the user's (``uid``), and ended the sessions of
+    the member whose key that is."""
+    from tests.mti_user.models import Member, Partner
+
+    alice = Member.objects.create_user("alice", "alice@example.com", PASSWORD, uid=5)
+    bob = Partner.objects.create_user("bob", "bob@example.com", PASSWORD, uid=77, pid=5)
+    assert bob.pk == alice.pk == 5 and bob.uid == 77
+    alices, bobs = tokens.issue_token(alice), tokens.issue_token(Member.objects.get(uid=77))
+    Partner.objects.get(pid=5).delete()
+    assert tokens.authenticate_token(alices.token).user == alice
+    with pytest.raises(InvalidToken):
+        tokens.authenticate_token(bobs.token)
+    assert not Member.objects.filter(uid=77).exists()

@@ -108,3 +108,43 @@ def test_fill_password_digests_waits_for_a_save_holding_the_account_row(transact
     results = run_concurrently(_save_holding_the_account_first(member, holding, committed), fill)
     assert results == ["saved", 1], results
     assert AuthToken.objects.select_related("user").get(user=member).rests_on_stored_password()
+
+
+def test_a_deletion_of_several_members_and_lock_users_never_deadlock(transactional_db):
+    """brk87: a deletion of several members (the admin's "delete selected") locked them one by
+    one in member key order (Account row, then Member row, each), while ``lock_users`` (a
+    revocation of several users' tokens, the fill, an import) locks every Account row first, in
+    account key order: with the two orders apart (x: the smaller member key, the larger account
+    key) each held a row the other waited for. The deletion now locks all its members at once,
+    in ``lock_users``' order."""
+    import threading
+    import time
+
+    from django.db import transaction
+
+    from gql_authtoken import models
+    from gql_authtoken.models import AuthToken
+    from tests.mti_user.models import Account, Member
+
+    x = Member.objects.create_user("x", "x@example.com", PASSWORD, uid=10_001, id=20_009)
+    y = Member.objects.create_user("y", "y@example.com", PASSWORD, uid=10_002, id=20_003)
+    for user in (x, y):
+        tokens.issue_token(user)
+    holding = threading.Event()
+
+    def revoke_several():
+        with transaction.atomic():
+            # As lock_users goes: y's Account row (the smaller key) first, then on to x's.
+            list(Account.objects.select_for_update().filter(pk=y.account_ptr_id).values_list("pk"))
+            holding.set()
+            time.sleep(0.5)  # the deletion starts meanwhile
+            models.lock_users([x.pk, y.pk])
+        return "locked"
+
+    def delete_both():
+        holding.wait(10)
+        Member.objects.filter(pk__in=[x.pk, y.pk]).delete()
+        return "deleted"
+
+    assert run_concurrently(revoke_several, delete_both) == ["locked", "deleted"]
+    assert not Member.objects.exists() and not AuthToken.objects.exists()

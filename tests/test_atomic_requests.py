@@ -411,7 +411,7 @@ def test_an_expired_confirmation_link_deleted_inside_a_transaction_keeps_the_loc
     """Deleting an unusable link takes the user's lock first, as a deletion of the user (or a
     password change) removing the user's links does: a transaction that deleted one and then
     locked the user deadlocked with them."""
-    from gql_authtoken import email_confirmation, receivers
+    from gql_authtoken import email_confirmation
 
     settings.GQL_AUTHTOKEN = {"REGISTRATION_EMAIL_CONFIRM": True,
                               "REGISTRATION_EMAIL": {"BASE_URL": "https://api.example.com"}}
@@ -419,8 +419,8 @@ def test_an_expired_confirmation_link_deleted_inside_a_transaction_keeps_the_loc
     link = email_confirmation.create_confirmation_token(user, "alice@new.example.com", purpose="email_change",
                                                         now=clock.now() - timedelta(days=30))
     deletion_locked = threading.Event()
-    lock = receivers.lock_user
-    monkeypatch.setattr(receivers, "lock_user", lambda *args: (lock(*args), deletion_locked.set())[0])
+    lock = models.lock_users  # the deletion's (receivers.on_user_deleting)
+    monkeypatch.setattr(models, "lock_users", lambda *args: (lock(*args), deletion_locked.set())[0])
     arrived = threading.Barrier(2, timeout=10)
 
     def expired_link_then_user_lock() -> str:

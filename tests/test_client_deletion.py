@@ -328,3 +328,42 @@ def test_an_atomic_login_choosing_its_client_after_a_hash_upgrade_and_a_deletion
         assert logged_in == (400, {"client": ["Unknown client."]}), logged_in
     assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
     assert not AuthToken.objects.exists()
+
+
+@needs_postgres
+def test_an_atomic_change_password_upgrading_the_hash_and_a_deletion_of_its_client_do_not_deadlock(
+        transactional_db, user, clients, monkeypatch):
+    """brk87: inside a transaction, a hash that Django upgrades in ``check_password`` locks the
+    user to the commit, and the kept token's row is written twice (the upgrade carries its digest
+    over, then the new password's): PostgreSQL checked its client key at the commit, after the
+    user's lock, while a deletion of the client waited for the user (a deadlock, a 500). The
+    change now holds the token's client first; the deletion waits for it and takes the token."""
+    from gql_authtoken.accounts import fields, passwords
+
+    type(user).objects.filter(pk=user.pk).update(password=make_password(PASSWORD, salt="ab", hasher="md5"))
+    issued = tokens.issue_token(type(user).objects.get(pk=user.pk), client=clients["web"])
+    token = tokens.authenticate_token(issued.token)
+    checked = threading.Event()
+    real_password_errors = fields.password_errors
+
+    def password_errors_then_linger(*args, **kwargs):  # after check_password upgraded the hash
+        checked.set()
+        time.sleep(0.5)  # the deletion starts meanwhile
+        return real_password_errors(*args, **kwargs)
+
+    monkeypatch.setattr(fields, "password_errors", password_errors_then_linger)
+
+    def atomic_change():
+        with transaction.atomic():
+            return passwords.change_password(None, user, token, old_password=PASSWORD,
+                                             new_password="an0ther-Passw0rd-xyz")
+
+    def delete_client():
+        assert checked.wait(timeout=10)
+        return Client.objects.filter(name="web").delete()
+
+    changed, deletion = run_concurrently(atomic_change, delete_client)
+    assert changed == 0, changed  # no other session; the deletion waited for the commit
+    assert isinstance(deletion, tuple) and deletion[1]["gql_authtoken.Client"] == 1, deletion
+    assert not AuthToken.objects.exists()
+    assert type(user).objects.get(pk=user.pk).check_password("an0ther-Passw0rd-xyz")

@@ -89,6 +89,13 @@ def change_password(
         current = primary.users().get(pk=user.pk)
     except get_user_model().DoesNotExist:
         raise InvalidToken() from None  # deleted meanwhile: its tokens went with it
+    # Inside a transaction (ATOMIC_REQUESTS) a hash that Django upgrades in check_password locks
+    # the user to the commit, and the kept token's row is written twice (the upgrade carries its
+    # digest over, then the new password's): PostgreSQL then checks its client key at the commit,
+    # after the user's lock, against a client deletion's order. Its client is held first, as
+    # refresh does (models.hold_client); gone: so is the token.
+    if primary.in_transaction(primary.alias(AuthToken)) and not models.hold_client(token.client):
+        raise InvalidToken()
     errors = []
     if not old_password:
         errors.append(FieldError("old_password", _("This field is required."), "required"))

@@ -159,7 +159,8 @@ def hold_client(client: Client | None, *, nowait: bool = False) -> bool:
     Before a token naming ``client`` is written: Django checks foreign keys at the commit, so a
     token naming a client deleted meanwhile would fail it (an ``IntegrityError``, a 500). On
     PostgreSQL this takes ``FOR KEY SHARE``, the lock the foreign key check itself takes: other
-    logins of the client and edits of its row do not wait for it; a deletion does, and then
+    logins of the client and edits of its row (but of its unique ``name``) do not wait for it; a
+    deletion does, and then
     deletes the token too (``receivers.on_client_deleting``). Elsewhere (SQLite, which lets one
     writer in at a time) it is a read inside the transaction. ``None`` (no client): True.
 
@@ -170,8 +171,9 @@ def hold_client(client: Client | None, *, nowait: bool = False) -> bool:
 
     ``nowait``: for a caller that may already hold its user's lock (a login whose client is
     known only once ``authenticate``, which may have saved an upgraded hash, returned): False
-    at once, without waiting, when a deletion holds the client (PostgreSQL's ``NOWAIT``, in a
-    savepoint); that deletion would wait for the user next.
+    at once, without waiting, when another transaction holds the client's row with a lock that
+    blocks ``FOR KEY SHARE`` (PostgreSQL's ``NOWAIT``, in a savepoint): a deletion, which would
+    wait for the user next, a change of ``name``, a ``select_for_update()``.
     """
     if client is None:
         return True

@@ -97,6 +97,9 @@ def change_email(
             tokens.require_live(token)
         if not email_confirmation.set_email(user, email):  # taken since the check above
             raise ValidationFailed([address_taken()])
+        # The newest request wins, also one that keeps the mailbox: a link asked for before it
+        # dies (a new address saved does that already, user_changes; the same one saves no change).
+        email_confirmation.cancel_email_changes(user)
     return EmailChange(user=user, email_confirmation_required=False)
 
 
